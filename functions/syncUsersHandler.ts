@@ -1,0 +1,36 @@
+import type { InvocationContext, Timer } from '@azure/functions';
+import { toSyncError } from '../shared/errors';
+import { readSettings } from '../shared/settings';
+import { createSyncRuntime, runSync, type SyncRuntime, type SyncSummary } from '../shared/sync';
+
+/**
+ * The timer's handler, exported apart from its registration (syncUsers.ts) so that tests and the
+ * local runner call it with a real InvocationContext. It only wires: settings are read from the
+ * app settings here, the runtime (cached secret, msal's token cache, queue client) is kept for
+ * the worker's lifetime, and every error is normalised into a SyncError at this boundary.
+ */
+
+let current: { key: string; runtime: SyncRuntime } | undefined;
+
+export async function syncUsersHandler(timer: Timer, context: InvocationContext): Promise<SyncSummary> {
+  try {
+    const settings = readSettings(process.env);
+    // App settings only change with a restart in Azure; the key keeps a changed environment honest elsewhere.
+    const key = JSON.stringify(settings);
+    if (current?.key !== key) current = { key, runtime: createSyncRuntime(settings) };
+    if (timer.isPastDue) context.warn('The timer is past due: this run starts late (the app was down or busy at the scheduled time).');
+
+    const summary = await runSync(current.runtime, { runId: context.invocationId, runAt: new Date() }, {
+      onProgress: (progress) => context.debug('sync progress', progress),
+    });
+    context.log(
+      `Sync finished: ${summary.users} users read, ${summary.messages} messages written to ${summary.queue}, ` +
+        `${summary.pages} pages, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'} (run ${summary.runId})`,
+    );
+    return summary;
+  } catch (error) {
+    const failure = toSyncError(error);
+    context.error(`Sync failed [${failure.code}]: ${failure.message}`);
+    throw failure;
+  }
+}

@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import { QueueClient } from '@azure/storage-queue';
+import { decodeMessage } from '../shared/messages';
+import { readSettings } from '../shared/settings';
+import { invokeSync, runOnSchedule } from './invoke';
+import { startLocalStack } from './stack';
+
+/**
+ * `npm run local [-- --once] [--users N]`: the whole offline stack, one sync at once with a live
+ * progress line, the summary and one message read back from the queue; then the sync again on
+ * SYNC_SCHEDULE until Ctrl-C. Settings you export (USER_FIELDS, SYNC_SCHEDULE, …) win over the
+ * stack's; the endpoints and identities always come from the stack.
+ */
+
+const userTunable = ['USER_FIELDS', 'SYNC_SCHEDULE', 'USERS_QUEUE_NAME', 'USERS_QUEUE_MESSAGE_ENCODING', 'QUEUE_SEND_CONCURRENCY'];
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      once: { type: 'boolean', default: false },
+      users: { type: 'string', default: '2500' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write('usage: npm run local -- [--once] [--users N]\n');
+    return 0;
+  }
+  const users = Number(values.users);
+  if (!Number.isInteger(users) || users < 0 || users > 1_000_000) {
+    process.stderr.write(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500\n`);
+    return 2;
+  }
+
+  process.stdout.write(`Starting the local stack (Entra ID, Graph with ${users} users, Key Vault, Azurite)…\n`);
+  const stack = await startLocalStack({ users });
+  for (const [name, value] of Object.entries(stack.settings)) {
+    if (!(userTunable.includes(name) && process.env[name] !== undefined && process.env[name] !== '')) process.env[name] = value;
+  }
+  Object.assign(process.env, stack.identityEnvironment);
+  process.stdout.write(`  Entra ID  ${stack.entra.url} (tenant ${stack.tenantId})\n  Graph     ${stack.graph.url}\n  Key Vault ${stack.keyVault.url}\n  Azurite   ${stack.azurite.queueEndpoint}\n`);
+
+  const settings = readSettings(process.env);
+  const once = async (): Promise<boolean> => {
+    const summary = await invokeSync({ liveProgress: true });
+    if (summary === undefined) return false;
+    if (summary.messages !== summary.users) process.stderr.write(`warning: ${summary.users} users read but ${summary.messages} messages written\n`);
+    return true;
+  };
+
+  let ok = false;
+  try {
+    ok = await once();
+    if (ok) {
+      const queue = new QueueClient(stack.azurite.connectionString, settings.queueName);
+      const [peeked] = (await queue.peekMessages({ numberOfMessages: 1 })).peekedMessageItems;
+      if (peeked !== undefined) {
+        process.stdout.write(`One message from queue "${settings.queueName}" (decoded):\n${JSON.stringify(decodeMessage(peeked.messageText, settings.messageEncoding), null, 2)}\n`);
+      }
+      const { approximateMessagesCount } = await queue.getProperties();
+      process.stdout.write(`Queue "${settings.queueName}" now holds about ${approximateMessagesCount ?? 0} messages.\n`);
+    }
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+
+  if (values.once) {
+    await stack.stop();
+    return ok ? 0 : 1;
+  }
+  await runOnSchedule(settings.schedule, once, () => stack.stop());
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`npm run local failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,137 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bearerToken, listen, sendJson, type RunningServer } from '../net';
+import type { TlsMaterial } from '../tls';
+import { seedUsers, type SeedUser } from './seed';
+import type { SigningKey } from './signing';
+
+/**
+ * Microsoft Graph's GET /v1.0/users: $select, $top (1-999, Graph's 400 otherwise), opaque
+ * @odata.nextLink paging with $skiptoken, bearer-token verification (signature, audience, issuer,
+ * expiry) and the User.Read.All application permission (403 Authorization_RequestDenied without it).
+ */
+
+const userProperties = new Set<string>([
+  'id', 'displayName', 'givenName', 'surname', 'mail', 'userPrincipalName', 'accountEnabled', 'jobTitle', 'department',
+  'mobilePhone', 'businessPhones', 'officeLocation', 'preferredLanguage', 'usageLocation', 'employeeId', 'createdDateTime',
+  // Real properties the stand-in knows but leaves unset (returned as null), as Graph does for empty ones.
+  'companyName', 'city', 'country', 'state', 'streetAddress', 'postalCode', 'faxNumber', 'otherMails', 'proxyAddresses',
+  'onPremisesSyncEnabled', 'userType', 'employeeType', 'externalUserState', 'creationType', 'ageGroup', 'mailNickname', 'aboutMe',
+]);
+const defaultSelect = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
+const readRoles = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
+const defaultPageSize = 100;
+
+/** A fault the next request(s) get before normal handling: throttling, an outage, an empty page. */
+export type GraphFault = { status: 429 | 503 | 500; retryAfterSeconds?: number } | { emptyPage: true };
+
+export interface GraphOptions {
+  tls: TlsMaterial;
+  signingKey: SigningKey;
+  issuer: string;
+  tenantId: string;
+  users?: SeedUser[];
+}
+
+export class GraphStandIn {
+  users: SeedUser[];
+  readonly faults: GraphFault[] = [];
+  readonly counters = { requests: 0, pages: 0, throttled: 0 };
+  /** The URLs requested, as received (for tests that check the nextLink was followed whole). */
+  readonly requestLog: string[] = [];
+  readonly #skipTokens = new Map<string, number>();
+  #server: RunningServer | undefined;
+
+  constructor(private readonly options: GraphOptions) {
+    this.users = options.users ?? [];
+  }
+
+  get url(): string {
+    if (this.#server === undefined) throw new Error('Graph stand-in not started');
+    return this.#server.url;
+  }
+
+  async start(): Promise<void> {
+    this.#server = await listen((req, res) => this.#handle(req, res), this.options.tls);
+  }
+
+  async stop(): Promise<void> {
+    await this.#server?.close();
+  }
+
+  seed(count: number, seed?: number): SeedUser[] {
+    this.users = seedUsers(count, seed);
+    this.#skipTokens.clear();
+    return this.users;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    this.counters.requests++;
+    this.requestLog.push(req.url ?? '');
+    const url = new URL(req.url ?? '/', this.url);
+    const headers = { 'request-id': randomUUID(), 'client-request-id': String(req.headers['client-request-id'] ?? randomUUID()) };
+
+    const token = bearerToken(req);
+    if (token === undefined) return this.#error(res, 401, 'InvalidAuthenticationToken', 'Access token is empty.', headers);
+    const verified = this.options.signingKey.verify(token, [this.url, `${this.url}/`], this.options.issuer);
+    if (!verified.ok) return this.#error(res, 401, 'InvalidAuthenticationToken', verified.reason, headers);
+    if (verified.claims.tid !== this.options.tenantId) return this.#error(res, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid tenant.', headers);
+
+    if (req.method !== 'GET' || url.pathname.replace(/\/$/, '') !== '/v1.0/users') {
+      return this.#error(res, 400, 'BadRequest', `Resource not found for the segment '${url.pathname.split('/').at(-1) ?? ''}'.`, headers);
+    }
+    if (!(verified.claims.roles ?? []).some((r) => readRoles.includes(r))) {
+      return this.#error(res, 403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', headers);
+    }
+
+    const fault = this.faults.shift();
+    if (fault !== undefined && 'status' in fault) {
+      this.counters.throttled++;
+      const extra: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
+      const code = fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable';
+      return this.#error(res, fault.status, code, fault.status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.', { ...headers, ...extra });
+    }
+
+    const select = url.searchParams.get('$select');
+    const fields = select === null ? defaultSelect : select.split(',').map((f) => f.trim()).filter((f) => f !== '');
+    const unknown = fields.find((f) => !userProperties.has(f));
+    if (unknown !== undefined) return this.#error(res, 400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`, headers);
+
+    const topText = url.searchParams.get('$top');
+    const top = topText === null ? defaultPageSize : Number(topText);
+    if (!Number.isInteger(top) || top < 1 || top > 999) {
+      return this.#error(res, 400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topText ?? ''}'. Must be between 1 and 999 inclusive.`, headers);
+    }
+
+    let offset = 0;
+    const skipToken = url.searchParams.get('$skiptoken');
+    if (skipToken !== null) {
+      const known = this.#skipTokens.get(skipToken);
+      if (known === undefined) return this.#error(res, 400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.', headers);
+      offset = known;
+    }
+
+    const empty = fault !== undefined && 'emptyPage' in fault;
+    const slice = empty ? [] : this.users.slice(offset, offset + top);
+    const nextOffset = offset + slice.length;
+    const body: Record<string, unknown> = {
+      '@odata.context': `${this.url}/v1.0/$metadata#users(${fields.join(',')})`,
+      value: slice.map((u) => Object.fromEntries(fields.map((f) => [f, (u as unknown as Record<string, unknown>)[f] ?? null]))),
+    };
+    if (nextOffset < this.users.length) {
+      const next = `RFNwdAIAAQAAA${randomBytes(24).toString('base64url')}`;
+      this.#skipTokens.set(next, nextOffset);
+      const link = new URL('/v1.0/users', this.url);
+      if (select !== null) link.searchParams.set('$select', select);
+      if (topText !== null) link.searchParams.set('$top', topText);
+      link.searchParams.set('$skiptoken', next);
+      body['@odata.nextLink'] = link.toString();
+    }
+    this.counters.pages++;
+    sendJson(res, 200, body, { ...headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' });
+  }
+
+  #error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string>): void {
+    sendJson(res, status, { error: { code, message, innerError: { date: new Date().toISOString().replace(/\.\d+Z$/, ''), 'request-id': headers['request-id'], 'client-request-id': headers['client-request-id'] } } }, headers);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The one error type the sync throws. Every failure a user can meet is mapped to a stable `code`
+ * (exported below, in the style of msal-node's error-code constants) and a message that names the
+ * setting or the cause and the fix. The original error is kept as `cause` for diagnostics.
+ */
+export const SyncErrorCodes = {
+  settingsInvalid: 'SETTINGS_INVALID',
+  keyVaultForbidden: 'KEY_VAULT_FORBIDDEN',
+  keyVaultSecretNotFound: 'KEY_VAULT_SECRET_NOT_FOUND',
+  keyVaultAuthFailed: 'KEY_VAULT_AUTH_FAILED',
+  keyVaultUnreachable: 'KEY_VAULT_UNREACHABLE',
+  keyVaultSecretEmpty: 'KEY_VAULT_SECRET_EMPTY',
+  clientSecretRejected: 'CLIENT_SECRET_REJECTED',
+  clientIdUnknown: 'CLIENT_ID_UNKNOWN',
+  tenantUnknown: 'TENANT_UNKNOWN',
+  scopeInvalid: 'SCOPE_INVALID',
+  tokenFailed: 'TOKEN_FAILED',
+  graphConsentRequired: 'GRAPH_CONSENT_REQUIRED',
+  graphTokenRejected: 'GRAPH_TOKEN_REJECTED',
+  graphBadRequest: 'GRAPH_BAD_REQUEST',
+  graphRequestFailed: 'GRAPH_REQUEST_FAILED',
+  graphUnreachable: 'GRAPH_UNREACHABLE',
+  graphResponseInvalid: 'GRAPH_RESPONSE_INVALID',
+  queueUnreachable: 'QUEUE_UNREACHABLE',
+  queueAccessDenied: 'QUEUE_ACCESS_DENIED',
+  queueSendFailed: 'QUEUE_SEND_FAILED',
+  messageTooLarge: 'MESSAGE_TOO_LARGE',
+  unexpected: 'UNEXPECTED',
+} as const;
+
+export type SyncErrorCode = (typeof SyncErrorCodes)[keyof typeof SyncErrorCodes];
+
+export interface SyncErrorOptions {
+  cause?: unknown;
+  /** Extra, non-secret facts for logs and tests (setting names, endpoints, counts). */
+  details?: Readonly<Record<string, string | number | boolean | undefined>>;
+}
+
+export class SyncError extends Error {
+  override readonly name: string = 'SyncError';
+  readonly code: SyncErrorCode;
+  readonly details: Readonly<Record<string, string | number | boolean | undefined>>;
+
+  constructor(code: SyncErrorCode, message: string, options: SyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isSyncError(error: unknown): error is SyncError {
+  return error instanceof SyncError;
+}
+
+/** A short, secret-free description of an unknown thrown value, for wrapping. */
+export function describeCause(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && code !== '' ? `${error.name} ${code}: ${error.message}` : `${error.name}: ${error.message}`;
+  }
+  return String(error);
+}
+
+/** Normalise anything thrown into a SyncError (the boundary's job; see functions/). */
+export function toSyncError(error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  return new SyncError(SyncErrorCodes.unexpected, `Unexpected failure: ${describeCause(error)}`, { cause: error });
+}
+
+/** Node network error codes that mean "could not reach the endpoint at all". */
+const unreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'REQUEST_SEND_ERROR',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+]);
+
+/** True when the error (or its cause chain) is a network-level failure rather than an HTTP answer. */
+export function isNetworkError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && unreachableCodes.has(code)) return true;
+    const status = (current as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number') return false;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -1,0 +1,196 @@
+import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+import type { ClientSecretSource } from './credential';
+import { SyncError, SyncErrorCodes, describeCause } from './errors';
+
+/**
+ * Step 2: an app-only token for Graph with msal-node's client credentials flow.
+ *
+ * The ConfidentialClientApplication lives as long as this provider (the Function keeps one per
+ * worker), so its in-memory token cache serves later runs: Microsoft's guidance for Functions.
+ * If Entra ID rejects the secret (AADSTS7000215, typically after a rotation) the secret is read
+ * from Key Vault once more and the token requested once more with the new value.
+ */
+
+/** AADSTS codes this module turns into actionable errors (exported like msal's own error codes). */
+export const AadstsCodes = {
+  invalidClientSecret: '7000215',
+  expiredClientSecret: '7000222',
+  applicationNotFound: '700016',
+  tenantNotFound: '90002',
+  tenantNotFoundByDomain: '90023',
+  invalidScope: '1002012',
+  invalidScopeV1: '70011',
+  resourceNotFound: '500011',
+} as const;
+
+export interface AppToken {
+  readonly accessToken: string;
+  readonly expiresOn: Date | null;
+  readonly fromCache: boolean;
+}
+
+export interface AppTokenProvider {
+  getToken(): Promise<AppToken>;
+}
+
+/** The small network surface used to explain a failed authority lookup (a fetch by default). */
+export interface AuthorityProbe {
+  (url: string): Promise<{ status: number; body: string }>;
+}
+
+export interface AppTokenProviderOptions {
+  tenantId: string;
+  clientId: string;
+  /** e.g. https://login.microsoftonline.com (no trailing slash). */
+  authorityHost: string;
+  /** e.g. https://graph.microsoft.com/.default */
+  scope: string;
+  secretSource: ClientSecretSource;
+  /** Name of the Key Vault secret, for error messages. */
+  secretName: string;
+  probe?: AuthorityProbe;
+}
+
+/** Hosts of Microsoft's public and sovereign clouds: msal knows these; any other host is added to knownAuthorities. */
+const microsoftAuthorityHosts = new Set([
+  'login.microsoftonline.com',
+  'login.microsoft.com',
+  'login.windows.net',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+]);
+
+export function createAppTokenProvider(options: AppTokenProviderOptions): AppTokenProvider {
+  const authority = `${options.authorityHost}/${options.tenantId}`;
+  const authorityHost = new URL(options.authorityHost).host;
+  const probe = options.probe ?? defaultProbe;
+  let client: { secret: string; app: ConfidentialClientApplication } | undefined;
+
+  function clientFor(secret: string): ConfidentialClientApplication {
+    if (client?.secret !== secret) {
+      const config: Configuration = {
+        auth: {
+          clientId: options.clientId,
+          authority,
+          clientSecret: secret,
+          knownAuthorities: microsoftAuthorityHosts.has(authorityHost) ? [] : [authorityHost],
+        },
+        system: { loggerOptions: { piiLoggingEnabled: false } },
+      };
+      client = { secret, app: new ConfidentialClientApplication(config) };
+    }
+    return client.app;
+  }
+
+  async function acquire(secret: string): Promise<AppToken> {
+    const result = await clientFor(secret).acquireTokenByClientCredential({ scopes: [options.scope] });
+    if (result === null || result.accessToken === '') {
+      throw new SyncError(SyncErrorCodes.tokenFailed, `Entra ID returned no access token for ${options.scope}.`);
+    }
+    return { accessToken: result.accessToken, expiresOn: result.expiresOn, fromCache: result.fromCache };
+  }
+
+  return {
+    async getToken(): Promise<AppToken> {
+      const secret = await options.secretSource.get();
+      try {
+        return await acquire(secret);
+      } catch (error) {
+        if (!isSecretRejected(error)) throw await mapTokenError(error, options, authority, probe);
+      }
+      // The secret was rejected: perhaps it was rotated since we cached it. Read it again, once.
+      options.secretSource.invalidate();
+      const fresh = await options.secretSource.get();
+      try {
+        return await acquire(fresh);
+      } catch (error) {
+        throw await mapTokenError(error, options, authority, probe);
+      }
+    },
+  };
+}
+
+function errorNoOf(error: unknown): string | undefined {
+  const errorNo = (error as { errorNo?: unknown }).errorNo;
+  if (typeof errorNo === 'string' || typeof errorNo === 'number') return String(errorNo);
+  const message = (error as { errorMessage?: unknown }).errorMessage;
+  const match = typeof message === 'string' ? /AADSTS(\d+)/.exec(message) : null;
+  return match?.[1];
+}
+
+function isSecretRejected(error: unknown): boolean {
+  const no = errorNoOf(error);
+  return no === AadstsCodes.invalidClientSecret || no === AadstsCodes.expiredClientSecret;
+}
+
+async function mapTokenError(error: unknown, options: AppTokenProviderOptions, authority: string, probe: AuthorityProbe): Promise<SyncError> {
+  if (error instanceof SyncError) return error;
+  const no = errorNoOf(error);
+  const details = { aadsts: no, tenantId: options.tenantId, clientId: options.clientId };
+  switch (no) {
+    case AadstsCodes.invalidClientSecret:
+    case AadstsCodes.expiredClientSecret:
+      return new SyncError(
+        SyncErrorCodes.clientSecretRejected,
+        `Entra ID rejected the client secret stored in Key Vault secret "${options.secretName}" (AADSTS${no}), also after reading it again. ` +
+          `Store the secret's Value (shown once, when the secret is created under Certificates & secrets), not its Secret ID, and check that it has not expired.`,
+        { cause: error, details },
+      );
+    case AadstsCodes.applicationNotFound:
+      return new SyncError(
+        SyncErrorCodes.clientIdUnknown,
+        `GRAPH_CLIENT_ID ${options.clientId} is not an application in tenant ${options.tenantId} (AADSTS700016): ` +
+          `set GRAPH_CLIENT_ID to the app registration's Application (client) ID, and GRAPH_TENANT_ID to the tenant it is registered in.`,
+        { cause: error, details },
+      );
+    case AadstsCodes.tenantNotFound:
+    case AadstsCodes.tenantNotFoundByDomain:
+      return tenantUnknown(error, options, no);
+    case AadstsCodes.invalidScope:
+    case AadstsCodes.invalidScopeV1:
+    case AadstsCodes.resourceNotFound:
+      return new SyncError(
+        SyncErrorCodes.scopeInvalid,
+        `Entra ID refused the scope ${options.scope} (AADSTS${no}): check GRAPH_BASE_URL is the Graph endpoint of this cloud, e.g. https://graph.microsoft.com.`,
+        { cause: error, details },
+      );
+    default:
+      break;
+  }
+  const code = (error as { errorCode?: unknown }).errorCode;
+  if (code === 'endpoints_resolution_error') {
+    // msal hides why: unreachable host, untrusted certificate, unknown tenant. Ask once more, ourselves.
+    const discovery = `${authority}/v2.0/.well-known/openid-configuration`;
+    try {
+      const answer = await probe(discovery);
+      if (/AADSTS(90002|90023)\b/.test(answer.body)) return tenantUnknown(error, options, AadstsCodes.tenantNotFound);
+      return new SyncError(
+        SyncErrorCodes.tokenFailed,
+        `The authority ${authority} did not give a usable OpenID configuration (HTTP ${answer.status}): check AUTHORITY_HOST and GRAPH_TENANT_ID.`,
+        { cause: error, details },
+      );
+    } catch (probeError) {
+      return new SyncError(
+        SyncErrorCodes.tokenFailed,
+        `Could not reach the authority ${options.authorityHost} (setting AUTHORITY_HOST): ${describeCause(probeError)}`,
+        { cause: error, details },
+      );
+    }
+  }
+  return new SyncError(SyncErrorCodes.tokenFailed, `Getting an app-only token from ${authority} failed: ${describeCause(error)}`, { cause: error, details });
+}
+
+function tenantUnknown(error: unknown, options: AppTokenProviderOptions, no: string | undefined): SyncError {
+  return new SyncError(
+    SyncErrorCodes.tenantUnknown,
+    `GRAPH_TENANT_ID "${options.tenantId}" is not a tenant known to ${options.authorityHost} (AADSTS${no ?? '90002'}): ` +
+      `set it to the Directory (tenant) ID of the app registration, and AUTHORITY_HOST to that tenant's cloud.`,
+    { cause: error, details: { aadsts: no, tenantId: options.tenantId } },
+  );
+}
+
+async function defaultProbe(url: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  return { status: response.status, body: await response.text() };
+}
