@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { startLocalStack } from './stack';
+
+/**
+ * `npm run local:stack [-- --users N]`: only the offline stack (with Azurite's blob service too,
+ * which the timer trigger's lease needs), and a local.settings.json pointing at it, so that
+ * `npm start` (func start) runs the Function against it. Runs until Ctrl-C. An existing
+ * local.settings.json that this command did not write is kept as local.settings.json.bak-<time>.
+ */
+
+const marker = 'written by npm run local:stack; deleted settings are restored from local.settings.json.example';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { users: { type: 'string', default: '2500' } } });
+  const users = Number(values.users);
+  if (!Number.isInteger(users) || users < 0) throw new Error(`--users "${values.users}" must be a whole number, e.g. --users 2500`);
+
+  const stack = await startLocalStack({ users, fullStorage: true });
+  const path = 'local.settings.json';
+  if (existsSync(path)) {
+    const existing = await readFile(path, 'utf8');
+    if (!existing.includes(marker)) {
+      const backup = `${path}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await rename(path, backup);
+      process.stdout.write(`Kept your ${path} as ${backup}.\n`);
+    }
+  }
+  const certPath = process.env['NODE_EXTRA_CA_CERTS'] ?? '';
+  await writeFile(
+    path,
+    JSON.stringify(
+      {
+        _comment: marker,
+        IsEncrypted: false,
+        Values: {
+          FUNCTIONS_WORKER_RUNTIME: 'node',
+          ...stack.settings,
+          // The worker must trust the stack's certificate from its start, and find the managed-identity endpoint.
+          NODE_EXTRA_CA_CERTS: certPath,
+          ...stack.identityEnvironment,
+          // Fire every minute locally, so that func start shows runs.
+          SYNC_SCHEDULE: process.env['SYNC_SCHEDULE'] ?? '0 */1 * * * *',
+        },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  process.stdout.write(
+    `Local stack running: Entra ID ${stack.entra.url}, Graph ${stack.graph.url} (${users} users), Key Vault ${stack.keyVault.url}, Azurite ${stack.azurite.queueEndpoint}.\n` +
+      `Wrote ${path}. In another terminal: npm start (func start). Ctrl-C here stops the stack.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await stack.stop();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`npm run local:stack failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
+import { QueueClient } from '@azure/storage-queue';
+import { decodeMessage, type UserMessage } from '../../shared/messages';
+import type { MessageEncoding } from '../../shared/settings';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
+
+/**
+ * Starts the offline stack for one test file (one process: node --test runs each file apart) and
+ * points this process's environment at it, the way app settings reach the Function in Azure.
+ * The managed-identity variables are set once, before any credential exists (see facts: the
+ * identity source is static per process).
+ */
+export async function startStackForTests(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const stack = await startLocalStack(options);
+  Object.assign(process.env, stack.identityEnvironment);
+  applySettings(stack);
+  return stack;
+}
+
+/** Resets the process environment to the stack's settings, then applies `overrides` (undefined deletes). */
+export function applySettings(stack: LocalStack, overrides: Record<string, string | undefined> = {}): void {
+  for (const [name, value] of Object.entries({ ...stack.settings, ...overrides })) {
+    if (value === undefined) Reflect.deleteProperty(process.env, name);
+    else process.env[name] = value;
+  }
+}
+
+export interface LogLine {
+  level: LogLevel;
+  text: string;
+}
+
+export function testContext(): { context: InvocationContext; logs: LogLine[] } {
+  const logs: LogLine[] = [];
+  const context = new InvocationContext({
+    invocationId: randomUUID(),
+    functionName: 'syncUsers',
+    logHandler: (level, ...args) => logs.push({ level, text: args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ') }),
+  });
+  return { context, logs };
+}
+
+export function timer(): Timer {
+  const now = new Date().toISOString();
+  return { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } };
+}
+
+/** Receives (and deletes) every message in the queue, decoded. */
+export async function drainQueue(connectionString: string, queueName: string, encoding: MessageEncoding = 'base64'): Promise<UserMessage[]> {
+  const queue = new QueueClient(connectionString, queueName);
+  if (!(await queue.exists())) return [];
+  const messages: UserMessage[] = [];
+  for (;;) {
+    const batch = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 300 });
+    if (batch.receivedMessageItems.length === 0) break;
+    for (const item of batch.receivedMessageItems) messages.push(decodeMessage(item.messageText, encoding));
+  }
+  await queue.clearMessages();
+  return messages;
+}
+
+export async function clearQueue(connectionString: string, queueName: string): Promise<void> {
+  const queue = new QueueClient(connectionString, queueName);
+  if (await queue.exists()) await queue.clearMessages();
+}
