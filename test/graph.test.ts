@@ -58,6 +58,7 @@ describe('Graph users pages', () => {
     assert.equal(requests.length, 2);
     assert.equal(`${stack.graph.url}${requests[0] ?? ''}`, usersUrl(stack.graph.url, ['id', 'displayName', 'mail']));
     assert.match(requests[0] ?? '', /\?\$select=id,displayName,mail&\$top=999$/);
+    assert.equal(`${stack.graph.url}${requests[1] ?? ''}`, stack.graph.issuedNextLinks.at(-1));
     assert.match(requests[1] ?? '', /\$skiptoken=RFNwdAIAAQAAA[\w-]+$/);
   });
 

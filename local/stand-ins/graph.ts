@@ -22,8 +22,8 @@ const defaultSelect = ['businessPhones', 'displayName', 'givenName', 'jobTitle',
 const readRoles = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 const defaultPageSize = 100;
 
-/** A fault the next request(s) get before normal handling: throttling, an outage, an empty page. */
-export type GraphFault = { status: 429 | 503 | 500; retryAfterSeconds?: number } | { emptyPage: true };
+/** What the next requests get, in order, before normal handling: throttling, an outage, an empty page, or a normal answer (`pass`). */
+export type GraphFault = { status: number; retryAfterSeconds?: number } | { emptyPage: true } | { pass: true };
 
 export interface GraphOptions {
   tls: TlsMaterial;
@@ -39,6 +39,8 @@ export class GraphStandIn {
   readonly counters = { requests: 0, pages: 0, throttled: 0 };
   /** The URLs requested, as received (for tests that check the nextLink was followed whole). */
   readonly requestLog: string[] = [];
+  /** Every @odata.nextLink handed out. */
+  readonly issuedNextLinks: string[] = [];
   readonly #skipTokens = new Map<string, number>();
   #server: RunningServer | undefined;
 
@@ -88,8 +90,8 @@ export class GraphStandIn {
     if (fault !== undefined && 'status' in fault) {
       this.counters.throttled++;
       const extra: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
-      const code = fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable';
-      return this.#error(res, fault.status, code, fault.status === 429 ? 'Too many requests.' : 'The service is temporarily unavailable.', { ...headers, ...extra });
+      const [code, text] = fault.status === 429 ? ['TooManyRequests', 'Too many requests.'] : fault.status >= 500 ? ['ServiceUnavailable', 'The service is temporarily unavailable.'] : ['Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.'];
+      return this.#error(res, fault.status, code, text, { ...headers, ...extra });
     }
 
     const select = url.searchParams.get('$select');
@@ -121,11 +123,10 @@ export class GraphStandIn {
     if (nextOffset < this.users.length) {
       const next = `RFNwdAIAAQAAA${randomBytes(24).toString('base64url')}`;
       this.#skipTokens.set(next, nextOffset);
-      const link = new URL('/v1.0/users', this.url);
-      if (select !== null) link.searchParams.set('$select', select);
-      if (topText !== null) link.searchParams.set('$top', topText);
-      link.searchParams.set('$skiptoken', next);
-      body['@odata.nextLink'] = link.toString();
+      const query = [select === null ? undefined : `$select=${select}`, topText === null ? undefined : `$top=${topText}`, `$skiptoken=${next}`].filter((q) => q !== undefined);
+      const link = `${this.url}/v1.0/users?${query.join('&')}`;
+      this.issuedNextLinks.push(link);
+      body['@odata.nextLink'] = link;
     }
     this.counters.pages++;
     sendJson(res, 200, body, { ...headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' });

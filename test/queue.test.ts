@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { QueueClient } from '@azure/storage-queue';
+import { SyncError, SyncErrorCodes } from '../shared/errors';
+import { QueueSender, createQueueClient, describeQueueTarget, ensureQueue } from '../shared/queue';
+import { readSettings } from '../shared/settings';
+import { startAzurite, type RunningAzurite } from '../local/azurite';
+
+// The queue step against the real Azurite.
+describe('queue', () => {
+  let azurite: RunningAzurite;
+  before(async () => {
+    azurite = await startAzurite();
+  });
+  after(() => azurite.stop());
+
+  const storage = () => ({ kind: 'connectionString' as const, connectionString: azurite.connectionString, queueEndpoint: azurite.queueEndpoint, settingName: 'AzureWebJobsStorage' });
+
+  it('creates the queue if missing, and again is harmless', async () => {
+    const client = createQueueClient(storage(), 'created-here');
+    assert.equal(await client.exists(), false);
+    await ensureQueue(client, 'created-here');
+    await ensureQueue(client, 'created-here');
+    assert.equal(await client.exists(), true);
+  });
+
+  it('sends every message with at most N in flight', async () => {
+    const client = createQueueClient(storage(), 'bounded');
+    await ensureQueue(client, 'bounded');
+    let inFlight = 0;
+    let peak = 0;
+    const real = client.sendMessage.bind(client);
+    client.sendMessage = async (text, options) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      try {
+        return await real(text, options);
+      } finally {
+        inFlight--;
+      }
+    };
+    const sender = new QueueSender(client, 4, 'bounded');
+    for (let i = 0; i < 50; i++) await sender.enqueue(`m${i}`);
+    await sender.drain();
+    assert.equal(sender.sent, 50);
+    assert.ok(peak <= 4, `peak ${peak}`);
+    assert.ok(peak >= 2, `sends should overlap (peak ${peak})`);
+    const { approximateMessagesCount } = await new QueueClient(azurite.connectionString, 'bounded').getProperties();
+    assert.equal(approximateMessagesCount, 50);
+  });
+
+  it('names the setting and the endpoint when the queue service is unreachable', async () => {
+    const settings = readSettings({
+      GRAPH_TENANT_ID: 'contoso.onmicrosoft.com',
+      GRAPH_CLIENT_ID: '6731de76-14a6-49ae-97bc-6eba6914391e',
+      KEY_VAULT_URL: 'https://kv.vault.azure.net',
+      AzureWebJobsStorage: azurite.connectionString.replace(/:\d+\/devstoreaccount1/, ':1/devstoreaccount1'),
+    });
+    const client = createQueueClient(settings.storage, 'users', { retryOptions: { maxTries: 1 } });
+    const target = describeQueueTarget(settings.storage, 'users');
+    await assert.rejects(ensureQueue(client, target), (error: unknown) => {
+      assert.ok(error instanceof SyncError);
+      assert.equal(error.code, SyncErrorCodes.queueUnreachable);
+      assert.match(error.message, /AzureWebJobsStorage/);
+      assert.match(error.message, /http:\/\/127\.0\.0\.1:1\/devstoreaccount1/);
+      assert.doesNotMatch(error.message, /AccountKey|Eby8/);
+      return true;
+    });
+  });
+
+  it('stops at the first failed send and reports it from drain', async () => {
+    const client = createQueueClient(storage(), 'never-created-queue', { retryOptions: { maxTries: 1 } });
+    const sender = new QueueSender(client, 2, 'queue "never-created-queue"');
+    await sender.enqueue('a');
+    await assert.rejects(sender.drain(), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.queueSendFailed && /never-created-queue/.test(error.message));
+  });
+});

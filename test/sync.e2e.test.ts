@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { syncUsersHandler } from '../functions/syncUsersHandler';
+import { messageSchemaVersion } from '../shared/messages';
+import type { LocalStack } from '../local/stack';
+import { applySettings, clearQueue, drainQueue, startStackForTests, testContext, timer } from './helpers/stack';
+
+// The exported Function handler, a real InvocationContext, the local stand-ins and Azurite:
+// every message read back and compared with the seeded users.
+describe('syncUsers end to end', () => {
+  let stack: LocalStack;
+  before(async () => {
+    stack = await startStackForTests();
+  });
+  after(() => stack.stop());
+  beforeEach(async () => {
+    applySettings(stack);
+    await clearQueue(stack.azurite.connectionString, 'users');
+  });
+
+  for (const count of [0, 1, 999, 1000, 2500]) {
+    it(`writes one message per user for ${count} users`, async () => {
+      const seeded = stack.graph.seed(count);
+      const { context, logs } = testContext();
+      const summary = await syncUsersHandler(timer(), context);
+      assert.equal(summary.users, count);
+      assert.equal(summary.messages, count);
+      assert.equal(summary.pages, Math.max(1, Math.ceil(count / 999)));
+
+      const messages = await drainQueue(stack.azurite.connectionString, 'users');
+      assert.equal(messages.length, count);
+      const byId = new Map(messages.map((m) => [m.user['id'] as string, m]));
+      assert.equal(byId.size, count, 'one message per user, no duplicates');
+      for (const user of seeded) {
+        const message = byId.get(user.id);
+        assert.ok(message, `no message for ${user.id}`);
+        assert.deepEqual(message, {
+          schemaVersion: messageSchemaVersion,
+          runId: context.invocationId,
+          runAt: summary.runAt,
+          user: { id: user.id, displayName: user.displayName, mail: user.mail, userPrincipalName: user.userPrincipalName, accountEnabled: user.accountEnabled },
+        });
+      }
+      const summaryLine = logs.find((l) => l.level === 'information' && l.text.startsWith('Sync finished'));
+      assert.ok(summaryLine, 'one summary line');
+      assert.match(summaryLine.text, new RegExp(`${count} users read, ${count} messages written`));
+      assert.match(summaryLine.text, /pages, \d+ ms, token from cache: (yes|no)/);
+    });
+  }
+
+  it('honours USER_FIELDS as $select, and the plain-text encoding', async () => {
+    const seeded = stack.graph.seed(5);
+    applySettings(stack, { USER_FIELDS: 'displayName,jobTitle,businessPhones', USERS_QUEUE_MESSAGE_ENCODING: 'none', USERS_QUEUE_NAME: 'users-plain' });
+    const start = stack.graph.requestLog.length;
+    await syncUsersHandler(timer(), testContext().context);
+    assert.match(stack.graph.requestLog[start] ?? '', /\?\$select=id,displayName,jobTitle,businessPhones&\$top=999$/);
+    const messages = await drainQueue(stack.azurite.connectionString, 'users-plain', 'none');
+    assert.deepEqual(
+      messages.map((m) => m.user),
+      seeded.map((u) => ({ id: u.id, displayName: u.displayName, jobTitle: u.jobTitle, businessPhones: u.businessPhones })),
+    );
+  });
+
+  it('reads the secret once across two runs and takes the second token from the cache', async () => {
+    stack.graph.seed(3);
+    applySettings(stack, { USERS_QUEUE_NAME: 'users-cache' }); // a new runtime: a fresh secret cache and msal app
+    const secretReads = stack.keyVault.counters.secretReads;
+    const tokenRequests = stack.entra.counters.tokenRequests;
+    const first = await syncUsersHandler(timer(), testContext().context);
+    const { context, logs } = testContext();
+    const second = await syncUsersHandler(timer(), context);
+    assert.equal(first.tokenFromCache, false);
+    assert.equal(second.tokenFromCache, true);
+    assert.equal(stack.keyVault.counters.secretReads - secretReads, 1, 'the secret is read from Key Vault once');
+    assert.equal(stack.entra.counters.tokenRequests - tokenRequests, 1, 'the token endpoint sees one request');
+    assert.ok(logs.some((l) => /token from cache: yes/.test(l.text)));
+    assert.equal((await drainQueue(stack.azurite.connectionString, 'users-cache')).length, 6);
+  });
+
+  it('logs no secret, no token and no personal data beyond ids', async () => {
+    const seeded = stack.graph.seed(20);
+    applySettings(stack, { USERS_QUEUE_NAME: 'users-logs' });
+    const { context, logs } = testContext();
+    await syncUsersHandler(timer(), context);
+    const text = logs.map((l) => l.text).join('\n');
+    assert.doesNotMatch(text, new RegExp(stack.clientSecret.replace(/[~.]/g, '\\$&')));
+    assert.doesNotMatch(text, /eyJ[\w-]+\.[\w-]+\./, 'no JWT');
+    assert.doesNotMatch(text, /AccountKey|Eby8vdM0/);
+    for (const user of seeded) {
+      assert.ok(!text.includes(user.displayName), 'no display name');
+      assert.ok(!text.includes(user.userPrincipalName), 'no UPN');
+      if (user.mail !== null) assert.ok(!text.includes(user.mail), 'no mail');
+    }
+  });
+});
