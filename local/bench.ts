@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { invokeSync } from './invoke';
+import { startLocalStack } from './stack';
+
+/**
+ * `npm run bench [-- --users 10000,50000] [--concurrency 32]`: sync throughput and memory against
+ * the local stack. Prints figures; asserts nothing (targets belong here, not in timed tests).
+ * The stand-ins run in this process, so the seeded users are measured before the run and
+ * subtracted: what is reported is what the sync itself holds.
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { users: { type: 'string', default: '2500,10000,50000' }, concurrency: { type: 'string', default: '32' } } });
+  const sizes = values.users.split(',').map(Number);
+  process.stdout.write(`users\tpages\tms\tusers/s\tpeak live heap over baseline (MiB)\n`);
+  // One stack for all sizes: the managed-identity endpoint is fixed for the life of a process.
+  const stack = await startLocalStack();
+  Object.assign(process.env, stack.settings, stack.identityEnvironment, { QUEUE_SEND_CONCURRENCY: values.concurrency });
+  for (const size of sizes) {
+    stack.graph.seed(size);
+    process.env['USERS_QUEUE_NAME'] = `bench-${size}`;
+    global.gc?.();
+    const baseline = process.memoryUsage().heapUsed;
+    let peak = baseline;
+    // Live memory, not garbage: collect before each sample (run with --expose-gc, as npm run bench does).
+    const sampler = setInterval(() => {
+      global.gc?.();
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }, 250);
+    const failures: string[] = [];
+    const summary = await invokeSync({ write: (level, line) => level === 'error' && failures.push(line) });
+    clearInterval(sampler);
+    if (summary === undefined) {
+      await stack.stop();
+      throw new Error(`the ${size}-user run failed: ${failures.join('; ')}`);
+    }
+    const rate = Math.round((summary.users / summary.durationMs) * 1000);
+    process.stdout.write(`${summary.users}\t${summary.pages}\t${summary.durationMs}\t${rate}\t${((peak - baseline) / 1048576).toFixed(1)}\n`);
+  }
+  await stack.stop();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

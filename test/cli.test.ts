@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { startLocalStack } from '../local/stack';
+
+// The commands a user runs, as child processes (this process already trusts the stack's certificate).
+const dist = join(__dirname, '..');
+
+function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(dist, script), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const settingNames = ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'USER_FIELDS', 'SYNC_SCHEDULE'];
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of settingNames) Reflect.deleteProperty(env, name);
+  return env;
+}
+
+describe('commands', () => {
+  it('npm run local -- --once: syncs the seeded users, shows a message, exits 0 and leaves nothing running', async () => {
+    const result = await run('local/run.js', ['--once', '--users', '30'], cleanEnv());
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Sync finished: 30 users read, 30 messages written to queue "users"/);
+    assert.match(result.stdout, /"schemaVersion": 1/);
+    const port = /Azurite\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
+    assert.ok(port !== undefined, result.stdout);
+    assert.equal(await portOpen(Number(port)), false, 'Azurite still listening after exit');
+    const graphPort = /Graph\s+https:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
+    assert.equal(await portOpen(Number(graphPort)), false, 'Graph stand-in still listening after exit');
+  });
+
+  it('npm run local -- --once exits non-zero when the run fails', async () => {
+    const result = await run('local/run.js', ['--once', '--users', '3'], { ...cleanEnv(), USER_FIELDS: 'id,favouriteColour' });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /Sync failed \[GRAPH_BAD_REQUEST\].*favouriteColour.*USER_FIELDS/);
+  });
+
+  it('npm run sync -- --once: exit 2 with every missing setting named when the environment has none', async () => {
+    const result = await run('local/sync.js', ['--once'], cleanEnv());
+    assert.equal(result.code, 2);
+    for (const name of ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage']) assert.match(result.stderr, new RegExp(`${name} is missing`));
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('npm run sync -- --once: exit 0 against whatever settings the environment holds', async () => {
+    const stack = await startLocalStack({ users: 12 });
+    try {
+      const result = await run('local/sync.js', ['--once'], { ...cleanEnv(), ...stack.settings, ...stack.identityEnvironment });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /12 users read, 12 messages written/);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
