@@ -32,12 +32,26 @@ export function describeQueueTarget(storage: StorageConnection, queueName: strin
   return `queue "${queueName}" at ${endpoint} (setting ${storage.settingName}, ${how})`;
 }
 
-export async function ensureQueue(client: QueueClient, target: string): Promise<void> {
+/**
+ * Creates the queue if it is missing. An identity holding only "Storage Queue Data Message Sender"
+ * on a queue that infra/ provisioned may not create queues (queues/write): the service answers
+ * 403 AuthorizationPermissionMismatch, and the run goes on; if the queue is really missing, the
+ * first send says so.
+ */
+export async function ensureQueue(client: QueueClient, target: string): Promise<'created' | 'exists' | 'not-permitted'> {
   try {
-    await client.createIfNotExists();
+    return (await client.createIfNotExists()).succeeded ? 'created' : 'exists';
   } catch (error) {
+    if ((error as { statusCode?: unknown }).statusCode === 403 && errorCodeOf(error) === 'AuthorizationPermissionMismatch') return 'not-permitted';
     throw mapQueueError(error, target, 'create');
   }
+}
+
+function errorCodeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
+  const header = (error as { response?: { headers?: { get?: (name: string) => string | undefined } } }).response?.headers?.get?.('x-ms-error-code');
+  return header;
 }
 
 export function mapQueueError(error: unknown, target: string, action: 'create' | 'send'): SyncError {
@@ -47,6 +61,13 @@ export function mapQueueError(error: unknown, target: string, action: 'create' |
     return new SyncError(SyncErrorCodes.queueUnreachable, `Could not reach the ${target}: ${describeCause(error)}. Check the setting, and that the storage account (or Azurite) is running.`, {
       cause: error,
     });
+  }
+  if (status === 404 && errorCodeOf(error) === 'QueueNotFound') {
+    return new SyncError(
+      SyncErrorCodes.queueSendFailed,
+      `The ${target} does not exist, and this identity may not create it: create the queue (infra/ does), or grant "Storage Queue Data Contributor".`,
+      { cause: error },
+    );
   }
   if (status === 403 || status === 401) {
     return new SyncError(

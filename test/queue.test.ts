@@ -72,6 +72,41 @@ describe('queue', () => {
     const client = createQueueClient(storage(), 'never-created-queue', { retryOptions: { maxTries: 1 } });
     const sender = new QueueSender(client, 2, 'queue "never-created-queue"');
     await sender.enqueue('a');
-    await assert.rejects(sender.drain(), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.queueSendFailed && /never-created-queue/.test(error.message));
+    await assert.rejects(sender.drain(), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.queueSendFailed && /never-created-queue/.test(error.message) && /does not exist/.test(error.message));
+  });
+});
+
+// Azure Storage with RBAC, as far as these two answers go (Azurite does not enforce roles): an
+// identity with only "Storage Queue Data Message Sender" may send but not create the queue.
+describe('queue with a sender-only identity', () => {
+  it('goes on when creating the queue is not permitted, and sends', async () => {
+    const { createServer } = await import('node:http');
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`);
+      req.resume();
+      if (req.method === 'PUT') {
+        res.writeHead(403, { 'content-type': 'application/xml', 'x-ms-error-code': 'AuthorizationPermissionMismatch' });
+        res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>This request is not authorized to perform this operation using this permission.</Message></Error>');
+        return;
+      }
+      res.writeHead(201, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="utf-8"?><QueueMessagesList><QueueMessage><MessageId>1</MessageId><InsertionTime>Sat, 21 Nov 2026 06:00:00 GMT</InsertionTime><ExpirationTime>Sat, 28 Nov 2026 06:00:00 GMT</ExpirationTime><PopReceipt>p</PopReceipt><TimeNextVisible>Sat, 21 Nov 2026 06:00:00 GMT</TimeNextVisible></QueueMessage></QueueMessagesList>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const endpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
+      const storage = { kind: 'connectionString' as const, connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from('k').toString('base64')};QueueEndpoint=${endpoint}`, queueEndpoint: endpoint, settingName: 'AzureWebJobsStorage' };
+      const client = createQueueClient(storage, 'users', { retryOptions: { maxTries: 1 } });
+      assert.equal(await ensureQueue(client, 'users'), 'not-permitted');
+      const sender = new QueueSender(client, 2, 'users');
+      await sender.enqueue('hello');
+      await sender.drain();
+      assert.equal(sender.sent, 1);
+      assert.deepEqual(seen, ['PUT /devstoreaccount1/users', 'POST /devstoreaccount1/users/messages']);
+    } finally {
+      server.close();
+    }
   });
 });

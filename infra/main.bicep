@@ -1,0 +1,183 @@
+// graph-user-sync: a timer-triggered Function App that reads the directory's users from
+// Microsoft Graph and writes one message per user to a Storage queue.
+// Deploy with `azd up`, or `az deployment group create` (see infra/README.md).
+targetScope = 'resourceGroup'
+
+@minLength(1)
+@maxLength(20)
+@description('Short name of this environment; part of every resource name.')
+param environmentName string = 'graphsync'
+
+@description('Region for every resource; must offer the Flex Consumption plan.')
+param location string = resourceGroup().location
+
+@allowed(['22', '24'])
+@description('Node.js version of the Functions worker.')
+param nodeVersion string = '22'
+
+@allowed([512, 2048, 4096])
+@description('Flex Consumption instance memory (MB).')
+param instanceMemoryMB int = 2048
+
+@minValue(40)
+@maxValue(1000)
+@description('Flex Consumption maximum instance count (a timer runs on one instance at a time).')
+param maximumInstanceCount int = 40
+
+@description('GRAPH_TENANT_ID: the tenant whose users are read. Default: the tenant deployed to.')
+param graphTenantId string = tenant().tenantId
+
+@description('GRAPH_CLIENT_ID: the app registration\'s client id (azd and az prompt for it). When createAppRegistration is true it is ignored: give 00000000-0000-0000-0000-000000000000.')
+param graphClientId string
+
+@description('GRAPH_CLIENT_SECRET_NAME: name of the Key Vault secret holding the client secret value.')
+param graphClientSecretName string = 'graph-client-secret'
+
+@secure()
+@description('Optional: the client secret value, stored in Key Vault under graphClientSecretName. Leave empty to set it yourself.')
+param graphClientSecret string = ''
+
+@description('Create the app registration, its service principal and the User.Read.All grant with the Microsoft Graph Bicep extension.')
+param createAppRegistration bool = false
+
+@description('USER_FIELDS: Graph user properties to select.')
+param userFields string = 'id,displayName,mail,userPrincipalName,accountEnabled'
+
+@description('SYNC_SCHEDULE: six-field NCRONTAB, UTC.')
+param syncSchedule string = '0 0 6 * * *'
+
+@minLength(3)
+@maxLength(63)
+@description('USERS_QUEUE_NAME: the queue the messages go to.')
+param usersQueueName string = 'users'
+
+@allowed(['base64', 'none'])
+@description('USERS_QUEUE_MESSAGE_ENCODING: base64 is what a queue-triggered Function expects by default.')
+param queueMessageEncoding string = 'base64'
+
+@minValue(1)
+@maxValue(256)
+@description('QUEUE_SEND_CONCURRENCY: queue sends in flight.')
+param queueSendConcurrency int = 32
+
+@description('Object id of a developer to grant data access (Key Vault Secrets Officer, Storage Queue Data Contributor) for running the sync from a laptop. Empty for none.')
+param developerPrincipalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param developerPrincipalType string = 'User'
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var tags = { 'azd-env-name': environmentName, app: 'graph-user-sync' }
+var functionAppName = 'func-${environmentName}-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(resourceToken, 10)}'
+
+// Graph endpoint of the cloud deployed to (environment().graph is the retired Azure AD Graph).
+var graphBaseUrl = environment().name == 'AzureUSGovernment'
+  ? 'https://graph.microsoft.us'
+  : environment().name == 'AzureChinaCloud' ? 'https://microsoftgraph.chinacloudapi.cn' : 'https://graph.microsoft.com'
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${environmentName}-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-${environmentName}-${resourceToken}'
+    applicationInsightsName: 'appi-${environmentName}-${resourceToken}'
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    tags: tags
+    storageAccountName: 'st${resourceToken}'
+    deploymentContainerName: deploymentContainerName
+    usersQueueName: usersQueueName
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    tags: tags
+    keyVaultName: 'kv-${resourceToken}'
+    tenantId: tenant().tenantId
+    secretName: graphClientSecretName
+    secretValue: graphClientSecret
+  }
+}
+
+module appRegistration 'modules/app-registration.bicep' = if (createAppRegistration) {
+  name: 'app-registration'
+  params: {
+    uniqueName: 'graph-user-sync-${resourceToken}'
+    displayName: 'graph-user-sync (${environmentName})'
+  }
+}
+
+// Exactly the settings shared/settings.ts reads (the drift test in test/infra.test.ts checks it);
+// the host-storage and Application Insights settings are added in functionapp.bicep.
+var syncSettings = {
+  GRAPH_TENANT_ID: graphTenantId
+  GRAPH_CLIENT_ID: createAppRegistration ? appRegistration!.outputs.clientId : graphClientId
+  KEY_VAULT_URL: keyVault.outputs.uri
+  GRAPH_CLIENT_SECRET_NAME: graphClientSecretName
+  AUTHORITY_HOST: environment().authentication.loginEndpoint
+  GRAPH_BASE_URL: graphBaseUrl
+  USER_FIELDS: userFields
+  SYNC_SCHEDULE: syncSchedule
+  USERS_QUEUE_NAME: usersQueueName
+  USERS_QUEUE_MESSAGE_ENCODING: queueMessageEncoding
+  QUEUE_SEND_CONCURRENCY: string(queueSendConcurrency)
+  AZURE_CLIENT_ID: identity.properties.clientId
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    location: location
+    tags: tags
+    planName: 'plan-${environmentName}-${resourceToken}'
+    functionAppName: functionAppName
+    identityId: identity.id
+    identityClientId: identity.properties.clientId
+    nodeVersion: nodeVersion
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    syncSettings: syncSettings
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    storageAccountName: storage.outputs.name
+    usersQueueName: usersQueueName
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    appPrincipalId: identity.properties.principalId
+    developerPrincipalId: developerPrincipalId
+    developerPrincipalType: developerPrincipalType
+  }
+}
+
+// No secrets here: names, URLs and the identity's client id only.
+output FUNCTION_APP_NAME string = functionApp.outputs.name
+output KEY_VAULT_URL string = keyVault.outputs.uri
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output USERS_QUEUE_URL string = storage.outputs.usersQueueUrl
+output IDENTITY_CLIENT_ID string = identity.properties.clientId
+output GRAPH_CLIENT_ID string = syncSettings.GRAPH_CLIENT_ID
+output ADMIN_CONSENT_URL string = '${environment().authentication.loginEndpoint}${graphTenantId}/adminconsent?client_id=${syncSettings.GRAPH_CLIENT_ID}'

@@ -1,0 +1,73 @@
+// The Function App on the Flex Consumption plan (FC1, Linux), running as a user-assigned managed
+// identity that reaches host storage, the deployment package, Key Vault and Application Insights.
+param location string
+param tags object
+param planName string
+param functionAppName string
+param identityId string
+param identityClientId string
+@allowed(['22', '24'])
+param nodeVersion string
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int
+param deploymentContainerUrl string
+param blobEndpoint string
+param queueEndpoint string
+param applicationInsightsConnectionString string
+@description('The app settings the code reads (shared/settings.ts), built in main.bicep.')
+param syncSettings object
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { name: 'FC1', tier: 'FlexConsumption' }
+  properties: { reserved: true }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: functionAppName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled' }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
+        }
+      }
+      scaleAndConcurrency: { instanceMemoryMB: instanceMemoryMB, maximumInstanceCount: maximumInstanceCount }
+      runtime: { name: 'node', version: nodeVersion }
+    }
+  }
+
+  resource appSettings 'config' = {
+    name: 'appsettings'
+    properties: union(syncSettings, {
+      // Host storage for the Functions runtime (timer leases), by identity: no key anywhere.
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identityClientId
+      AzureWebJobsStorage__blobServiceUri: blobEndpoint
+      AzureWebJobsStorage__queueServiceUri: queueEndpoint
+      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    })
+  }
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
