@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { readSettings } from '../shared/settings';
 import { startLocalStack } from '../local/stack';
 
 // The commands a user runs, as child processes (this process already trusts the stack's certificate).
@@ -72,5 +75,34 @@ describe('commands', () => {
     } finally {
       await stack.stop();
     }
+  });
+
+  it('npm run local:stack: writes a local.settings.json for func start, keeps yours, stops cleanly on Ctrl-C', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'local-stack-'));
+    writeFileSync(join(cwd, 'local.settings.json'), '{"Values":{"MINE":"1"}}');
+    const child = spawn(process.execPath, [join(dist, 'local/stack-cli.js'), '--users', '7'], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 30_000;
+    while (!stdout.includes('Wrote local.settings.json') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    assert.match(stdout, /Wrote local\.settings\.json/);
+
+    const backups = readdirSync(cwd).filter((f) => f.startsWith('local.settings.json.bak-'));
+    assert.equal(backups.length, 1);
+    assert.equal(readFileSync(join(cwd, backups[0] ?? ''), 'utf8'), '{"Values":{"MINE":"1"}}');
+    const values = (JSON.parse(readFileSync(join(cwd, 'local.settings.json'), 'utf8')) as { Values: Record<string, string> }).Values;
+    assert.equal(values['FUNCTIONS_WORKER_RUNTIME'], 'node');
+    assert.equal(values['NODE_EXTRA_CA_CERTS'], process.env['NODE_EXTRA_CA_CERTS']);
+    assert.ok(values['IDENTITY_ENDPOINT']?.startsWith('http://127.0.0.1:'));
+    assert.match(values['AzureWebJobsStorage'] ?? '', /BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'the timer needs blob storage');
+    const settings = readSettings(values);
+    assert.equal(settings.schedule, '0 */1 * * * *');
+
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    const blobPort = /BlobEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(values['AzureWebJobsStorage'] ?? '')?.[1];
+    assert.equal(await portOpen(Number(blobPort)), false, 'Azurite still listening after Ctrl-C');
   });
 });

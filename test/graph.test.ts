@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { ManagedIdentityCredential } from '@azure/identity';
 import { createHttpHeaders, type HttpClient } from '@azure/core-rest-pipeline';
-import { createClientSecretSource } from '../shared/credential';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
 import { readUserPages, usersUrl, type GraphUsersOptions } from '../shared/graph';
-import { createAppTokenProvider } from '../shared/token';
 import type { DirectoryUser } from '../shared/users';
 import type { LocalStack } from '../local/stack';
-import { startStackForTests } from './helpers/stack';
+import { graphTokenProvider, startStackForTests } from './helpers/stack';
 
 // Graph paging through core-rest-pipeline against the Graph stand-in, with a real msal token.
 describe('Graph users pages', () => {
@@ -16,14 +13,7 @@ describe('Graph users pages', () => {
   let getAccessToken: () => Promise<string>;
   before(async () => {
     stack = await startStackForTests();
-    const tokens = createAppTokenProvider({
-      tenantId: stack.tenantId,
-      clientId: stack.clientId,
-      authorityHost: stack.entra.url,
-      scope: `${stack.graph.url}/.default`,
-      secretSource: createClientSecretSource(stack.keyVault.url, stack.secretName, new ManagedIdentityCredential({ clientId: stack.identityClientId })),
-      secretName: stack.secretName,
-    });
+    const tokens = graphTokenProvider(stack);
     getAccessToken = async () => (await tokens.getToken()).accessToken;
   });
   after(() => stack.stop());
@@ -93,14 +83,7 @@ describe('Graph users pages', () => {
   it('explains a 403 with the admin-consent URL', async () => {
     const app = stack.entra.apps.get(stack.clientId.toLowerCase());
     assert.ok(app);
-    const fresh = createAppTokenProvider({
-      tenantId: stack.tenantId,
-      clientId: stack.clientId,
-      authorityHost: stack.entra.url,
-      scope: `${stack.graph.url}/.default`,
-      secretSource: createClientSecretSource(stack.keyVault.url, stack.secretName, new ManagedIdentityCredential({ clientId: stack.identityClientId })),
-      secretName: stack.secretName,
-    });
+    const fresh = graphTokenProvider(stack);
     const roles = app.appRoles[stack.graph.url];
     app.appRoles[stack.graph.url] = [];
     try {

@@ -7,7 +7,7 @@ import { createClientSecretSource } from '../shared/credential';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
 import { createAppTokenProvider, type AppTokenProviderOptions } from '../shared/token';
 import type { LocalStack } from '../local/stack';
-import { startStackForTests } from './helpers/stack';
+import { graphTokenProvider, startStackForTests } from './helpers/stack';
 
 // msal-node's client credentials flow against the stand-in authority (a non-Microsoft host, so
 // knownAuthorities must carry it), with the secret from the stand-in vault.
@@ -21,15 +21,7 @@ describe('app-only token (msal-node)', () => {
   after(() => stack.stop());
 
   function provider(overrides: Partial<AppTokenProviderOptions> = {}, secretName = stack.secretName): ReturnType<typeof createAppTokenProvider> {
-    return createAppTokenProvider({
-      tenantId: stack.tenantId,
-      clientId: stack.clientId,
-      authorityHost: stack.entra.url,
-      scope: `${stack.graph.url}/.default`,
-      secretSource: createClientSecretSource(stack.keyVault.url, secretName, credential),
-      secretName,
-      ...overrides,
-    });
+    return graphTokenProvider(stack, { secretName, ...overrides });
   }
 
   function expectCode(code: string, ...patterns: RegExp[]) {

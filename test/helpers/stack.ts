@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
+import { ManagedIdentityCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
+import { createClientSecretSource } from '../../shared/credential';
+import { createAppTokenProvider, type AppTokenProvider, type AppTokenProviderOptions } from '../../shared/token';
 import { decodeMessage, type UserMessage } from '../../shared/messages';
 import type { MessageEncoding } from '../../shared/settings';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
@@ -63,4 +66,18 @@ export async function drainQueue(connectionString: string, queueName: string, en
 export async function clearQueue(connectionString: string, queueName: string): Promise<void> {
   const queue = new QueueClient(connectionString, queueName);
   if (await queue.exists()) await queue.clearMessages();
+}
+
+/** A Graph token provider wired as the app wires it: secret from the stand-in vault via managed identity. */
+export function graphTokenProvider(stack: LocalStack, overrides: Partial<AppTokenProviderOptions> = {}): AppTokenProvider {
+  const secretName = overrides.secretName ?? stack.secretName;
+  return createAppTokenProvider({
+    tenantId: stack.tenantId,
+    clientId: stack.clientId,
+    authorityHost: stack.entra.url,
+    scope: `${stack.graph.url}/.default`,
+    secretSource: createClientSecretSource(stack.keyVault.url, secretName, new ManagedIdentityCredential({ clientId: stack.identityClientId })),
+    secretName,
+    ...overrides,
+  });
 }
