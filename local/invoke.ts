@@ -61,25 +61,39 @@ function defaultWrite(level: LogLevel, line: string): void {
 }
 
 /**
- * Fires `run` on a six-field NCRONTAB schedule (UTC) until SIGINT/SIGTERM, never overlapping
- * itself (one instance runs a timer at a time in Azure too), then calls `stop`.
+ * Fires `run` on a six-field NCRONTAB schedule (UTC), never overlapping itself (in Azure, too,
+ * one instance runs a timer at a time). The returned job keeps the process alive until stopped.
  */
-export async function runOnSchedule(schedule: string, run: () => Promise<unknown>, stop: () => Promise<void>): Promise<void> {
+export function scheduleRuns(schedule: string, run: () => Promise<unknown>): Cron {
   const job = new Cron(schedule, { timezone: 'UTC', protect: true }, async () => {
     await run();
     announceNext(job);
   });
   announceNext(job);
-  await new Promise<void>((resolve) => {
-    const finish = (): void => {
-      process.stdout.write('\nStopping…\n');
-      job.stop();
-      resolve();
-    };
-    process.once('SIGINT', finish);
-    process.once('SIGTERM', finish);
-  });
-  await stop();
+  return job;
+}
+
+/**
+ * On the first SIGINT or SIGTERM, runs `cleanup` (stop the schedule, the stack, Azurite) and exits
+ * 0. Later signals are ignored: a terminal's Ctrl-C reaches this process both from the terminal
+ * and forwarded by with-trust, and the second must not cut the cleanup short.
+ */
+export function onShutdown(cleanup: () => Promise<void>): void {
+  let started = false;
+  const handler = (): void => {
+    if (started) return;
+    started = true;
+    process.stdout.write('\nStopping…\n');
+    cleanup().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`Stopping failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
 }
 
 function announceNext(job: Cron): void {

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
 import { decodeMessage } from '../shared/messages';
 import { readSettings } from '../shared/settings';
-import { invokeSync, runOnSchedule } from './invoke';
+import type { Cron } from 'croner';
+import { invokeSync, onShutdown, scheduleRuns } from './invoke';
 import { startLocalStack } from './stack';
 
 /**
@@ -34,6 +35,11 @@ async function main(): Promise<number> {
 
   process.stdout.write(`Starting the local stack (Entra ID, Graph with ${users} users, Key Vault, Azurite)…\n`);
   const stack = await startLocalStack({ users });
+  let job: Cron | undefined = undefined;
+  onShutdown(async () => {
+    job?.stop();
+    await stack.stop();
+  });
   for (const [name, value] of Object.entries(stack.settings)) {
     if (!(userTunable.includes(name) && process.env[name] !== undefined && process.env[name] !== '')) process.env[name] = value;
   }
@@ -69,8 +75,8 @@ async function main(): Promise<number> {
     await stack.stop();
     return ok ? 0 : 1;
   }
-  await runOnSchedule(settings.schedule, once, () => stack.stop());
-  return 0;
+  job = scheduleRuns(settings.schedule, once);
+  return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
 }
 
 main().then(

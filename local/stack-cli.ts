@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { onShutdown } from './invoke';
 import { startLocalStack } from './stack';
 
 /**
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(users) || users < 0) throw new Error(`--users "${values.users}" must be a whole number, e.g. --users 2500`);
 
   const stack = await startLocalStack({ users, fullStorage: true });
+  onShutdown(() => stack.stop());
   const path = 'local.settings.json';
   if (existsSync(path)) {
     const existing = await readFile(path, 'utf8');
@@ -52,11 +54,7 @@ async function main(): Promise<void> {
     `Local stack running: Entra ID ${stack.entra.url}, Graph ${stack.graph.url} (${users} users), Key Vault ${stack.keyVault.url}, Azurite ${stack.azurite.queueEndpoint}.\n` +
       `Wrote ${path}. In another terminal: npm start (func start). Ctrl-C here stops the stack.\n`,
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  await stack.stop();
+  await new Promise<void>(() => undefined); // until Ctrl-C (onShutdown stops the stack and exits)
 }
 
 main().then(

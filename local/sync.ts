@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readSettings, SettingsError } from '../shared/settings';
-import { invokeSync, runOnSchedule } from './invoke';
+import { invokeSync, onShutdown, scheduleRuns } from './invoke';
 
 /**
  * `npm run sync -- --once [--settings local.settings.json]`: the Function's handler against
@@ -35,8 +35,12 @@ async function main(): Promise<number> {
   }
   if (values.once) return (await invokeSync({ liveProgress: true })) === undefined ? 1 : 0;
   await invokeSync({ liveProgress: true });
-  await runOnSchedule(schedule, () => invokeSync({ liveProgress: true }), () => Promise.resolve());
-  return 0;
+  const job = scheduleRuns(schedule, () => invokeSync({ liveProgress: true }));
+  onShutdown(() => {
+    job.stop();
+    return Promise.resolve();
+  });
+  return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
 }
 
 main().then(

@@ -54,11 +54,16 @@ export function isSyncError(error: unknown): error is SyncError {
 
 /** A short, secret-free description of an unknown thrown value, for wrapping. */
 export function describeCause(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' && code !== '' ? `${error.name} ${code}: ${error.message}` : `${error.name}: ${error.message}`;
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const own = typeof code === 'string' && code !== '' ? `${error.name} ${code}: ${error.message}` : `${error.name}: ${error.message}`;
+  // fetch() says only "fetch failed"; the reason (ECONNREFUSED, a certificate error) is its cause.
+  const inner = error.cause;
+  if (inner instanceof Error && !error.message.includes(inner.message)) {
+    const innerCode = (inner as { code?: unknown }).code;
+    return `${own} (${typeof innerCode === 'string' ? `${innerCode}: ` : ''}${inner.message})`;
   }
-  return String(error);
+  return own;
 }
 
 /** Normalise anything thrown into a SyncError (the boundary's job; see functions/). */
