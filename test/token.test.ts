@@ -6,6 +6,7 @@ import jwt from 'jsonwebtoken';
 import { createClientSecretSource } from '../shared/credential';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
 import { createAppTokenProvider, type AppTokenProviderOptions } from '../shared/token';
+import { freePort } from '../local/net';
 import type { LocalStack } from '../local/stack';
 import { graphTokenProvider, startStackForTests } from './helpers/stack';
 
@@ -104,6 +105,7 @@ describe('app-only token (msal-node)', () => {
   });
 
   it('names AUTHORITY_HOST when the authority cannot be reached', async () => {
-    await assert.rejects(provider({ authorityHost: 'https://127.0.0.1:1' }).getToken(), expectCode(SyncErrorCodes.tokenFailed, /AUTHORITY_HOST/));
+    const closed = await freePort();
+    await assert.rejects(provider({ authorityHost: `https://127.0.0.1:${closed}` }).getToken(), expectCode(SyncErrorCodes.tokenFailed, /AUTHORITY_HOST/, /ECONNREFUSED/));
   });
 });
