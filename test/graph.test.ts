@@ -106,7 +106,13 @@ describe('Graph users pages', () => {
   });
 
   it('rejects a token for another audience (401), naming the settings to check', async () => {
-    await assert.rejects(collect(options({ getAccessToken: () => Promise.resolve('not-a-jwt') })), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected && /GRAPH_BASE_URL/.test(error.message));
+    // A genuine token from the same authority, but for Key Vault: Graph must refuse it.
+    const vaultTokens = graphTokenProvider(stack, { scope: 'https://vault.azure.net/.default' });
+    await assert.rejects(
+      collect(options({ getAccessToken: async () => (await vaultTokens.getToken()).accessToken })),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected && /Invalid audience/.test(error.message) && /GRAPH_BASE_URL/.test(error.message),
+    );
+    await assert.rejects(collect(options({ getAccessToken: () => Promise.resolve('not-a-jwt') })), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected);
   });
 
   it('never sends the token to a nextLink on another host', async () => {
