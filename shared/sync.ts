@@ -127,6 +127,7 @@ export async function runSync(runtime: SyncRuntime, run: RunInfo, options: RunSy
     // Messages already written stay written; say how many, so nobody re-sends blindly.
     await sender.drain().catch(() => undefined);
     const failure = toSyncError(error);
+    if (pages === 0 && sender.sent === 0) throw failure;
     throw new SyncError(
       failure.code,
       `${failure.message}\nThe run ${run.runId} had read ${users} users in ${pages} pages and written ${sender.sent} messages before it stopped; those stay in the queue.`,

@@ -83,6 +83,17 @@ describe('syncUsers errors, end to end', () => {
     }
   });
 
+  it('AZURE_CLIENT_ID picks the user-assigned identity: one without the vault role gets 403', async () => {
+    const other = { clientId: randomUUID(), principalId: randomUUID() };
+    stack.entra.registerIdentity(other);
+    await expectFailure(SyncErrorCodes.keyVaultForbidden, { AZURE_CLIENT_ID: other.clientId }, /Key Vault Secrets User/, /AZURE_CLIENT_ID/);
+    assert.equal(stack.keyVault.counters.denied > 0, true);
+  });
+
+  it('an AZURE_CLIENT_ID that is no identity of the app: Key Vault auth fails, naming the setting', async () => {
+    await expectFailure(SyncErrorCodes.keyVaultAuthFailed, { AZURE_CLIENT_ID: randomUUID() }, /AZURE_CLIENT_ID/);
+  });
+
   it('Key Vault 404: the secret name does not exist', async () => {
     await expectFailure(SyncErrorCodes.keyVaultSecretNotFound, { GRAPH_CLIENT_SECRET_NAME: 'does-not-exist' }, /no secret named "does-not-exist"/, /GRAPH_CLIENT_SECRET_NAME/);
   });
