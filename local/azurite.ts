@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
-import { freePort, loopbackHost } from './net';
+import { freePort, isListening, loopbackHost } from './net';
 
 /**
  * The real Azurite (a devDependency), started on free loopback ports and stopped again.
@@ -76,14 +75,7 @@ async function waitForPort(port: number, child: ChildProcess, output: () => stri
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`Azurite exited with ${child.exitCode} before listening on ${port}:\n${output()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, loopbackHost);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
+    const open = await isListening(port);
     if (open) return;
     await new Promise((r) => setTimeout(r, 100));
   }

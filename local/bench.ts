@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { invokeSync } from './invoke';
+import { invokeSync, runCommand } from './invoke';
 import { startLocalStack } from './stack';
 
 /**
@@ -8,7 +8,7 @@ import { startLocalStack } from './stack';
  * The stand-ins run in this process, so the seeded users are measured before the run and
  * subtracted: what is reported is what the sync itself holds.
  */
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const { values } = parseArgs({ options: { users: { type: 'string', default: '2500,10000,50000' }, concurrency: { type: 'string', default: '32' } } });
   const sizes = values.users.split(',').map(Number);
   process.stdout.write(`users\tpages\tms\tusers/s\tpeak live heap over baseline (MiB)\n`);
@@ -37,12 +37,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${summary.users}\t${summary.pages}\t${summary.durationMs}\t${rate}\t${((peak - baseline) / 1048576).toFixed(1)}\n`);
   }
   await stack.stop();
+  return 0;
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommand('bench', main);

@@ -100,3 +100,17 @@ function announceNext(job: Cron): void {
   const next = job.nextRun();
   process.stdout.write(`Next run at ${next === null ? 'never' : next.toISOString()} (SYNC_SCHEDULE "${job.getPattern() ?? ''}", UTC). Ctrl-C to stop.\n`);
 }
+
+/**
+ * Runs a command's main and exits with the status it returns; a thrown error is
+ * printed as one line naming the command, never a stack trace.
+ */
+export function runCommand(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

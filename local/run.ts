@@ -3,7 +3,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { decodeMessage } from '../shared/messages';
 import { readSettings } from '../shared/settings';
 import type { Cron } from 'croner';
-import { invokeSync, onShutdown, scheduleRuns } from './invoke';
+import { invokeSync, onShutdown, runCommand, scheduleRuns } from './invoke';
 import { startLocalStack } from './stack';
 
 /**
@@ -79,10 +79,4 @@ async function main(): Promise<number> {
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`npm run local failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommand('npm run local', main);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { onShutdown } from './invoke';
+import { onShutdown, runCommand } from './invoke';
 import { startLocalStack } from './stack';
 
 /**
@@ -13,7 +13,7 @@ import { startLocalStack } from './stack';
 
 const marker = 'written by npm run local:stack; deleted settings are restored from local.settings.json.example';
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const { values } = parseArgs({ options: { users: { type: 'string', default: '2500' } } });
   const users = Number(values.users);
   if (!Number.isInteger(users) || users < 0) throw new Error(`--users "${values.users}" must be a whole number, e.g. --users 2500`);
@@ -54,13 +54,7 @@ async function main(): Promise<void> {
     `Local stack running: Entra ID ${stack.entra.url}, Graph ${stack.graph.url} (${users} users), Key Vault ${stack.keyVault.url}, Azurite ${stack.azurite.queueEndpoint}.\n` +
       `Wrote ${path}. In another terminal: npm start (func start). Ctrl-C here stops the stack.\n`,
   );
-  await new Promise<void>(() => undefined); // until Ctrl-C (onShutdown stops the stack and exits)
+  return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown stops the stack and exits)
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`npm run local:stack failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommand('npm run local:stack', main);

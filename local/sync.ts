@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readSettings, SettingsError } from '../shared/settings';
-import { invokeSync, onShutdown, scheduleRuns } from './invoke';
+import { invokeSync, onShutdown, runCommand, scheduleRuns } from './invoke';
 
 /**
  * `npm run sync -- --once [--settings local.settings.json]`: the Function's handler against
@@ -43,10 +43,4 @@ async function main(): Promise<number> {
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`npm run sync failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommand('npm run sync', main);

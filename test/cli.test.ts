@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readSettings } from '../shared/settings';
+import { isListening } from '../local/net';
 import { startLocalStack } from '../local/stack';
 
 // The commands a user runs, as child processes (this process already trusts the stack's certificate).
@@ -19,17 +19,6 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ 
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 
@@ -48,9 +37,9 @@ describe('commands', () => {
     assert.match(result.stdout, /"schemaVersion": 1/);
     const port = /Azurite\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
     assert.ok(port !== undefined, result.stdout);
-    assert.equal(await portOpen(Number(port)), false, 'Azurite still listening after exit');
+    assert.equal(await isListening(Number(port)), false, 'Azurite still listening after exit');
     const graphPort = /Graph\s+https:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
-    assert.equal(await portOpen(Number(graphPort)), false, 'Graph stand-in still listening after exit');
+    assert.equal(await isListening(Number(graphPort)), false, 'Graph stand-in still listening after exit');
   });
 
   it('npm run local -- --once exits non-zero when the run fails', async () => {
@@ -103,6 +92,6 @@ describe('commands', () => {
     child.kill('SIGINT');
     assert.equal(await exited, 0);
     const blobPort = /BlobEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(values['AzureWebJobsStorage'] ?? '')?.[1];
-    assert.equal(await portOpen(Number(blobPort)), false, 'Azurite still listening after Ctrl-C');
+    assert.equal(await isListening(Number(blobPort)), false, 'Azurite still listening after Ctrl-C');
   });
 });

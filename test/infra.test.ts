@@ -27,10 +27,11 @@ parser.setLanguage(Bicep as Parser.Language);
  * the Microsoft Graph extension). Such a line is checked on its own against bicepconfig.json and
  * blanked (same length, so positions hold) before parsing; everything else is parsed as written.
  */
+const extensionAliases = Object.keys((JSON.parse(readFileSync(join(infra, 'bicepconfig.json'), 'utf8')) as { extensions: Record<string, string> }).extensions);
+
 function parseBicep(path: string): Parser.Tree {
-  const aliases = Object.keys((JSON.parse(readFileSync(join(infra, 'bicepconfig.json'), 'utf8')) as { extensions: Record<string, string> }).extensions);
   const source = readFileSync(path, 'utf8').replace(/^extension (\w+)$/gm, (line, alias: string) => {
-    assert.ok(aliases.includes(alias), `${relative(root, path)}: extension ${alias} is not declared in infra/bicepconfig.json`);
+    assert.ok(extensionAliases.includes(alias), `${relative(root, path)}: extension ${alias} is not declared in infra/bicepconfig.json`);
     return '//'.padEnd(line.length, ' ');
   });
   return parser.parse(source);
