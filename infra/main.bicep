@@ -60,7 +60,25 @@ param queueMessageEncoding string = 'base64'
 @description('QUEUE_SEND_CONCURRENCY: queue sends in flight.')
 param queueSendConcurrency int = 32
 
-@description('Object id of a developer to grant data access (Key Vault Secrets Officer, Storage Queue Data Contributor) for running the sync from a laptop. Empty for none.')
+@minLength(3)
+@maxLength(63)
+@description('SYNC_STATE_CONTAINER: blob container holding the run checkpoint (<queue>.json, one per queue), leased as the run lock.')
+param syncStateContainerName string = 'sync-state'
+
+@minLength(3)
+@maxLength(63)
+@description('USERS_OVERFLOW_CONTAINER: blob container for user messages too large for the queue (claim check); the downstream consumer reads them.')
+param usersOverflowContainerName string = 'users-overflow'
+
+@minValue(1)
+@description('GRAPH_REQUEST_TIMEOUT_SECONDS: time limit of one Microsoft Graph request.')
+param graphRequestTimeoutSeconds int = 100
+
+@minValue(1)
+@description('SYNC_RETRY_BUDGET_SECONDS: total time one run may spend retrying.')
+param syncRetryBudgetSeconds int = 600
+
+@description('Object id of a developer to grant data access (Key Vault Secrets Officer, Storage Queue Data Contributor on the queue, Storage Blob Data Contributor on the two sync containers) for running the sync from a laptop. Empty for none.')
 param developerPrincipalId string = ''
 
 @allowed(['User', 'ServicePrincipal', 'Group'])
@@ -100,6 +118,8 @@ module storage 'modules/storage.bicep' = {
     storageAccountName: 'st${resourceToken}'
     deploymentContainerName: deploymentContainerName
     usersQueueName: usersQueueName
+    syncStateContainerName: syncStateContainerName
+    usersOverflowContainerName: usersOverflowContainerName
   }
 }
 
@@ -124,7 +144,9 @@ module appRegistration 'modules/app-registration.bicep' = if (createAppRegistrat
 }
 
 // Exactly the settings shared/settings.ts reads (the drift test in test/infra.test.ts checks it);
-// the host-storage and Application Insights settings are added in functionapp.bicep.
+// the host-storage settings (AzureWebJobsStorage__*, which the code reads too) and the Application
+// Insights ones are added in functionapp.bicep. SYNC_ALLOWED_HOSTS is deliberately not set: it is
+// an escape hatch, empty by default, for an operator to set by hand.
 var syncSettings = {
   GRAPH_TENANT_ID: graphTenantId
   GRAPH_CLIENT_ID: createAppRegistration ? appRegistration!.outputs.clientId : graphClientId
@@ -137,6 +159,10 @@ var syncSettings = {
   USERS_QUEUE_NAME: usersQueueName
   USERS_QUEUE_MESSAGE_ENCODING: queueMessageEncoding
   QUEUE_SEND_CONCURRENCY: string(queueSendConcurrency)
+  SYNC_STATE_CONTAINER: syncStateContainerName
+  USERS_OVERFLOW_CONTAINER: usersOverflowContainerName
+  GRAPH_REQUEST_TIMEOUT_SECONDS: string(graphRequestTimeoutSeconds)
+  SYNC_RETRY_BUDGET_SECONDS: string(syncRetryBudgetSeconds)
   AZURE_CLIENT_ID: identity.properties.clientId
 }
 
@@ -165,6 +191,8 @@ module rbac 'modules/rbac.bicep' = {
   params: {
     storageAccountName: storage.outputs.name
     usersQueueName: usersQueueName
+    syncStateContainerName: syncStateContainerName
+    usersOverflowContainerName: usersOverflowContainerName
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.properties.principalId
@@ -178,6 +206,7 @@ output FUNCTION_APP_NAME string = functionApp.outputs.name
 output KEY_VAULT_URL string = keyVault.outputs.uri
 output KEY_VAULT_NAME string = keyVault.outputs.name
 output USERS_QUEUE_URL string = storage.outputs.usersQueueUrl
+output USERS_OVERFLOW_CONTAINER_URL string = storage.outputs.usersOverflowContainerUrl
 output IDENTITY_CLIENT_ID string = identity.properties.clientId
 output GRAPH_CLIENT_ID string = syncSettings.GRAPH_CLIENT_ID
 output ADMIN_CONSENT_URL string = '${environment().authentication.loginEndpoint}${graphTenantId}/adminconsent?client_id=${syncSettings.GRAPH_CLIENT_ID}'

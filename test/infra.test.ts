@@ -70,10 +70,13 @@ function appSettingsAssignedByBicep(): Set<string> {
 }
 
 // Settings the Functions platform or host reads, not shared/settings.ts.
-const platformSettings = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'AzureWebJobsStorage__blobServiceUri'];
-// Settings the code reads that Azure must not get: a connection string carries a key (the account
-// has shared keys disabled); __accountName is an alternative to the __queueServiceUri used here.
-const notInAzure = ['AzureWebJobsStorage', 'AzureWebJobsStorage__accountName'];
+const platformSettings = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
+// Settings the code reads that the template deliberately does not set, each with its reason.
+const notInAzure: Record<string, string> = {
+  AzureWebJobsStorage: 'a connection string carries a key, and the account has shared keys disabled',
+  AzureWebJobsStorage__accountName: 'an alternative to the __queueServiceUri / __blobServiceUri set here',
+  SYNC_ALLOWED_HOSTS: 'an escape hatch, empty by default: an operator sets it by hand when needed, never the template',
+};
 
 // Every built-in role this project may assign, by id and name.
 const builtInRoles: Record<string, string> = {
@@ -82,8 +85,96 @@ const builtInRoles: Record<string, string> = {
   'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner',
   'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a': 'Storage Queue Data Message Sender',
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
+  'ba92f5b4-2d11-453d-a403-e96b0029c9fe': 'Storage Blob Data Contributor',
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
 };
+
+const containerType = 'Microsoft.Storage/storageAccounts/blobServices/containers';
+
+/** The object literal of a resource or module declaration (also behind `= if (...)`). */
+function declarationBody(declaration: Parser.SyntaxNode | undefined): Parser.SyntaxNode | undefined {
+  const direct = declaration?.namedChildren.find((c) => c.type === 'object');
+  return direct ?? declaration?.namedChildren.find((c) => c.type === 'if_statement')?.namedChildren.find((c) => c.type === 'object');
+}
+
+function property(object: Parser.SyntaxNode | undefined, key: string): Parser.SyntaxNode | undefined {
+  const found = object?.namedChildren.find((c) => c.type === 'object_property' && c.namedChildren[0]?.text === key);
+  return found?.namedChildren[1];
+}
+
+/**
+ * Every resource a file declares, by the symbolic name other expressions use for it (`a`, or
+ * `a::b::c` for a nested one), with its full resource type (a nested `'containers'` under
+ * `storageAccounts` / `blobServices` is `Microsoft.Storage/storageAccounts/blobServices/containers`).
+ */
+function declaredResources(tree: Parser.SyntaxNode): Map<string, string> {
+  const found = new Map<string, string>();
+  const visit = (node: Parser.SyntaxNode, parentPath: string | undefined, parentType: string | undefined): void => {
+    for (const child of node.namedChildren) {
+      if (child.type === 'resource_declaration') {
+        const name = child.namedChildren[0]?.text ?? '';
+        const declared = (child.namedChildren[1]?.text ?? '').replace(/^'|'$/g, '').replace(/@.*$/, '');
+        const type = parentType === undefined || declared.includes('/') ? declared : `${parentType}/${declared}`;
+        const path = parentPath === undefined ? name : `${parentPath}::${name}`;
+        found.set(path, type);
+        const body = declarationBody(child);
+        if (body) visit(body, path, type);
+      } else if (child.type === 'object_property' || child.type === 'object') {
+        visit(child, parentPath, parentType);
+      }
+    }
+  };
+  visit(tree, undefined, undefined);
+  return found;
+}
+
+interface RoleAssignment {
+  readonly file: string;
+  readonly resource: string;
+  /** The scope expression as written, e.g. `storage::blobServices::syncStateContainer`. */
+  readonly scope: string;
+  /** Resource type of the scope, resolved through the file's declarations. */
+  readonly scopeType: string;
+  readonly principal: string;
+  readonly roleId: string;
+}
+
+/** Every role assignment in infra/, resolved structurally (scope type, role id via the file's `var roles`). */
+function roleAssignments(): RoleAssignment[] {
+  return bicepFiles(infra).flatMap((file) => {
+    const tree = parseBicep(file).rootNode;
+    const resources = declaredResources(tree);
+    const rolesVar = descendants(tree, 'variable_declaration').find((v) => v.namedChildren[0]?.text === 'roles');
+    const roleIds = new Map(
+      (rolesVar?.namedChildren.find((c) => c.type === 'object')?.namedChildren ?? [])
+        .filter((c) => c.type === 'object_property')
+        .map((p) => [p.namedChildren[0]?.text ?? '', (p.namedChildren[1]?.text ?? '').replace(/^'|'$/g, '')]),
+    );
+    return descendants(tree, 'resource_declaration')
+      .filter((r) => /^'Microsoft\.Authorization\/roleAssignments@/.test(r.namedChildren[1]?.text ?? ''))
+      .map((r) => {
+        const resource = r.namedChildren[0]?.text ?? '';
+        const body = declarationBody(r);
+        const scope = property(body, 'scope')?.text ?? '';
+        const properties = property(body, 'properties');
+        const roleRef = property(properties, 'roleDefinitionId')?.text ?? '';
+        const roleVar = /roles\.(\w+)\)$/.exec(roleRef)?.[1];
+        return {
+          file: relative(root, file),
+          resource,
+          scope,
+          scopeType: resources.get(scope) ?? `(not a resource of ${relative(infra, file)}: ${scope || 'no scope'})`,
+          principal: property(properties, 'principalId')?.text ?? '',
+          roleId: roleVar === undefined ? `(roleDefinitionId not from var roles: ${roleRef})` : (roleIds.get(roleVar) ?? `(roles.${roleVar} undefined)`),
+        };
+      });
+  });
+}
+
+// The one blob data role assigned on the whole account: the Functions host's own storage
+// (AzureWebJobsStorage: timer leases and schedule status in containers the host creates itself)
+// and the Flex Consumption deployment package. Every other blob data role is scoped to a container.
+const accountScopedHostStorage = { resource: 'appBlobOwner', role: 'Storage Blob Data Owner' };
 
 describe('infra/', () => {
   const files = bicepFiles(infra);
@@ -116,8 +207,11 @@ describe('infra/', () => {
   });
 
   it('assigns exactly the app settings the code reads (plus named platform settings)', () => {
+    // The lists of exceptions stay honest: what is left out is read by the code, what is added is not.
+    for (const name of Object.keys(notInAzure)) assert.ok(allSettingNames.includes(name), `${name} is listed as deliberately not set in Azure, but shared/settings.ts does not read it`);
+    for (const name of platformSettings) assert.ok(!allSettingNames.includes(name), `${name} is read by shared/settings.ts: it is not a platform-only setting`);
     const assigned = appSettingsAssignedByBicep();
-    const expected = new Set([...allSettingNames.filter((n) => !notInAzure.includes(n)), ...platformSettings]);
+    const expected = new Set([...allSettingNames.filter((n) => !(n in notInAzure)), ...platformSettings]);
     assert.deepEqual([...assigned].sort(), [...expected].sort());
   });
 
@@ -155,6 +249,50 @@ describe('infra/', () => {
     assert.match(queueAssignment, /roles\.storageQueueDataMessageSender/);
     assert.match(queueAssignment, /scope: storage::queueServices::usersQueue\n/);
     assert.doesNotMatch(rbac.replace(/resource developer[\s\S]*?\n}/g, ''), /roles\.storageQueueDataContributor\)/, 'the app itself gets no queue contributor role');
+  });
+
+  it('scopes every blob data role to one container, except the named host-storage role on the account', () => {
+    const assignments = roleAssignments();
+    assert.ok(assignments.length >= 6);
+    for (const a of assignments) assert.ok(a.roleId in builtInRoles, `${a.file} ${a.resource}: unknown role definition id ${a.roleId}`);
+    const blobData = assignments.filter((a) => builtInRoles[a.roleId]?.startsWith('Storage Blob Data'));
+    const onAccount = blobData.filter((a) => a.scopeType !== containerType);
+    assert.deepEqual(
+      onAccount.map((a) => `${a.resource}: ${builtInRoles[a.roleId] ?? ''} on ${a.scopeType}`),
+      [`${accountScopedHostStorage.resource}: ${accountScopedHostStorage.role} on Microsoft.Storage/storageAccounts`],
+      'blob data roles not scoped to a container',
+    );
+    assert.ok(blobData.length > onAccount.length, 'some blob data role is scoped to a container');
+  });
+
+  it('gives the app Storage Blob Data Contributor on the sync-state and users-overflow containers, no broader blob role there', () => {
+    const onContainers = roleAssignments().filter((a) => a.scopeType === containerType);
+    const app = onContainers.filter((a) => a.principal === 'appPrincipalId');
+    assert.deepEqual(
+      app.map((a) => `${a.scope}: ${builtInRoles[a.roleId] ?? a.roleId}`).sort(),
+      ['storage::blobServices::syncStateContainer: Storage Blob Data Contributor', 'storage::blobServices::usersOverflowContainer: Storage Blob Data Contributor'],
+    );
+    for (const a of onContainers) assert.notEqual(builtInRoles[a.roleId], 'Storage Blob Data Owner', `${a.resource}: Owner on a container; Contributor writes and leases`);
+
+    // The containers the roles are scoped to are the ones storage.bicep creates, private, from the same parameters.
+    const storage = readFileSync(join(infra, 'modules', 'storage.bicep'), 'utf8');
+    const containers = [...storage.matchAll(/resource (\w+) 'containers' = \{\n\s+name: (\w+)\n\s+properties: \{ publicAccess: 'None' \}/g)].map((m) => m[2]);
+    assert.deepEqual(containers.filter((c) => c !== 'deploymentContainerName').sort(), ['syncStateContainerName', 'usersOverflowContainerName']);
+    assert.equal((storage.match(/'containers' = /g) ?? []).length, containers.length, 'every container in storage.bicep has publicAccess None');
+    const rbac = readFileSync(join(infra, 'modules', 'rbac.bicep'), 'utf8');
+    assert.match(rbac, /resource syncStateContainer 'containers' existing = \{\n\s+name: syncStateContainerName\n/);
+    assert.match(rbac, /resource usersOverflowContainer 'containers' existing = \{\n\s+name: usersOverflowContainerName\n/);
+    const main = parseBicep(join(infra, 'main.bicep')).rootNode;
+    const moduleParams = (name: string): Parser.SyntaxNode | undefined =>
+      property(declarationBody(descendants(main, 'module_declaration').find((m) => m.namedChildren[0]?.text === name)), 'params');
+    for (const param of ['syncStateContainerName', 'usersOverflowContainerName']) {
+      const given = property(moduleParams('storage'), param)?.text;
+      assert.ok(given !== undefined, `main.bicep passes ${param} to storage.bicep`);
+      assert.equal(property(moduleParams('rbac'), param)?.text, given, `main.bicep passes the same ${param} to storage.bicep and rbac.bicep`);
+    }
+    const defaults = Object.fromEntries(descendants(main, 'parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p.namedChildren.at(-1)?.text ?? '']));
+    assert.equal(defaults.syncStateContainerName, "'sync-state'");
+    assert.equal(defaults.usersOverflowContainerName, "'users-overflow'");
   });
 
   it('has no keys, no key-based connection strings and no secrets in outputs', () => {

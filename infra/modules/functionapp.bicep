@@ -58,7 +58,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   resource appSettings 'config' = {
     name: 'appsettings'
     properties: union(syncSettings, {
-      // Host storage for the Functions runtime (timer leases), by identity: no key anywhere.
+      // Host storage for the Functions runtime (timer leases), by identity: no key anywhere. The
+      // code reads the same connection: the queue URI for the users queue, the blob URI for the
+      // sync-state and users-overflow containers.
       AzureWebJobsStorage__credential: 'managedidentity'
       AzureWebJobsStorage__clientId: identityClientId
       AzureWebJobsStorage__blobServiceUri: blobEndpoint

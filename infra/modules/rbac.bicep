@@ -2,10 +2,12 @@
 // so a redeployment updates rather than duplicates them.
 param storageAccountName string
 param usersQueueName string
+param syncStateContainerName string
+param usersOverflowContainerName string
 param keyVaultName string
 param applicationInsightsName string
 param appPrincipalId string
-@description('Object id of a developer (or deploying principal) to grant the same data access; empty for none.')
+@description('Object id of a developer (or deploying principal) to grant data access for running the sync from a laptop; empty for none.')
 param developerPrincipalId string
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param developerPrincipalType string
@@ -15,6 +17,7 @@ var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -22,6 +25,15 @@ var roles = {
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+  resource blobServices 'blobServices' existing = {
+    name: 'default'
+    resource syncStateContainer 'containers' existing = {
+      name: syncStateContainerName
+    }
+    resource usersOverflowContainer 'containers' existing = {
+      name: usersOverflowContainerName
+    }
+  }
   resource queueServices 'queueServices' existing = {
     name: 'default'
     resource usersQueue 'queues' existing = {
@@ -50,7 +62,12 @@ resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 // Storage Blob Data Owner on the account: what the Functions host needs for identity-based
-// AzureWebJobsStorage (timer singleton leases) and the Flex Consumption deployment container.
+// AzureWebJobsStorage (timer singleton leases and schedule status in azure-webjobs-hosts, a
+// container the host creates itself) and the Flex Consumption deployment container. The one blob
+// role on the whole account (test/infra.test.ts names it as the exception). It also covers the
+// sync-state and users-overflow containers: the container-scoped grants below are what the sync
+// code needs, and they bound the app's access only once this one is narrowed too (to the host's
+// and the deployment containers), a change of its own that needs a deployed host to verify.
 resource appBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, appPrincipalId, roles.storageBlobDataOwner)
   scope: storage
@@ -72,6 +89,38 @@ resource appQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
+  }
+}
+
+// Storage Blob Data Contributor on the sync-state container only: the code reads and writes the
+// run checkpoint (<queue>.json) and takes a blob lease on it as the run lock (acquire, renew,
+// release). Lease Blob is authorized by blobs/write, like writing. The other Storage blob data
+// roles are Storage Blob Data Reader (read only), Storage Blob Delegator (user delegation keys
+// only) and Storage Blob Data Owner (everything, plus POSIX ACLs); built-in roles outside Storage
+// that include blobs/write (Avere Contributor/Operator) carry far more. So no built-in role
+// narrower than this one allows write + lease. It also allows blob delete, which the app does not
+// need; only a custom role (blobs/read + blobs/write) would drop that.
+resource appStateBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::blobServices::syncStateContainer.id, appPrincipalId, roles.storageBlobDataContributor)
+  scope: storage::blobServices::syncStateContainer
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+  }
+}
+
+// Storage Blob Data Contributor on the users-overflow container only: the code writes one blob per
+// user message too large for the queue (claim check). Writing needs blobs/write, and no built-in role
+// narrower than this one has it (see above). The downstream consumer reads these blobs with its
+// own identity (Storage Blob Data Reader on this container), which this template does not create.
+resource appOverflowBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::blobServices::usersOverflowContainer.id, appPrincipalId, roles.storageBlobDataContributor)
+  scope: storage::blobServices::usersOverflowContainer
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
   }
 }
 
@@ -107,5 +156,29 @@ resource developerQueueContributor 'Microsoft.Authorization/roleAssignments@2022
     principalId: developerPrincipalId
     principalType: developerPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+  }
+}
+
+// ... and Storage Blob Data Contributor on the sync-state and users-overflow containers (a run from
+// a laptop reads and writes the checkpoint, takes its lease and writes overflow blobs; and lets you
+// read them while debugging).
+resource developerStateBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(developerPrincipalId)) {
+  name: guid(storage::blobServices::syncStateContainer.id, developerPrincipalId, roles.storageBlobDataContributor)
+  scope: storage::blobServices::syncStateContainer
+  properties: {
+    principalId: developerPrincipalId
+    principalType: developerPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+  }
+}
+
+// (Storage Blob Data Contributor, the second of the two containers.)
+resource developerOverflowBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(developerPrincipalId)) {
+  name: guid(storage::blobServices::usersOverflowContainer.id, developerPrincipalId, roles.storageBlobDataContributor)
+  scope: storage::blobServices::usersOverflowContainer
+  properties: {
+    principalId: developerPrincipalId
+    principalType: developerPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
   }
 }
