@@ -1,83 +1,217 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, isListening, loopbackHost } from './net';
 
 /**
- * The real Azurite (a devDependency), started on free loopback ports and stopped again.
- * Queue only by default; with `blob: true` also blob and table, which `func start` needs for the
- * timer trigger's singleton lease.
+ * The real Azurite (a devDependency), started on free loopback ports and stopped again: the blob
+ * and queue services always (the run checkpoint lives in Blob Storage), the table service only
+ * with `table: true` (func start needs it). One Azurite process per service. In memory by default;
+ * on disk with `persistent: true` (a temporary directory made and removed here) or `location`.
+ * On disk it can be stopped and started again on the same ports with the same data (`stopFor`),
+ * which is how the queue-down fault takes storage away for a while.
  */
 
 /** Azurite's published development account key (not a secret: it is in Microsoft's docs). */
 export const azuriteAccountKey = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 export const azuriteAccount = 'devstoreaccount1';
 
+export type AzuriteService = 'blob' | 'queue' | 'table';
+export type AzuriteState = 'running' | 'down' | 'stopped';
+
 export interface RunningAzurite {
+  /** Always carries BlobEndpoint and QueueEndpoint (and TableEndpoint with `table: true`). */
   readonly connectionString: string;
   readonly queueEndpoint: string;
+  readonly blobEndpoint: string;
+  readonly tableEndpoint: string | undefined;
+  readonly ports: Readonly<Partial<Record<AzuriteService, number>>>;
+  /** The directory the data lives in; undefined in memory. */
+  readonly location: string | undefined;
+  /** 'down' from the start of a stopFor until Azurite listens again. */
+  readonly state: AzuriteState;
+  /**
+   * Stops every Azurite process now and starts them again `ms` later on the same ports and
+   * location; resolves once they listen again. Needs Azurite on disk (in memory it would come
+   * back empty). stop() during the outage cancels the restart.
+   */
+  stopFor(ms: number): Promise<void>;
+  /** stopFor(afterMs): a restart with the data kept. */
+  restart(afterMs?: number): Promise<void>;
+  /** Resolves when no stopFor/restart is under way. */
+  whenUp(): Promise<void>;
+  /** Stops the processes and removes the temporary directory (persistent: true). */
   stop(): Promise<void>;
 }
 
 export interface AzuriteOptions {
-  blob?: boolean;
-  /** Persist here instead of in memory. */
+  /** Also start the table service (func start needs it besides blob for the timer trigger). */
+  table?: boolean;
+  /** On disk, in a temporary directory this module creates and removes on stop. */
+  persistent?: boolean;
+  /** On disk in this existing directory (kept on stop). */
   location?: string;
 }
 
-export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
-  const queuePort = await freePort();
-  const blobPort = options.blob === true ? await freePort() : undefined;
-  const tablePort = options.blob === true ? await freePort() : undefined;
-  const bin = require.resolve(options.blob === true ? 'azurite/dist/src/azurite.js' : 'azurite/dist/src/queue/main.js');
-  const args = [bin, '--disableTelemetry', '--silent', '--skipApiVersionCheck', '--queueHost', loopbackHost, '--queuePort', String(queuePort)];
-  if (options.location === undefined) args.push('--inMemoryPersistence');
-  else args.push('--location', options.location);
-  if (blobPort !== undefined && tablePort !== undefined) {
-    args.push('--blobHost', loopbackHost, '--blobPort', String(blobPort), '--tableHost', loopbackHost, '--tablePort', String(tablePort));
-  }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const stopChild = (): void => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-  };
-  process.once('exit', stopChild);
+const entries: Record<AzuriteService, string> = {
+  blob: 'azurite/dist/src/blob/main.js',
+  queue: 'azurite/dist/src/queue/main.js',
+  table: 'azurite/dist/src/table/main.js',
+};
 
+export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
+  const services: AzuriteService[] = options.table === true ? ['blob', 'queue', 'table'] : ['blob', 'queue'];
+  const ports: Partial<Record<AzuriteService, number>> = {};
+  for (const service of services) ports[service] = await freePort();
+  const ownDir = options.location === undefined && options.persistent === true ? await mkdtemp(join(tmpdir(), 'graph-user-sync-azurite-')) : undefined;
+  const azurite = new Azurite(services, ports, options.location ?? ownDir, ownDir);
   try {
-    await waitForPort(queuePort, child, () => output);
-    if (blobPort !== undefined) await waitForPort(blobPort, child, () => output);
+    await azurite.start();
   } catch (error) {
-    stopChild();
+    await azurite.stop();
     throw error;
   }
-
-  const queueEndpoint = `http://${loopbackHost}:${queuePort}/${azuriteAccount}`;
-  const parts = [`DefaultEndpointsProtocol=http`, `AccountName=${azuriteAccount}`, `AccountKey=${azuriteAccountKey}`, `QueueEndpoint=${queueEndpoint}`];
-  if (blobPort !== undefined) parts.push(`BlobEndpoint=http://${loopbackHost}:${blobPort}/${azuriteAccount}`);
-  if (tablePort !== undefined) parts.push(`TableEndpoint=http://${loopbackHost}:${tablePort}/${azuriteAccount}`);
-  return {
-    connectionString: parts.join(';') + ';',
-    queueEndpoint,
-    stop: async () => {
-      process.removeListener('exit', stopChild);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return azurite;
 }
 
-async function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
+class Azurite implements RunningAzurite {
+  readonly connectionString: string;
+  readonly queueEndpoint: string;
+  readonly blobEndpoint: string;
+  readonly tableEndpoint: string | undefined;
+  #children: ChildProcess[] = [];
+  #state: AzuriteState = 'down';
+  /** The outage or restart under way (each waits for the one before). */
+  #busy: Promise<void> = Promise.resolve();
+  #wake: (() => void) | undefined;
+  readonly #onExit = (): void => this.#killNow();
+
+  constructor(
+    private readonly services: readonly AzuriteService[],
+    readonly ports: Readonly<Partial<Record<AzuriteService, number>>>,
+    readonly location: string | undefined,
+    /** Made here, removed here. */
+    private readonly ownDir: string | undefined,
+  ) {
+    const endpoint = (service: AzuriteService): string | undefined => (ports[service] === undefined ? undefined : `http://${loopbackHost}:${ports[service]}/${azuriteAccount}`);
+    this.blobEndpoint = endpoint('blob') ?? '';
+    this.queueEndpoint = endpoint('queue') ?? '';
+    this.tableEndpoint = endpoint('table');
+    // QueueEndpoint first, as before blob was always on: callers rewrite the first endpoint's port.
+    const parts = [`DefaultEndpointsProtocol=http`, `AccountName=${azuriteAccount}`, `AccountKey=${azuriteAccountKey}`, `QueueEndpoint=${this.queueEndpoint}`, `BlobEndpoint=${this.blobEndpoint}`];
+    if (this.tableEndpoint !== undefined) parts.push(`TableEndpoint=${this.tableEndpoint}`);
+    this.connectionString = parts.join(';') + ';';
+    process.once('exit', this.#onExit);
+  }
+
+  get state(): AzuriteState {
+    return this.#state;
+  }
+
+  async start(): Promise<void> {
+    const started = this.services.map((service) => {
+      const port = this.ports[service] ?? 0;
+      const args = [require.resolve(entries[service]), '--disableTelemetry', '--silent', '--skipApiVersionCheck', `--${service}Host`, loopbackHost, `--${service}Port`, String(port)];
+      if (this.location === undefined) args.push('--inMemoryPersistence');
+      else args.push('--location', this.location);
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      const collect = (d: Buffer): void => {
+        output = (output + d.toString()).slice(-8000);
+      };
+      child.stdout?.on('data', collect);
+      child.stderr?.on('data', collect);
+      return { service, port, child, output: () => output };
+    });
+    this.#children = started.map((s) => s.child);
+    await Promise.all(started.map((s) => waitForPort(s.port, s.service, s.child, s.output)));
+    this.#state = 'running';
+  }
+
+  stopFor(ms: number): Promise<void> {
+    if (this.location === undefined) {
+      return Promise.reject(new Error('Azurite runs in memory and would come back empty: start it with persistent: true (or a location) to stop and restart it.'));
+    }
+    if (this.#state === 'stopped') return Promise.reject(new Error('Azurite has been stopped'));
+    const run = this.#busy.then(async () => {
+      if (this.#stopped()) return;
+      const until = Date.now() + ms;
+      this.#state = 'down';
+      await this.#stopChildren();
+      if (this.#stopped()) return;
+      await this.#sleep(until - Date.now());
+      if (this.#stopped()) return;
+      await this.start();
+    });
+    this.#busy = run.catch(() => undefined);
+    return run;
+  }
+
+  restart(afterMs = 0): Promise<void> {
+    return this.stopFor(afterMs);
+  }
+
+  whenUp(): Promise<void> {
+    return this.#busy;
+  }
+
+  async stop(): Promise<void> {
+    process.removeListener('exit', this.#onExit);
+    this.#state = 'stopped';
+    this.#wake?.();
+    await this.#busy;
+    await this.#stopChildren();
+    if (this.ownDir !== undefined) await rm(this.ownDir, { recursive: true, force: true });
+  }
+
+  async #stopChildren(): Promise<void> {
+    const children = this.#children;
+    this.#children = [];
+    await Promise.all(children.map(stopChild));
+  }
+
+  /** A method, not a field read, so that the checks after each await are not narrowed away. */
+  #stopped(): boolean {
+    return this.#state === 'stopped';
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms));
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    }).finally(() => (this.#wake = undefined));
+  }
+
+  /** The parent is exiting without stop(): kill the children and remove our directory, synchronously. */
+  #killNow(): void {
+    for (const child of this.#children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (this.ownDir !== undefined) rmSync(this.ownDir, { recursive: true, force: true });
+  }
+}
+
+/** SIGTERM (Azurite closes its stores, saving them when on disk), SIGKILL after 5 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForPort(port: number, service: AzuriteService, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`Azurite exited with ${child.exitCode} before listening on ${port}:\n${output()}`);
-    const open = await isListening(port);
-    if (open) return;
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Azurite ${service} exited (${child.exitCode ?? child.signalCode ?? ''}) before listening on ${loopbackHost}:${port}:\n${output()}`);
+    if (await isListening(port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`Azurite did not listen on ${loopbackHost}:${port} within 30 s:\n${output()}`);
+  throw new Error(`Azurite ${service} did not listen on ${loopbackHost}:${port} within 30 s:\n${output()}`);
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startAzurite, type RunningAzurite } from './azurite';
+import { FaultPlan, parseFaults, type Fault } from './faults';
 import { EntraStandIn } from './stand-ins/entra';
 import { GraphStandIn } from './stand-ins/graph';
 import { KeyVaultStandIn, keyVaultResource } from './stand-ins/key-vault';
@@ -8,13 +9,20 @@ import { loadTls, tlsDirVariable, type TlsMaterial } from './tls';
 /**
  * The whole offline stack: Entra ID (with the managed-identity endpoint), Graph and Key Vault
  * stand-ins over HTTPS on loopback, and the real Azurite. `settings` are the app settings that
- * point the unchanged production code at it.
+ * point the unchanged production code at it. `faults` is the fault plan the three stand-ins share
+ * (see faults.ts); queue-down restarts Azurite, so it needs `persistent: true`.
  */
 
 export interface LocalStackOptions {
   users?: number;
-  /** Start Azurite's blob and table services too (func start needs them for the timer). */
+  /** Start Azurite's table service too (func start needs it, with blob, for the timer). Blob and queue always run. */
   fullStorage?: boolean;
+  /** Azurite on disk (a temporary directory, removed on stop) instead of in memory: needed by queue-down. */
+  persistent?: boolean;
+  /** Faults to arm at start: a list in the grammar of faults.ts, parsed faults, or a plan of your own (the stack sets its hooks). */
+  faults?: string | readonly Fault[] | FaultPlan;
+  /** What the sigterm fault does. Default: process.kill(process.pid, 'SIGTERM'). */
+  onSigterm?: () => void;
   /** Default: the directory named by LOCAL_STACK_TLS_DIR (set by with-trust). */
   tls?: TlsMaterial;
 }
@@ -24,6 +32,8 @@ export interface LocalStack {
   readonly graph: GraphStandIn;
   readonly keyVault: KeyVaultStandIn;
   readonly azurite: RunningAzurite;
+  /** The fault plan the stand-ins consult: faults.arm('graph-429@2,…'), faults.clear(), faults.injected. */
+  readonly faults: FaultPlan;
   /** App settings for the sync. */
   readonly settings: Record<string, string>;
   /** Process environment the managed identity needs (IDENTITY_ENDPOINT, IDENTITY_HEADER). */
@@ -41,6 +51,16 @@ export interface LocalStack {
 export const localTenantDomain = 'contoso.onmicrosoft.com';
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const persistent = options.persistent === true;
+  const plan = options.faults instanceof FaultPlan ? options.faults : new FaultPlan();
+  const armAtStart = options.faults === undefined || options.faults instanceof FaultPlan ? undefined : typeof options.faults === 'string' ? parseFaults(options.faults) : options.faults;
+  // Checked before anything starts: a bad list, or queue-down without Azurite on disk, throws here.
+  if (!persistent) {
+    plan.setHooks({ sigterm: options.onSigterm });
+    if (armAtStart !== undefined) plan.arm(armAtStart);
+  } else if (armAtStart !== undefined) {
+    new FaultPlan({ queueDown: () => undefined }).arm(armAtStart);
+  }
   const tls = options.tls ?? (await tlsFromEnvironment());
   const tenantId = randomUUID();
   const clientId = randomUUID();
@@ -52,22 +72,34 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const started: { stop(): Promise<void> }[] = [];
   try {
-    const entra = new EntraStandIn({ tenantId, tenantDomains: [localTenantDomain], tls, resources: [keyVaultResource] });
+    const entra = new EntraStandIn({ tenantId, tenantDomains: [localTenantDomain], tls, resources: [keyVaultResource], plan });
     await entra.start();
     started.push(entra);
 
-    const graph = new GraphStandIn({ tls, signingKey: entra.signingKey, issuer: entra.issuer, tenantId });
+    const graph = new GraphStandIn({ tls, signingKey: entra.signingKey, issuer: entra.issuer, tenantId, plan });
     await graph.start();
     started.push(graph);
     graph.seed(options.users ?? 0);
     entra.addResource(graph.url);
 
-    const keyVault = new KeyVaultStandIn({ tls, signingKey: entra.signingKey, authority: `${entra.url}/${tenantId}`, issuer: entra.issuer });
+    const keyVault = new KeyVaultStandIn({ tls, signingKey: entra.signingKey, authority: `${entra.url}/${tenantId}`, issuer: entra.issuer, plan });
     await keyVault.start();
     started.push(keyVault);
 
-    const azurite = await startAzurite({ blob: options.fullStorage === true });
+    const azurite = await startAzurite({ table: options.fullStorage === true, persistent });
     started.push(azurite);
+    if (persistent) {
+      plan.setHooks({
+        sigterm: options.onSigterm,
+        // Fire and forget: the Graph page is answered meanwhile; stop() cancels the restart.
+        queueDown: (seconds) => {
+          azurite.stopFor(seconds * 1000).catch((error: unknown) => {
+            if (azurite.state !== 'stopped') process.stderr.write(`queue-down: Azurite did not come back: ${error instanceof Error ? error.message : String(error)}\n`);
+          });
+        },
+      });
+      if (armAtStart !== undefined) plan.arm(armAtStart);
+    }
 
     entra.registerApp({ clientId, servicePrincipalId: appPrincipalId, secrets: [clientSecret], appRoles: { [graph.url]: ['User.Read.All'] } });
     entra.registerIdentity({ clientId: identityClientId, principalId: identityPrincipalId });
@@ -94,6 +126,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       graph,
       keyVault,
       azurite,
+      faults: plan,
       settings,
       identityEnvironment: { IDENTITY_ENDPOINT: entra.identityEndpoint, IDENTITY_HEADER: entra.identityHeader },
       tenantId,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FaultPlan } from '../faults';
 import { listen, readBody, sendJson, type RunningServer } from '../net';
 import type { TlsMaterial } from '../tls';
 import { SigningKey } from './signing';
@@ -9,7 +10,8 @@ import { SigningKey } from './signing';
  * token endpoint for the client credentials grant (RS256 JWTs; AADSTS-shaped errors), and the
  * App Service managed-identity endpoint (IDENTITY_ENDPOINT / IDENTITY_HEADER, api-version
  * 2019-08-01) that DefaultAzureCredential uses inside a Function App. That one is plain http on
- * loopback, as in App Service.
+ * loopback, as in App Service. Faults (token-503, token-429) come from a shared FaultPlan (`plan`),
+ * taken by the client-credentials token requests only.
  */
 
 export interface AppRegistration {
@@ -33,6 +35,7 @@ export interface EntraOptions {
   /** Resource (audience) URLs this tenant knows, e.g. the Graph base URL and https://vault.azure.net. */
   resources: string[];
   tokenLifetimeSeconds?: number;
+  plan?: FaultPlan;
 }
 
 export interface EntraCounters {
@@ -40,6 +43,8 @@ export interface EntraCounters {
   tokenRequests: number;
   tokensIssued: number;
   managedIdentityTokens: number;
+  /** Token requests answered with an injected fault. */
+  faultsInjected: number;
 }
 
 export class EntraStandIn {
@@ -47,11 +52,15 @@ export class EntraStandIn {
   readonly apps = new Map<string, AppRegistration>();
   readonly identities = new Map<string, ManagedIdentity>();
   readonly identityHeader = randomUUID();
-  readonly counters: EntraCounters = { discovery: 0, tokenRequests: 0, tokensIssued: 0, managedIdentityTokens: 0 };
+  readonly counters: EntraCounters = { discovery: 0, tokenRequests: 0, tokensIssued: 0, managedIdentityTokens: 0, faultsInjected: 0 };
+  /** The shared fault plan (token-503, token-429). */
+  plan: FaultPlan | undefined;
   #server: RunningServer | undefined;
   #identityServer: RunningServer | undefined;
 
-  constructor(private readonly options: EntraOptions) {}
+  constructor(private readonly options: EntraOptions) {
+    this.plan = options.plan;
+  }
 
   get url(): string {
     if (this.#server === undefined) throw new Error('Entra stand-in not started');
@@ -133,6 +142,14 @@ export class EntraStandIn {
   async #token(req: IncomingMessage, res: ServerResponse, tenant: string): Promise<void> {
     this.counters.tokenRequests++;
     const form = new URLSearchParams(await readBody(req));
+    const [fault] = this.plan?.take('token') ?? [];
+    if (fault !== undefined) {
+      this.counters.faultsInjected++;
+      if (fault.name === 'token-429') {
+        return this.#aadError(res, 429, 'temporarily_unavailable', 90055, 'TenantThrottlingError - There are too many incoming requests. Please try again later.', { 'retry-after': '1' });
+      }
+      return this.#aadError(res, 503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.');
+    }
     let clientId = form.get('client_id') ?? '';
     let secret = form.get('client_secret') ?? '';
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
@@ -210,7 +227,7 @@ export class EntraStandIn {
     });
   }
 
-  #aadError(res: ServerResponse, status: number, error: string, code: number, text: string): void {
+  #aadError(res: ServerResponse, status: number, error: string, code: number, text: string, headers: Record<string, string> = {}): void {
     const traceId = randomUUID();
     const correlationId = randomUUID();
     const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
@@ -222,6 +239,6 @@ export class EntraStandIn {
       trace_id: traceId,
       correlation_id: correlationId,
       error_uri: `${this.url}/error?code=${code}`,
-    });
+    }, headers);
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answersGraphRequest, type Fault, type FaultPlan } from '../faults';
 import { bearerToken, listen, sendJson, type RunningServer } from '../net';
 import type { TlsMaterial } from '../tls';
 import { seedUsers, type SeedUser } from './seed';
@@ -9,6 +10,8 @@ import type { SigningKey } from './signing';
  * Microsoft Graph's GET /v1.0/users: $select, $top (1-999, Graph's 400 otherwise), opaque
  * @odata.nextLink paging with $skiptoken, bearer-token verification (signature, audience, issuer,
  * expiry) and the User.Read.All application permission (403 Authorization_RequestDenied without it).
+ * Faults: the `faults` queue below, and a shared FaultPlan (`plan`) consulted for each page request
+ * (a request that passed the token and permission checks), numbered 1, 2, … since it was armed.
  */
 
 const userProperties = new Set<string>([
@@ -31,12 +34,19 @@ export interface GraphOptions {
   issuer: string;
   tenantId: string;
   users?: SeedUser[];
+  plan?: FaultPlan;
 }
 
 export class GraphStandIn {
   users: SeedUser[];
   readonly faults: GraphFault[] = [];
-  readonly counters = { requests: 0, pages: 0, throttled: 0 };
+  /** The shared fault plan, consulted before the `faults` queue. */
+  plan: FaultPlan | undefined;
+  /**
+   * requests: all; pageRequests: those that reached paging; pages: whole pages served;
+   * throttled: error statuses injected (either way); faultsInjected: hits from the plan.
+   */
+  readonly counters = { requests: 0, pageRequests: 0, pages: 0, throttled: 0, faultsInjected: 0 };
   /** The URLs requested, as received (for tests that check the nextLink was followed whole). */
   readonly requestLog: string[] = [];
   /** Every @odata.nextLink handed out. */
@@ -46,6 +56,7 @@ export class GraphStandIn {
 
   constructor(private readonly options: GraphOptions) {
     this.users = options.users ?? [];
+    this.plan = options.plan;
   }
 
   get url(): string {
@@ -61,10 +72,15 @@ export class GraphStandIn {
     await this.#server?.close();
   }
 
+  /** New users. Skip tokens already handed out stay valid (as Graph's do while a directory changes). */
   seed(count: number, seed?: number): SeedUser[] {
     this.users = seedUsers(count, seed);
-    this.#skipTokens.clear();
     return this.users;
+  }
+
+  /** Forgets every skip token handed out so far: they get 400 Directory_ExpiredPageToken from now on. */
+  expireSkipTokens(): void {
+    this.#skipTokens.clear();
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -86,7 +102,14 @@ export class GraphStandIn {
       return this.#error(res, 403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', headers);
     }
 
-    const fault = this.faults.shift();
+    this.counters.pageRequests++;
+    const hits = this.plan?.take('graph') ?? [];
+    this.counters.faultsInjected += hits.length;
+    if (hits.some((h) => h.name === 'graph-expire-links')) this.expireSkipTokens();
+    const injected = hits.find((h) => answersGraphRequest(h.name));
+    if (injected !== undefined && this.#answerWithoutPage(res, injected, headers)) return;
+
+    const fault = injected === undefined ? this.faults.shift() : undefined;
     if (fault !== undefined && 'status' in fault) {
       this.counters.throttled++;
       const extra: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
@@ -128,8 +151,55 @@ export class GraphStandIn {
       this.issuedNextLinks.push(link);
       body['@odata.nextLink'] = link;
     }
+    const pageHeaders = { ...headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' };
+    if (injected !== undefined) return this.#answerBroken(res, injected, body, pageHeaders);
     this.counters.pages++;
-    sendJson(res, 200, body, { ...headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' });
+    sendJson(res, 200, body, pageHeaders);
+  }
+
+  /** The status faults and graph-hang (no answer at all); false for the others, which need the page. */
+  #answerWithoutPage(res: ServerResponse, fault: Fault, headers: Record<string, string>): boolean {
+    if (fault.name === 'graph-hang') return true; // open until the client gives up or stop() closes every connection
+    const answers: Partial<Record<Fault['name'], [number, string, string, Record<string, string>]>> = {
+      'graph-429': [429, 'TooManyRequests', 'Too many requests.', { 'retry-after': '1' }],
+      'graph-429-date': [429, 'TooManyRequests', 'Too many requests.', { 'retry-after': new Date(Date.now() + 2000).toUTCString() }],
+      'graph-503': [503, 'ServiceUnavailable', 'The service is temporarily unavailable.', {}],
+      'graph-504': [504, 'GatewayTimeout', 'The gateway did not receive a timely response from the upstream service.', {}],
+      'graph-400': [400, 'BadRequest', 'Invalid request (the local stack injected graph-400).', {}],
+    };
+    const answer = answers[fault.name];
+    if (answer === undefined) return false;
+    const [status, code, text, extra] = answer;
+    this.counters.throttled++;
+    this.#error(res, status, code, text, { ...headers, ...extra });
+    return true;
+  }
+
+  /**
+   * graph-reset: the page's headers and full content-length, half the body, then the socket is
+   * destroyed. graph-truncated: half the body, chunked, ended cleanly. graph-stall: headers and
+   * half the body, then nothing, until the client gives up or stop() closes every connection.
+   */
+  #answerBroken(res: ServerResponse, fault: Fault, body: unknown, headers: Record<string, string>): void {
+    const bytes = Buffer.from(JSON.stringify(body), 'utf8');
+    const half = bytes.subarray(0, Math.floor(bytes.length / 2));
+    switch (fault.name) {
+      case 'graph-reset':
+        res.writeHead(200, { ...headers, 'content-length': bytes.length });
+        res.write(half, () => res.destroy());
+        return;
+      case 'graph-truncated':
+        res.writeHead(200, headers);
+        res.end(half);
+        return;
+      case 'graph-stall':
+        res.writeHead(200, { ...headers, 'content-length': bytes.length });
+        res.write(half);
+        return;
+      default:
+        this.counters.pages++;
+        sendJson(res, 200, body, headers);
+    }
   }
 
   #error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string>): void {

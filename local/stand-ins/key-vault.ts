@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FaultPlan } from '../faults';
 import { bearerToken, listen, sendJson, type RunningServer } from '../net';
 import type { TlsMaterial } from '../tls';
 import type { SigningKey } from './signing';
@@ -8,7 +9,8 @@ import type { SigningKey } from './signing';
  * Key Vault's get-secret, with the real challenge flow: a request without a token gets 401 and
  * `WWW-Authenticate: Bearer authorization="<authority>/<tenant>", resource="https://vault.azure.net"`;
  * tokens are verified (signature, audience, issuer, expiry) and authorised by RBAC: only principals
- * holding "Key Vault Secrets User" may read.
+ * holding "Key Vault Secrets User" may read. Faults (kv-429, kv-503) come from a shared FaultPlan
+ * (`plan`), taken by requests that carry a valid token (never by the unauthenticated challenge).
  */
 
 export const keyVaultResource = 'https://vault.azure.net';
@@ -25,16 +27,21 @@ export interface KeyVaultOptions {
   /** e.g. https://127.0.0.1:1234/<tenant-id> */
   authority: string;
   issuer: string;
+  plan?: FaultPlan;
 }
 
 export class KeyVaultStandIn {
   readonly secrets = new Map<string, SecretVersion[]>();
   /** Object ids holding "Key Vault Secrets User" on this vault. */
   readonly secretsUsers = new Set<string>();
-  readonly counters = { challenges: 0, secretReads: 0, denied: 0 };
+  readonly counters = { challenges: 0, secretReads: 0, denied: 0, faultsInjected: 0 };
+  /** The shared fault plan (kv-429, kv-503). */
+  plan: FaultPlan | undefined;
   #server: RunningServer | undefined;
 
-  constructor(private readonly options: KeyVaultOptions) {}
+  constructor(private readonly options: KeyVaultOptions) {
+    this.plan = options.plan;
+  }
 
   get url(): string {
     if (this.#server === undefined) throw new Error('Key Vault stand-in not started');
@@ -77,6 +84,14 @@ export class KeyVaultStandIn {
       return this.#error(res, 401, 'Unauthorized', `AKV10022: ${verified.reason}`, {
         'www-authenticate': `Bearer authorization="${this.options.authority}", resource="${keyVaultResource}"`,
       });
+    }
+    const [fault] = this.plan?.take('kv') ?? [];
+    if (fault !== undefined) {
+      this.counters.faultsInjected++;
+      if (fault.name === 'kv-429') {
+        return this.#error(res, 429, 'Throttled', 'Request was not allowed because the vault request rate limit was exceeded. Please retry after the time in the Retry-After header.', { 'retry-after': '1' });
+      }
+      return this.#error(res, 503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry later.');
     }
     const match = /^\/secrets\/([0-9a-zA-Z-]+)\/?([0-9a-f]{32})?\/?$/.exec(url.pathname);
     if (req.method !== 'GET' || match === null) return this.#error(res, 400, 'BadParameter', `Unsupported operation ${req.method ?? ''} ${url.pathname}`);
