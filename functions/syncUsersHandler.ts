@@ -2,17 +2,26 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { toSyncError } from '../shared/errors';
 import { readSettings } from '../shared/settings';
 import { createSyncRuntime, runSync, type SyncRuntime, type SyncSummary } from '../shared/sync';
+import { trackRun } from './shutdown';
 
 /**
  * The timer's handler, exported apart from its registration (syncUsers.ts) so that tests and the
  * local runner call it with a real InvocationContext. It only wires: settings are read from the
- * app settings here, the runtime (cached secret, msal's token cache, queue client) is kept for
- * the worker's lifetime, and every error is normalised into a SyncError at this boundary.
+ * app settings here, the runtime (cached secret, msal's token cache, storage clients) is kept for
+ * the worker's lifetime, and every error is normalised into a SyncError at this boundary and
+ * thrown, so that the host's retry policy runs the sync again.
  */
 
 let current: { key: string; runtime: SyncRuntime } | undefined;
 
 export async function syncUsersHandler(timer: Timer, context: InvocationContext): Promise<SyncSummary> {
+  const controller = new AbortController();
+  const running = run(timer, context, controller.signal);
+  trackRun(controller, running);
+  return running;
+}
+
+async function run(timer: Timer, context: InvocationContext, abortSignal: AbortSignal): Promise<SyncSummary> {
   try {
     const settings = readSettings(process.env);
     // App settings only change with a restart in Azure; the key keeps a changed environment honest elsewhere.
@@ -22,10 +31,14 @@ export async function syncUsersHandler(timer: Timer, context: InvocationContext)
 
     const summary = await runSync(current.runtime, { runId: context.invocationId, runAt: new Date() }, {
       onProgress: (progress) => context.debug('sync progress', progress),
+      onNotice: (message) => context.warn(message),
+      abortSignal,
     });
+    if (summary.outcome === 'locked') return summary;
     context.log(
       `Sync finished: ${summary.users} users read, ${summary.messages} messages written to ${summary.queue}, ` +
-        `${summary.pages} pages, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'} (run ${summary.runId})`,
+        `${summary.pages} pages, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'}, ` +
+        `${summary.overflowed} via claim check, ${Math.round(summary.retryMs)} ms in retries (run ${summary.runId}${summary.resumed ? `, resumed at page ${summary.resumedAtPage ?? 1}` : ''})`,
     );
     return summary;
   } catch (error) {

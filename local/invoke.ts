@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { Cron } from 'croner';
+import { stopCurrentRun } from '../functions/shutdown';
 import { syncUsersHandler } from '../functions/syncUsersHandler';
 import type { SyncProgress, SyncSummary } from '../shared/sync';
 
@@ -74,18 +75,26 @@ export function scheduleRuns(schedule: string, run: () => Promise<unknown>): Cro
 }
 
 /**
- * On the first SIGINT or SIGTERM, runs `cleanup` (stop the schedule, the stack, Azurite) and exits
- * 0. Later signals are ignored: a terminal's Ctrl-C reaches this process both from the terminal
- * and forwarded by with-trust, and the second must not cut the cleanup short.
+ * On the first SIGINT or SIGTERM, stops the run in progress cleanly (it drains its sends, saves its
+ * checkpoint and logs what it left), then runs `cleanup` (stop the schedule, the stack, Azurite)
+ * and exits: 1 if a run was interrupted, else 0. Later signals are ignored: a terminal's Ctrl-C
+ * reaches this process both from the terminal and forwarded by with-trust, and the second must
+ * not cut the cleanup short.
  */
 export function onShutdown(cleanup: () => Promise<void>): void {
   let started = false;
-  const handler = (): void => {
+  const handler = (signal: NodeJS.Signals): void => {
     if (started) return;
     started = true;
-    process.stdout.write('\nStopping…\n');
-    cleanup().then(
-      () => process.exit(0),
+    process.stdout.write(`\nStopping (${signal})…\n`);
+    let interrupted = false;
+    stopCurrentRun(`received ${signal}`)
+      .then((wasRunning) => {
+        interrupted = wasRunning;
+        return cleanup();
+      })
+      .then(
+      () => process.exit(interrupted ? 1 : 0),
       (error: unknown) => {
         process.stderr.write(`Stopping failed: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exit(1);

@@ -33,13 +33,15 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  if (values.once) return (await invokeSync({ liveProgress: true })) === undefined ? 1 : 0;
-  await invokeSync({ liveProgress: true });
-  const job = scheduleRuns(schedule, () => invokeSync({ liveProgress: true }));
+  // SIGTERM / Ctrl-C: the run in progress stops cleanly, saves its checkpoint and says what it left.
+  const jobs: ReturnType<typeof scheduleRuns>[] = [];
   onShutdown(() => {
-    job.stop();
+    for (const job of jobs) job.stop();
     return Promise.resolve();
   });
+  if (values.once) return (await invokeSync({ liveProgress: true })) === undefined ? 1 : 0;
+  await invokeSync({ liveProgress: true });
+  jobs.push(scheduleRuns(schedule, () => invokeSync({ liveProgress: true })));
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
 }
 

@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { SyncError, SyncErrorCodes, describeCause, isNetworkError } from './errors';
+import { budgetGuardPolicy, type BudgetSource } from './retry';
 
 /**
  * Step 1: the app registration's client secret, read from Key Vault and cached in memory.
@@ -20,6 +21,8 @@ export interface ClientSecretSourceOptions {
   /** Setting names to quote in error messages. */
   vaultUrlSetting?: string;
   secretNameSetting?: string;
+  /** The run's retry budget: Key Vault's own retries (429/5xx with Retry-After, network) stop when it is spent. */
+  budgets?: BudgetSource;
 }
 
 export function createClientSecretSource(
@@ -34,7 +37,9 @@ export function createClientSecretSource(
     // Key Vault checks that the vault host ends with the challenge's resource host (vault.azure.net).
     // A vault on loopback (the local stand-in) cannot, so only there is the check turned off.
     disableChallengeResourceVerification: isLoopback(vaultUrl),
-    retryOptions: { maxRetries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 8000 },
+    // The SDK's retry (Retry-After on 429/503, exponential on 5xx and network failures), bounded by the run's budget.
+    retryOptions: { maxRetries: options.budgets === undefined ? 3 : 20, retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 },
+    additionalPolicies: options.budgets === undefined ? [] : [{ policy: budgetGuardPolicy(options.budgets, { dependency: 'Key Vault', setting: vaultSetting }), position: 'perRetry' }],
   });
 
   let cached: Promise<string> | undefined;
@@ -87,6 +92,7 @@ interface KeyVaultContext {
 
 function mapKeyVaultError(error: unknown, ctx: KeyVaultContext): SyncError {
   if (error instanceof SyncError) return error;
+  if ((error as { cause?: unknown }).cause instanceof SyncError) return (error as { cause: SyncError }).cause;
   const details = { vaultUrl: ctx.vaultUrl, secretName: ctx.secretName };
   const status = (error as { statusCode?: unknown }).statusCode;
   if (status === 404) {

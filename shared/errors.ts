@@ -21,10 +21,16 @@ export const SyncErrorCodes = {
   graphRequestFailed: 'GRAPH_REQUEST_FAILED',
   graphUnreachable: 'GRAPH_UNREACHABLE',
   graphResponseInvalid: 'GRAPH_RESPONSE_INVALID',
+  graphPageLinkExpired: 'GRAPH_PAGE_LINK_EXPIRED',
   queueUnreachable: 'QUEUE_UNREACHABLE',
   queueAccessDenied: 'QUEUE_ACCESS_DENIED',
   queueSendFailed: 'QUEUE_SEND_FAILED',
   messageTooLarge: 'MESSAGE_TOO_LARGE',
+  retryBudgetExhausted: 'RETRY_BUDGET_EXHAUSTED',
+  runLocked: 'RUN_LOCKED',
+  runInterrupted: 'RUN_INTERRUPTED',
+  runStateFailed: 'RUN_STATE_FAILED',
+  overflowFailed: 'OVERFLOW_FAILED',
   unexpected: 'UNEXPECTED',
 } as const;
 

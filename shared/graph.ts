@@ -1,36 +1,53 @@
+import type { TokenCredential } from '@azure/core-auth';
 import {
+  bearerTokenAuthenticationPolicy,
   createDefaultHttpClient,
   createHttpHeaders,
-  createPipelineFromOptions,
   createPipelineRequest,
+  isRestError,
   type HttpClient,
-  type PipelineRetryOptions,
 } from '@azure/core-rest-pipeline';
 import { SyncError, SyncErrorCodes, describeCause, isNetworkError } from './errors';
-import { parseUsersPage, type DirectoryUser } from './users';
+import { createRetryingPipeline, type BudgetSource } from './retry';
+import { parseUsersPage, type UsersPage } from './users';
 
 /**
  * Step 3: the directory's users, page by page, from GET /v1.0/users with $select and $top.
  * Each page is yielded before the next is requested, so memory holds one page however large the
  * tenant is. Every @odata.nextLink is followed whole, never rebuilt from a parsed skip token.
  *
- * HTTP goes through @azure/core-rest-pipeline: its retry policies honour Graph's Retry-After on
- * 429/503 and back off exponentially on other 5xx and network failures.
+ * One core-rest-pipeline carries auth and retry: bearerTokenAuthenticationPolicy applies the
+ * Graph token (a TokenCredential), and the retry of retry.ts requests the same page URL again on
+ * 429/503/504 (Retry-After in seconds or as a date), other 5xx, refused or reset connections, a
+ * reset while the body is read, a 200 whose body is not JSON, and an attempt over its timeout.
+ * A page is parsed whole before it is yielded: its users are never half-sent.
  */
 
 export interface GraphUsersOptions {
   /** e.g. https://graph.microsoft.com (no trailing slash). */
   baseUrl: string;
   fields: readonly string[];
-  /** A bearer token for Graph; called once per page (msal serves it from cache). */
-  getAccessToken: () => Promise<string>;
+  /** The app-only Graph token. */
+  credential: TokenCredential;
   /** Shown in the 403 error: where an administrator grants consent. */
   adminConsentUrl: string;
+  /** The run's retry budget. */
+  budgets: BudgetSource;
+  /** Per attempt, headers and body; default 100 s (Graph's own gateway limit). */
+  attemptTimeoutMs?: number;
   /** 1-999; default 999 (fewest round trips). */
   pageSize?: number;
-  retryOptions?: PipelineRetryOptions;
+  /** Resume here (a saved @odata.nextLink) instead of the first page. */
+  startUrl?: string;
+  /** Stops the request in flight and the paging. */
+  abortSignal?: AbortSignal;
   /** The network, behind core's small HttpClient interface. */
   httpClient?: HttpClient;
+}
+
+export interface FetchedUsersPage extends UsersPage {
+  /** The URL this page was read from. */
+  readonly url: string;
 }
 
 export const maxGraphPageSize = 999;
@@ -41,26 +58,23 @@ export function usersUrl(baseUrl: string, fields: readonly string[], pageSize: n
   return `${new URL('/v1.0/users', baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}&$top=${pageSize}`;
 }
 
-export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator<readonly DirectoryUser[], void, undefined> {
+export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator<FetchedUsersPage, void, undefined> {
   const origin = new URL(options.baseUrl).origin;
-  const pipeline = createPipelineFromOptions({
-    retryOptions: options.retryOptions ?? { maxRetries: 5, retryDelayInMs: 1000, maxRetryDelayInMs: 60_000 },
-    userAgentOptions: { userAgentPrefix: 'graph-user-sync' },
+  const pipeline = createRetryingPipeline(options.budgets, {
+    dependency: 'Microsoft Graph',
+    setting: 'GRAPH_BASE_URL',
+    attemptTimeoutMs: options.attemptTimeoutMs ?? 100_000,
   });
+  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: `${options.baseUrl}/.default` }), { phase: 'Sign' });
   const httpClient = options.httpClient ?? createDefaultHttpClient();
 
-  let url: string | undefined = usersUrl(options.baseUrl, options.fields, options.pageSize);
+  let url: string | undefined = options.startUrl ?? usersUrl(options.baseUrl, options.fields, options.pageSize);
   while (url !== undefined) {
     // Never send the token anywhere but the configured Graph endpoint.
     if (new URL(url).origin !== origin) {
       throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned an @odata.nextLink on another host (${new URL(url).origin}, expected ${origin}); refusing to follow it.`);
     }
-    const token = await options.getAccessToken();
-    const request = createPipelineRequest({
-      url,
-      method: 'GET',
-      headers: createHttpHeaders({ authorization: `Bearer ${token}`, accept: 'application/json' }),
-    });
+    const request = createPipelineRequest({ url, method: 'GET', headers: createHttpHeaders({ accept: 'application/json' }), abortSignal: options.abortSignal });
     let status: number;
     let text: string;
     let requestId: string | undefined;
@@ -70,12 +84,9 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
       text = response.bodyAsText ?? '';
       requestId = response.headers.get('request-id') ?? undefined;
     } catch (error) {
-      if (isNetworkError(error)) {
-        throw new SyncError(SyncErrorCodes.graphUnreachable, `Could not reach Microsoft Graph at ${origin} (setting GRAPH_BASE_URL): ${describeCause(error)}`, { cause: error });
-      }
-      throw new SyncError(SyncErrorCodes.graphRequestFailed, `GET ${redact(url)} failed: ${describeCause(error)}`, { cause: error });
+      throw graphFailure(error, url, origin);
     }
-    if (status !== 200) throw graphError(status, text, requestId, options);
+    if (status !== 200) throw graphError(status, text, requestId, options, url !== options.startUrl || options.startUrl === undefined ? undefined : url);
 
     let body: unknown;
     try {
@@ -84,16 +95,30 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
       throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph answered GET /users with a body that is not JSON: check GRAPH_BASE_URL (${origin}).`, { cause: error });
     }
     const page = parseUsersPage(body, options.fields);
-    yield page.users;
+    yield { ...page, url };
     url = page.nextLink;
   }
+}
+
+function graphFailure(error: unknown, url: string, origin: string): SyncError {
+  if (error instanceof SyncError) return error;
+  // bearerTokenAuthenticationPolicy may wrap the credential's error; the SyncError inside says it best.
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof SyncError) return cause;
+  if ((error as { name?: unknown }).name === 'AbortError') {
+    return new SyncError(SyncErrorCodes.runInterrupted, `Reading Graph was stopped (${describeCause(error)}).`, { cause: error });
+  }
+  if (isNetworkError(error)) {
+    return new SyncError(SyncErrorCodes.graphUnreachable, `Could not reach Microsoft Graph at ${origin} (setting GRAPH_BASE_URL): ${describeCause(error)}`, { cause: error });
+  }
+  return new SyncError(SyncErrorCodes.graphRequestFailed, `GET ${redact(url)} failed: ${isRestError(error) ? `${error.code ?? ''} ${error.message}` : describeCause(error)}`, { cause: error });
 }
 
 interface GraphErrorBody {
   error?: { code?: string; message?: string };
 }
 
-function graphError(status: number, text: string, requestId: string | undefined, options: GraphUsersOptions): SyncError {
+function graphError(status: number, text: string, requestId: string | undefined, options: GraphUsersOptions, resumeUrl: string | undefined): SyncError {
   let code = '';
   let message = text.slice(0, 300);
   try {
@@ -104,6 +129,9 @@ function graphError(status: number, text: string, requestId: string | undefined,
     // not JSON: keep the start of the text
   }
   const details = { status, graphCode: code, requestId };
+  if (resumeUrl !== undefined && status === 400 && /ExpiredPageToken|InvalidPageToken|skiptoken/i.test(`${code} ${message}`)) {
+    return new SyncError(SyncErrorCodes.graphPageLinkExpired, `Microsoft Graph refused the saved page link (400 ${code}): its skip token has expired.`, { details });
+  }
   if (status === 403) {
     return new SyncError(
       SyncErrorCodes.graphConsentRequired,

@@ -1,7 +1,7 @@
-import type { TokenCredential } from '@azure/core-auth';
-import { QueueClient, type StoragePipelineOptions } from '@azure/storage-queue';
+import { QueueClient } from '@azure/storage-queue';
 import { SyncError, SyncErrorCodes, describeCause, isNetworkError } from './errors';
 import type { StorageConnection } from './settings';
+import { pipelineOptions, type StorageClientOptions } from './storage';
 
 /**
  * Step 4b: the users queue. Created if missing, then written with a bounded number of sends in
@@ -9,20 +9,13 @@ import type { StorageConnection } from './settings';
  * with 16-32 in flight. The caller keeps reading Graph while sends are in flight.
  */
 
-export interface QueueTargetOptions {
-  /** Used for identity-based connections (AzureWebJobsStorage__queueServiceUri). */
-  credential?: TokenCredential;
-  retryOptions?: StoragePipelineOptions['retryOptions'];
-}
+/** Storage's retry (see storage.ts) and, for identity-based connections, the credential. */
+export type QueueTargetOptions = StorageClientOptions;
 
 export function createQueueClient(storage: StorageConnection, queueName: string, options: QueueTargetOptions = {}): QueueClient {
-  const pipelineOptions: StoragePipelineOptions = {
-    retryOptions: options.retryOptions ?? { maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000, tryTimeoutInMs: 30_000 },
-    userAgentOptions: { userAgentPrefix: 'graph-user-sync' },
-  };
-  if (storage.kind === 'connectionString') return new QueueClient(storage.connectionString, queueName, pipelineOptions);
+  if (storage.kind === 'connectionString') return new QueueClient(storage.connectionString, queueName, pipelineOptions(options));
   if (options.credential === undefined) throw new Error(`createQueueClient: a credential is required for ${storage.settingName}`);
-  return new QueueClient(`${storage.queueServiceUri}/${queueName}`, options.credential, pipelineOptions);
+  return new QueueClient(`${storage.queueServiceUri}/${queueName}`, options.credential, pipelineOptions(options));
 }
 
 /** Where the queue lives and which setting said so: safe to print (never includes a key). */
@@ -88,7 +81,7 @@ export function mapQueueError(error: unknown, target: string, action: 'create' |
  * messages in memory, where this back-pressures the reader instead.
  */
 export class QueueSender {
-  #inFlight = new Set<Promise<void>>();
+  #inFlight = new Set<Promise<boolean>>();
   #failure: SyncError | undefined;
   #sent = 0;
 
@@ -105,17 +98,28 @@ export class QueueSender {
   async enqueue(text: string): Promise<void> {
     while (this.#inFlight.size >= this.concurrency && this.#failure === undefined) await Promise.race(this.#inFlight);
     if (this.#failure !== undefined) throw this.#failure;
-    const send: Promise<void> = this.client.sendMessage(text).then(
+    const send: Promise<boolean> = this.client.sendMessage(text).then(
       () => {
         this.#sent++;
         this.#inFlight.delete(send);
+        return true;
       },
       (error: unknown) => {
         this.#failure ??= mapQueueError(error, this.target, 'send');
         this.#inFlight.delete(send);
+        return false;
       },
     );
     this.#inFlight.add(send);
+  }
+
+  /**
+   * Resolves once every send enqueued so far has settled: true if all of them (and every earlier
+   * one) were accepted by the queue. The run's checkpoint advances past a page only on true.
+   */
+  barrier(): Promise<boolean> {
+    const failedBefore = this.#failure !== undefined;
+    return Promise.all([...this.#inFlight]).then((results) => !failedBefore && results.every(Boolean));
   }
 
   /** Waits for every send in flight; throws the first failure, if any. */

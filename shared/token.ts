@@ -1,6 +1,11 @@
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import type { ClientSecretSource } from './credential';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
+import { createRetryingNetworkModule } from './msal-network';
+import { RetryBudget, type BudgetSource } from './retry';
+
+const defaultTokenBudgetMs = 600_000;
 
 /**
  * Step 2: an app-only token for Graph with msal-node's client credentials flow.
@@ -9,6 +14,8 @@ import { SyncError, SyncErrorCodes, describeCause } from './errors';
  * worker), so its in-memory token cache serves later runs: Microsoft's guidance for Functions.
  * If Entra ID rejects the secret (AADSTS7000215, typically after a rotation) the secret is read
  * from Key Vault once more and the token requested once more with the new value.
+ * msal's network goes through a retrying pipeline (msal-network.ts): transient faults of the
+ * token endpoint are retried within the run's budget; permanent AADSTS errors fail at once.
  */
 
 /** AADSTS codes this module turns into actionable errors (exported like msal's own error codes). */
@@ -48,6 +55,8 @@ export interface AppTokenProviderOptions {
   secretSource: ClientSecretSource;
   /** Name of the Key Vault secret, for error messages. */
   secretName: string;
+  /** The run's retry budget (token calls are retried within it); default 600 s per getToken call. */
+  budgets?: BudgetSource;
   probe?: AuthorityProbe;
 }
 
@@ -66,6 +75,8 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
   const authorityHost = new URL(options.authorityHost).host;
   const probe = options.probe ?? defaultProbe;
   let client: { secret: string; app: ConfidentialClientApplication } | undefined;
+  let perCall = new RetryBudget(defaultTokenBudgetMs);
+  const network = createRetryingNetworkModule(options.budgets ?? { current: () => perCall });
 
   function clientFor(secret: string): ConfidentialClientApplication {
     if (client?.secret !== secret) {
@@ -76,7 +87,7 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
           clientSecret: secret,
           knownAuthorities: microsoftAuthorityHosts.has(authorityHost) ? [] : [authorityHost],
         },
-        system: { loggerOptions: { piiLoggingEnabled: false } },
+        system: { loggerOptions: { piiLoggingEnabled: false }, networkClient: network },
       };
       client = { secret, app: new ConfidentialClientApplication(config) };
     }
@@ -93,11 +104,13 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
 
   return {
     async getToken(): Promise<AppToken> {
+      network.lastError = undefined;
+      perCall = new RetryBudget(defaultTokenBudgetMs);
       const secret = await options.secretSource.get();
       try {
         return await acquire(secret);
       } catch (error) {
-        if (!isSecretRejected(error)) throw await mapTokenError(error, options, authority, probe);
+        if (!isSecretRejected(error)) throw await failure(error);
       }
       // The secret was rejected: perhaps it was rotated since we cached it. Read it again, once.
       options.secretSource.invalidate();
@@ -105,8 +118,43 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
       try {
         return await acquire(fresh);
       } catch (error) {
-        throw await mapTokenError(error, options, authority, probe);
+        throw await failure(error);
       }
+    },
+  };
+
+  async function failure(error: unknown): Promise<SyncError> {
+    // The pipeline's own verdict (retry budget spent, with the last answer) beats msal's opaque wrapper.
+    const underneath = network.lastError;
+    network.lastError = undefined;
+    if (underneath instanceof SyncError) {
+      client = undefined; // a fresh msal app next time: nothing transient stays cached
+      return underneath;
+    }
+    return mapTokenError(error, options, authority, probe);
+  }
+}
+
+/**
+ * The Graph token as an @azure/core-auth TokenCredential, so that the Graph pipeline's
+ * bearerTokenAuthenticationPolicy applies it. `fromCache` tells whether the last token came
+ * from msal's cache (for the run summary).
+ */
+export interface GraphTokenCredential extends TokenCredential {
+  readonly lastFromCache: boolean | undefined;
+}
+
+export function graphTokenCredential(provider: AppTokenProvider): GraphTokenCredential {
+  let lastFromCache: boolean | undefined;
+  return {
+    async getToken(): Promise<AccessToken> {
+      const token = await provider.getToken();
+      lastFromCache = token.fromCache;
+      // msal always sets expiresOn for client credentials; five minutes is a safe floor if not.
+      return { token: token.accessToken, expiresOnTimestamp: token.expiresOn?.getTime() ?? Date.now() + 300_000, tokenType: 'Bearer' };
+    },
+    get lastFromCache() {
+      return lastFromCache;
     },
   };
 }

@@ -100,7 +100,8 @@ describe('syncUsers errors, end to end', () => {
 
   it('queue unreachable: the storage setting in use and the endpoint tried', async () => {
     const closed = stack.azurite.connectionString.replace(/QueueEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'QueueEndpoint=http://127.0.0.1:1');
-    await expectFailure(SyncErrorCodes.queueUnreachable, { AzureWebJobsStorage: closed }, /setting AzureWebJobsStorage/, /http:\/\/127\.0\.0\.1:1\/devstoreaccount1/);
+    // Storage's own retry is sized by the run's budget: 3 s here, so the dead endpoint fails fast.
+    await expectFailure(SyncErrorCodes.queueUnreachable, { AzureWebJobsStorage: closed, SYNC_RETRY_BUDGET_SECONDS: '3' }, /setting AzureWebJobsStorage/, /http:\/\/127\.0\.0\.1:1\/devstoreaccount1/);
   });
 
   it('Graph failing mid-run: messages already written stay, and the error says how many', async () => {
@@ -112,7 +113,7 @@ describe('syncUsers errors, end to end', () => {
     const failing = syncUsersHandler(timer(), context);
     await assert.rejects(failing, (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest);
     const line = logs.find((l) => l.level === 'error')?.text ?? '';
-    assert.match(line, /had read 999 users in 1 pages and written 999 messages before it stopped; those stay in the queue/);
+    assert.match(line, /had read 999 users in 1 pages and written 999 messages in this attempt before it stopped; those stay in the queue, and the checkpoint holds the last page/);
     assert.equal((await drainQueue(stack.azurite.connectionString, queue)).length, 999);
     await clearQueue(stack.azurite.connectionString, queue);
   });

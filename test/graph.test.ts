@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import type { TokenCredential } from '@azure/core-auth';
 import { createHttpHeaders, type HttpClient } from '@azure/core-rest-pipeline';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
 import { readUserPages, usersUrl, type GraphUsersOptions } from '../shared/graph';
+import { RetryBudget, fixedBudget } from '../shared/retry';
+import { graphTokenCredential } from '../shared/token';
 import type { DirectoryUser } from '../shared/users';
 import type { LocalStack } from '../local/stack';
 import { graphTokenProvider, startStackForTests } from './helpers/stack';
@@ -10,11 +13,10 @@ import { graphTokenProvider, startStackForTests } from './helpers/stack';
 // Graph paging through core-rest-pipeline against the Graph stand-in, with a real msal token.
 describe('Graph users pages', () => {
   let stack: LocalStack;
-  let getAccessToken: () => Promise<string>;
+  let credential: TokenCredential;
   before(async () => {
     stack = await startStackForTests();
-    const tokens = graphTokenProvider(stack);
-    getAccessToken = async () => (await tokens.getToken()).accessToken;
+    credential = graphTokenCredential(graphTokenProvider(stack));
   });
   after(() => stack.stop());
   beforeEach(() => {
@@ -22,14 +24,16 @@ describe('Graph users pages', () => {
   });
 
   function options(overrides: Partial<GraphUsersOptions> = {}): GraphUsersOptions {
-    return { baseUrl: stack.graph.url, fields: ['id', 'displayName', 'mail'], getAccessToken, adminConsentUrl: 'https://consent.example/adminconsent', retryOptions: { maxRetries: 3, retryDelayInMs: 50, maxRetryDelayInMs: 200 }, ...overrides };
+    return { baseUrl: stack.graph.url, fields: ['id', 'displayName', 'mail'], credential, adminConsentUrl: 'https://consent.example/adminconsent', budgets: fixedBudget(new RetryBudget(30_000)), ...overrides };
   }
 
   async function collect(opts: GraphUsersOptions): Promise<DirectoryUser[][]> {
     const pages: DirectoryUser[][] = [];
-    for await (const page of readUserPages(opts)) pages.push([...page]);
+    for await (const page of readUserPages(opts)) pages.push([...page.users]);
     return pages;
   }
+
+  const staticToken = (token: string): TokenCredential => ({ getToken: () => Promise.resolve({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) });
 
   it('reads 2,500 users in pages of 999 with exactly the selected fields', async () => {
     const seeded = stack.graph.seed(2500);
@@ -87,7 +91,7 @@ describe('Graph users pages', () => {
     const roles = app.appRoles[stack.graph.url];
     app.appRoles[stack.graph.url] = [];
     try {
-      await assert.rejects(collect(options({ getAccessToken: async () => (await fresh.getToken()).accessToken })), (error: unknown) => {
+      await assert.rejects(collect(options({ credential: graphTokenCredential(fresh) })), (error: unknown) => {
         assert.ok(error instanceof SyncError);
         assert.equal(error.code, SyncErrorCodes.graphConsentRequired);
         assert.match(error.message, /User\.Read\.All/);
@@ -109,10 +113,10 @@ describe('Graph users pages', () => {
     // A genuine token from the same authority, but for Key Vault: Graph must refuse it.
     const vaultTokens = graphTokenProvider(stack, { scope: 'https://vault.azure.net/.default' });
     await assert.rejects(
-      collect(options({ getAccessToken: async () => (await vaultTokens.getToken()).accessToken })),
+      collect(options({ credential: graphTokenCredential(vaultTokens) })),
       (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected && /Invalid audience/.test(error.message) && /GRAPH_BASE_URL/.test(error.message),
     );
-    await assert.rejects(collect(options({ getAccessToken: () => Promise.resolve('not-a-jwt') })), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected);
+    await assert.rejects(collect(options({ credential: staticToken('not-a-jwt') })), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected);
   });
 
   it('never sends the token to a nextLink on another host', async () => {
@@ -123,14 +127,45 @@ describe('Graph users pages', () => {
         return Promise.resolve({ request, status: 200, headers: createHttpHeaders(), bodyAsText: JSON.stringify({ value: [{ id: 'a' }], '@odata.nextLink': 'https://attacker.example/v1.0/users?$skiptoken=x' }) });
       },
     };
-    await assert.rejects(collect(options({ baseUrl: 'https://graph.microsoft.com', httpClient, getAccessToken: () => Promise.resolve('t') })), /another host/);
+    await assert.rejects(collect(options({ baseUrl: 'https://graph.microsoft.com', httpClient, credential: staticToken('t') })), /another host/);
     assert.equal(sent.length, 1);
   });
 
-  it('names GRAPH_BASE_URL when Graph cannot be reached', async () => {
-    await assert.rejects(
-      collect(options({ baseUrl: 'https://127.0.0.1:1', retryOptions: { maxRetries: 0 } })),
-      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphUnreachable && /GRAPH_BASE_URL/.test(error.message),
-    );
+  it('retries an unreachable Graph within the budget, then names GRAPH_BASE_URL, the last answer and how long it tried', async () => {
+    const budget = new RetryBudget(1500);
+    const started = Date.now();
+    await assert.rejects(collect(options({ baseUrl: 'https://127.0.0.1:1', credential: staticToken('t'), budgets: fixedBudget(budget) })), (error: unknown) => {
+      assert.ok(error instanceof SyncError, String(error));
+      assert.equal(error.code, SyncErrorCodes.retryBudgetExhausted);
+      assert.match(error.message, /^Microsoft Graph kept failing: last answer ECONNREFUSED/);
+      assert.match(error.message, /\d+ attempts over \d+\.\d s/);
+      assert.match(error.message, /SYNC_RETRY_BUDGET_SECONDS=2/);
+      assert.match(error.message, /GRAPH_BASE_URL/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000, 'bounded by the budget');
+    assert.ok(budget.spentMs <= 1500);
+  });
+
+  it('requests the same page again after a 504 and a 429 with an HTTP-date Retry-After: no page skipped', async () => {
+    const seeded = stack.graph.seed(2000);
+    stack.graph.faults.push({ pass: true }, { status: 504 }, { status: 429, retryAfterSeconds: 1 });
+    const start = stack.graph.requestLog.length;
+    const pages = await collect(options());
+    assert.deepEqual(pages.flat().map((u) => u.id), seeded.map((u) => u.id));
+    const requests = stack.graph.requestLog.slice(start);
+    assert.equal(requests.length, 5, 'page 1, page 2 three times, page 3');
+    assert.equal(requests[1], requests[2]);
+    assert.equal(requests[2], requests[3]);
+  });
+
+  it('resumes from a saved page link, and says when Graph refuses it', async () => {
+    const seeded = stack.graph.seed(2500);
+    const first = await readUserPages(options())[Symbol.asyncIterator]().next();
+    assert.ok(first.done !== true && first.value.nextLink !== undefined);
+    const rest = await collect(options({ startUrl: first.value.nextLink }));
+    assert.deepEqual(rest.flat().map((u) => u.id), seeded.slice(999).map((u) => u.id));
+    const expired = first.value.nextLink.replace(/\$skiptoken=[^&]+/, '$skiptoken=RFNwdAIAAQAAAexpired');
+    await assert.rejects(collect(options({ startUrl: expired })), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphPageLinkExpired);
   });
 });

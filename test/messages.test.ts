@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
-import { buildUserMessage, decodeMessage, encodeMessage, maxQueueMessageBytes, messageSchemaVersion } from '../shared/messages';
+import { buildUserMessage, decodeMessage, encodeMessage, maxQueueMessageBytes, messageIdOf, messageSchemaVersion, overflowMessage } from '../shared/messages';
 import { parseUsersPage } from '../shared/users';
 
 const run = { runId: 'run-1', runAt: new Date('2026-11-21T06:00:00.000Z') };
@@ -12,6 +12,7 @@ describe('messages', () => {
     assert.ok(user);
     assert.deepEqual(buildUserMessage(user, run), {
       schemaVersion: messageSchemaVersion,
+      messageId: messageIdOf('run-1', 'u1'),
       runId: 'run-1',
       runAt: '2026-11-21T06:00:00.000Z',
       user: { id: 'u1', displayName: 'Zoë Ångström', mail: null, accountEnabled: null },
@@ -22,22 +23,31 @@ describe('messages', () => {
     const [user] = parseUsersPage({ value: [{ id: 'u1', displayName: '李 小龍 & <Co>' }] }, ['id', 'displayName']).users;
     assert.ok(user);
     const message = buildUserMessage(user, run);
-    const b64 = encodeMessage(message, 'base64');
+    const b64 = encodeMessage(message, 'base64') ?? assert.fail('fits');
     assert.match(b64, /^[A-Za-z0-9+/]+=*$/);
     assert.deepEqual(JSON.parse(Buffer.from(b64, 'base64').toString('utf8')), message);
     assert.deepEqual(decodeMessage(b64, 'base64'), message);
     assert.equal(encodeMessage(message, 'none'), JSON.stringify(message));
   });
 
-  it('refuses a message over the 64 KiB queue limit, naming the user and the setting', () => {
+  it('measures the 64 KiB queue limit on the encoded body: over it, no text (the sync then uses a claim check)', () => {
     const [user] = parseUsersPage({ value: [{ id: 'big-user', aboutMe: 'x'.repeat(50_000) }] }, ['id', 'aboutMe']).users;
     assert.ok(user);
     const message = buildUserMessage(user, run);
-    assert.ok(encodeMessage(message, 'none').length < maxQueueMessageBytes);
-    assert.throws(
-      () => encodeMessage(message, 'base64'),
-      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.messageTooLarge && /big-user/.test(error.message) && /USER_FIELDS/.test(error.message),
-    );
+    assert.ok((encodeMessage(message, 'none') ?? '').length < maxQueueMessageBytes, 'plain JSON fits');
+    assert.equal(encodeMessage(message, 'base64'), undefined, 'base64 is a third larger and does not');
+    const reference = { url: 'http://127.0.0.1:1/devstoreaccount1/users-overflow/run-1/x.json', container: 'users-overflow', blob: 'run-1/x.json', bytes: 50_100 };
+    const small = overflowMessage(message, reference);
+    assert.deepEqual(small.user, { id: 'big-user' });
+    assert.equal(small.messageId, message.messageId);
+    assert.deepEqual(decodeMessage(encodeMessage(small, 'base64') ?? assert.fail('fits'), 'base64').overflow, reference);
+  });
+
+  it('gives each run and user a stable message id: the same after a resend, different across runs and users', () => {
+    assert.equal(messageIdOf('run-1', 'u1'), messageIdOf('run-1', 'u1'));
+    assert.notEqual(messageIdOf('run-1', 'u1'), messageIdOf('run-2', 'u1'));
+    assert.notEqual(messageIdOf('run-1', 'u1'), messageIdOf('run-1', 'u2'));
+    assert.match(messageIdOf('run-1', 'u1'), /^[0-9a-f]{32}$/);
   });
 });
 

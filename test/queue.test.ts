@@ -14,7 +14,7 @@ describe('queue', () => {
   });
   after(() => azurite.stop());
 
-  const storage = () => ({ kind: 'connectionString' as const, connectionString: azurite.connectionString, queueEndpoint: azurite.queueEndpoint, settingName: 'AzureWebJobsStorage' });
+  const storage = () => ({ kind: 'connectionString' as const, connectionString: azurite.connectionString, queueEndpoint: azurite.queueEndpoint, blobEndpoint: 'http://127.0.0.1:1/unused', settingName: 'AzureWebJobsStorage' });
 
   it('creates the queue if missing, and again is harmless', async () => {
     const client = createQueueClient(storage(), 'created-here');
@@ -97,7 +97,7 @@ describe('queue with a sender-only identity', () => {
     const port = (server.address() as { port: number }).port;
     try {
       const endpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
-      const storage = { kind: 'connectionString' as const, connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from('k').toString('base64')};QueueEndpoint=${endpoint}`, queueEndpoint: endpoint, settingName: 'AzureWebJobsStorage' };
+      const storage = { kind: 'connectionString' as const, connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from('k').toString('base64')};QueueEndpoint=${endpoint}`, queueEndpoint: endpoint, blobEndpoint: endpoint, settingName: 'AzureWebJobsStorage' };
       const client = createQueueClient(storage, 'users', { retryOptions: { maxTries: 1 } });
       assert.equal(await ensureQueue(client, 'users'), 'not-permitted');
       const sender = new QueueSender(client, 2, 'users');

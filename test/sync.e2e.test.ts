@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { syncUsersHandler } from '../functions/syncUsersHandler';
-import { messageSchemaVersion } from '../shared/messages';
+import { messageIdOf, messageSchemaVersion } from '../shared/messages';
 import type { LocalStack } from '../local/stack';
 import { applySettings, clearQueue, drainQueue, startStackForTests, testContext, timer } from './helpers/stack';
 
@@ -36,6 +36,7 @@ describe('syncUsers end to end', () => {
         assert.ok(message, `no message for ${user.id}`);
         assert.deepEqual(message, {
           schemaVersion: messageSchemaVersion,
+          messageId: messageIdOf(context.invocationId, user.id),
           runId: context.invocationId,
           runAt: summary.runAt,
           user: { id: user.id, displayName: user.displayName, mail: user.mail, userPrincipalName: user.userPrincipalName, accountEnabled: user.accountEnabled },

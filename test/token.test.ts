@@ -5,6 +5,7 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import jwt from 'jsonwebtoken';
 import { createClientSecretSource } from '../shared/credential';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
+import { RetryBudget, fixedBudget } from '../shared/retry';
 import { createAppTokenProvider, type AppTokenProviderOptions } from '../shared/token';
 import { freePort } from '../local/net';
 import type { LocalStack } from '../local/stack';
@@ -104,8 +105,13 @@ describe('app-only token (msal-node)', () => {
     await assert.rejects(provider({ scope: 'https://127.0.0.1:9/.default' }).getToken(), expectCode(SyncErrorCodes.scopeInvalid, /AADSTS500011/));
   });
 
-  it('names AUTHORITY_HOST when the authority cannot be reached', async () => {
+  it('retries an unreachable authority within the budget, then names AUTHORITY_HOST, the last answer and how long it tried', async () => {
     const closed = await freePort();
-    await assert.rejects(provider({ authorityHost: `https://127.0.0.1:${closed}` }).getToken(), expectCode(SyncErrorCodes.tokenFailed, /AUTHORITY_HOST/, /ECONNREFUSED/));
+    const started = Date.now();
+    await assert.rejects(
+      provider({ authorityHost: `https://127.0.0.1:${closed}`, budgets: fixedBudget(new RetryBudget(1500)) }).getToken(),
+      expectCode(SyncErrorCodes.retryBudgetExhausted, /^Entra ID kept failing: last answer ECONNREFUSED/, /AUTHORITY_HOST/, /attempts over/),
+    );
+    assert.ok(Date.now() - started < 6000, 'bounded by the budget');
   });
 });

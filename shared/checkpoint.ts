@@ -1,0 +1,212 @@
+import type { BlobLeaseClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import { SyncError, SyncErrorCodes, describeCause, isNetworkError } from './errors';
+import { ensureContainer } from './storage';
+
+/**
+ * The run's state in Blob Storage, one blob per target queue: which run is going on, where it
+ * stands (the link of the next page not yet fully sent), and counts. It is what lets a retry, or
+ * the next scheduled run, resume a failed run instead of starting over.
+ *
+ * The blob is also the run lock: a run holds a 60-second lease on it, renewed while it runs, and
+ * every write names that lease, so two overlapping runs can never both advance it; the second
+ * stops at once. A run that dies without releasing the lease frees it within 60 s.
+ */
+
+export const checkpointVersion = 1;
+
+export interface RunCheckpoint {
+  readonly version: typeof checkpointVersion;
+  /** `running`: a run is going on or failed and will be resumed; `finished`: nothing to resume. */
+  readonly status: 'running' | 'finished';
+  readonly runId: string;
+  /** ISO 8601: when the run first started. */
+  readonly runAt: string;
+  readonly mode: 'full';
+  /** The next page not yet fully accepted by the queue; null: the first page. */
+  readonly nextLink: string | null;
+  /** Pages, users and messages fully accepted so far in this run. */
+  readonly pages: number;
+  readonly users: number;
+  readonly messages: number;
+  /** Invocations that worked on this run (1 for a run that never failed). */
+  readonly attempts: number;
+  readonly updatedAt: string;
+}
+
+export interface RunLock {
+  /** What the blob held when the lock was taken (undefined: never written, or unreadable). */
+  readonly found: RunCheckpoint | undefined;
+  /** Set when the blob held something that is not a checkpoint (it is then overwritten). */
+  readonly unreadable: boolean;
+  save(checkpoint: RunCheckpoint): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface RunStateOptions {
+  /** 15-60; default 60. */
+  leaseSeconds?: number;
+  /** Default a third of the lease. */
+  renewEveryMs?: number;
+}
+
+export class RunStateStore {
+  #containerReady = false;
+
+  constructor(
+    private readonly container: ContainerClient,
+    /** e.g. `users.json`: one run state per target queue. */
+    private readonly blobName: string,
+    /** For messages: where the state lives. */
+    private readonly where: string,
+    private readonly options: RunStateOptions = {},
+  ) {}
+
+  /** Takes the run lock, or throws RUN_LOCKED when another run holds it. */
+  async lock(): Promise<RunLock> {
+    const blob = this.container.getBlockBlobClient(this.blobName);
+    try {
+      if (!this.#containerReady) {
+        await ensureContainer(this.container);
+        this.#containerReady = true;
+      }
+      await createIfMissing(blob);
+    } catch (error) {
+      throw this.#failure(error, 'prepare');
+    }
+    const leaseSeconds = this.options.leaseSeconds ?? 60;
+    const lease = blob.getBlobLeaseClient();
+    try {
+      await lease.acquireLease(leaseSeconds);
+    } catch (error) {
+      if ((error as { statusCode?: unknown }).statusCode === 409) {
+        throw new SyncError(
+          SyncErrorCodes.runLocked,
+          `Another run holds the run lock (a lease on ${this.blobName} in the ${this.where}); this run sends nothing and leaves the work to it. ` +
+            `A lock left by a run that died frees itself within ${leaseSeconds} s.`,
+          { cause: error },
+        );
+      }
+      throw this.#failure(error, 'lock');
+    }
+    return this.#held(blob, lease, leaseSeconds);
+  }
+
+  async #held(blob: BlockBlobClient, lease: BlobLeaseClient, leaseSeconds: number): Promise<RunLock> {
+    let found: RunCheckpoint | undefined;
+    let unreadable = false;
+    try {
+      const text = (await blob.downloadToBuffer()).toString('utf8');
+      found = parseCheckpoint(text);
+      unreadable = found === undefined && text.trim() !== '' && text.trim() !== '{}';
+    } catch (error) {
+      await lease.releaseLease().catch(() => undefined);
+      throw this.#failure(error, 'read');
+    }
+    let renewFailure: unknown;
+    const renew = setInterval(
+      () => {
+        lease.renewLease().catch((error: unknown) => {
+          renewFailure ??= error;
+        });
+      },
+      this.options.renewEveryMs ?? Math.floor((leaseSeconds * 1000) / 3),
+    );
+    renew.unref();
+    let released = false;
+    return {
+      found,
+      unreadable,
+      save: async (checkpoint) => {
+        const text = JSON.stringify(checkpoint);
+        const upload = () => blob.upload(text, Buffer.byteLength(text), { conditions: { leaseId: lease.leaseId }, blobHTTPHeaders: { blobContentType: 'application/json' } });
+        try {
+          try {
+            await upload();
+          } catch (error) {
+            // The lease lapsed (renewals failed through a storage outage) and nobody took it: take it
+            // back under the same id, but only if the blob still holds this run's own progress.
+            if (errorCodeOf(error) !== 'LeaseNotPresentWithBlobOperation' || !(await this.#reclaim(blob, lease, leaseSeconds, checkpoint))) throw error;
+            await upload();
+          }
+        } catch (error) {
+          const status = (error as { statusCode?: unknown }).statusCode;
+          if (status === 412 || status === 409) {
+            throw new SyncError(
+              SyncErrorCodes.runLocked,
+              `This run lost the run lock on ${this.blobName} (HTTP ${String(status)}${renewFailure === undefined ? '' : `; renewing it failed: ${describeCause(renewFailure)}`}): it stops so that two runs never both advance the checkpoint.`,
+              { cause: error },
+            );
+          }
+          throw this.#failure(error, 'write');
+        }
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(renew);
+        await lease.releaseLease().catch(() => undefined);
+      },
+    };
+  }
+
+  async #reclaim(blob: BlockBlobClient, lease: BlobLeaseClient, leaseSeconds: number, next: RunCheckpoint): Promise<boolean> {
+    try {
+      await blob.getBlobLeaseClient(lease.leaseId).acquireLease(leaseSeconds);
+      const current = parseCheckpoint((await blob.downloadToBuffer()).toString('utf8'));
+      return current !== undefined && current.runId === next.runId && current.status === 'running' && current.pages <= next.pages;
+    } catch {
+      return false;
+    }
+  }
+
+  #failure(error: unknown, action: string): SyncError {
+    if (error instanceof SyncError) return error;
+    const status = (error as { statusCode?: unknown }).statusCode;
+    const hint =
+      status === 403
+        ? ': the identity needs "Storage Blob Data Contributor" on the container (infra/ assigns it)'
+        : isNetworkError(error)
+          ? ': check the storage setting and that the account (or Azurite with its blob service) is running'
+          : '';
+    return new SyncError(SyncErrorCodes.runStateFailed, `Could not ${action} the run state ${this.blobName} in the ${this.where}${hint} (${describeCause(error)}).`, { cause: error });
+  }
+}
+
+function errorCodeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown; details?: { errorCode?: unknown } }).details?.errorCode ?? (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+async function createIfMissing(blob: BlockBlobClient): Promise<void> {
+  try {
+    await blob.upload('{}', 2, { conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'application/json' } });
+  } catch (error) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (status !== 409 && status !== 412) throw error; // it exists (and may be leased): fine
+  }
+}
+
+export function parseCheckpoint(text: string): RunCheckpoint | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const c = value as Partial<Record<keyof RunCheckpoint, unknown>>;
+  const counts = [c.pages, c.users, c.messages, c.attempts].every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0);
+  if (
+    c.version !== checkpointVersion ||
+    (c.status !== 'running' && c.status !== 'finished') ||
+    typeof c.runId !== 'string' ||
+    typeof c.runAt !== 'string' ||
+    Number.isNaN(Date.parse(c.runAt)) ||
+    c.mode !== 'full' ||
+    (c.nextLink !== null && typeof c.nextLink !== 'string') ||
+    !counts
+  ) {
+    return undefined;
+  }
+  return value as RunCheckpoint;
+}
