@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { readSettings } from '../shared/settings';
 import { isListening } from '../local/net';
 import { startLocalStack } from '../local/stack';
+import { drainQueue } from './helpers/stack';
 
 // The commands a user runs, as child processes (this process already trusts the stack's certificate).
 const dist = join(__dirname, '..');
@@ -61,6 +62,37 @@ describe('commands', () => {
       const result = await run('local/sync.js', ['--once'], { ...cleanEnv(), ...stack.settings, ...stack.identityEnvironment });
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /12 users read, 12 messages written/);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('npm run sync: a SIGTERM mid-run stops it within 10 s, saying what it left; the next run resumes it and nobody is lost', async () => {
+    const stack = await startLocalStack({ users: 3000 });
+    try {
+      stack.faults.arm('graph-stall@2'); // page 2 never completes: the sync is mid-run when the signal comes
+      const env = { ...cleanEnv(), ...stack.settings, ...stack.identityEnvironment, GRAPH_REQUEST_TIMEOUT_SECONDS: '120' };
+      const child = spawn(process.execPath, [join(dist, 'local/sync.js'), '--once'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const deadline = Date.now() + 60_000;
+      while (stack.faults.injected === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(stack.faults.injected, 1, 'page 2 was requested');
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      assert.equal(await exited, 1, output);
+      assert.ok(Date.now() - signalled < 10_000, 'stopped within 10 s');
+      assert.match(output, /Sync failed \[RUN_INTERRUPTED\]: Stopped on request: run [\w-]+ had read 999 users in 1 pages and written 999 messages/);
+      assert.match(output, /the next run \(or the host's retry\) resumes there/);
+
+      const again = await run('local/sync.js', ['--once'], env);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /2001 users read, 2001 messages written .*resumed at page 2/);
+      const messages = await drainQueue(stack.azurite.connectionString, 'users');
+      assert.equal(new Set(messages.map((m) => m.user['id'] as string)).size, 3000, 'every user delivered');
+      assert.equal(messages.length, 3000, 'no duplicates: page 2 had not been sent');
     } finally {
       await stack.stop();
     }
