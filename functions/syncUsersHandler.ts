@@ -1,5 +1,5 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { toSyncError } from '../shared/errors';
+import { scrub, toSyncError } from '../shared/errors';
 import { readSettings } from '../shared/settings';
 import { createSyncRuntime, runSync, type SyncRuntime, type SyncSummary } from '../shared/sync';
 import { trackRun } from './shutdown';
@@ -31,7 +31,7 @@ async function run(timer: Timer, context: InvocationContext, abortSignal: AbortS
 
     const summary = await runSync(current.runtime, { runId: context.invocationId, runAt: new Date() }, {
       onProgress: (progress) => context.debug('sync progress', progress),
-      onNotice: (message) => context.warn(message),
+      onNotice: (message) => context.warn(scrub(message)),
       abortSignal,
     });
     if (summary.outcome === 'locked') return summary;
@@ -43,7 +43,8 @@ async function run(timer: Timer, context: InvocationContext, abortSignal: AbortS
     return summary;
   } catch (error) {
     const failure = toSyncError(error);
-    context.error(`Sync failed [${failure.code}]: ${failure.message}`);
+    // Messages quote SDK and server errors: scrubbed once more at the boundary, whatever their path.
+    context.error(`Sync failed [${failure.code}]: ${scrub(failure.message)}`);
     throw failure;
   }
 }

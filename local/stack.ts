@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { registerSecret } from './leaks';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { FaultPlan, parseFaults, type Fault } from './faults';
 import { EntraStandIn } from './stand-ins/entra';
@@ -72,7 +73,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const started: { stop(): Promise<void> }[] = [];
   try {
-    const entra = new EntraStandIn({ tenantId, tenantDomains: [localTenantDomain], tls, resources: [keyVaultResource], plan });
+    registerSecret(clientSecret);
+    const entra = new EntraStandIn({ tenantId, tenantDomains: [localTenantDomain], tls, resources: [keyVaultResource], plan, onTokenIssued: registerSecret });
+    registerSecret(entra.identityHeader);
     await entra.start();
     started.push(entra);
 

@@ -58,8 +58,27 @@ export function isSyncError(error: unknown): error is SyncError {
   return error instanceof SyncError;
 }
 
+/**
+ * Removes what must never reach a log from a text that came from an SDK or a server: bearer
+ * tokens and other JWTs, SAS signatures, account keys and SAS tokens of connection strings,
+ * client secrets and assertions in form bodies, and the managed-identity header. Hand-written:
+ * the SDKs' own sanitizers work on their request objects, not on the messages that reach us.
+ */
+export function scrub(text: string): string {
+  return text
+    .replace(/\b(Bearer|Basic|SharedKey)\s+[A-Za-z0-9._~+/:=-]+/gi, '$1 [redacted]')
+    .replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(\.[A-Za-z0-9_-]*)?/g, '[redacted JWT]')
+    .replace(/\b(sig|client_secret|client_assertion|access_token|refresh_token)=[^&\s"';]+/gi, '$1=[redacted]')
+    .replace(/\b(AccountKey|SharedAccessSignature|SharedAccessKey)=[^;\s"']+/gi, '$1=[redacted]')
+    .replace(/(x-identity-header|x-ms-identity-header)(["']?\s*[:=]\s*["']?)[^\s"',;]+/gi, '$1$2[redacted]');
+}
+
 /** A short, secret-free description of an unknown thrown value, for wrapping. */
 export function describeCause(error: unknown): string {
+  return scrub(describeUnscrubbed(error));
+}
+
+function describeUnscrubbed(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as { code?: unknown }).code;
   const own = typeof code === 'string' && code !== '' ? `${error.name} ${code}: ${error.message}` : `${error.name}: ${error.message}`;

@@ -36,6 +36,8 @@ export interface EntraOptions {
   resources: string[];
   tokenLifetimeSeconds?: number;
   plan?: FaultPlan;
+  /** Told every access token issued (the leak scan of local/scan-run.ts looks for them in logs). */
+  onTokenIssued?: (token: string) => void;
 }
 
 export interface EntraCounters {
@@ -194,6 +196,7 @@ export class EntraStandIn {
       lifetime,
     );
     this.counters.tokensIssued++;
+    this.options.onTokenIssued?.(accessToken);
     sendJson(res, 200, { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken }, { 'cache-control': 'no-store, no-cache' });
   }
 
@@ -218,6 +221,7 @@ export class EntraStandIn {
       lifetime,
     );
     this.counters.managedIdentityTokens++;
+    this.options.onTokenIssued?.(accessToken);
     sendJson(res, 200, {
       access_token: accessToken,
       expires_on: String(Math.floor(Date.now() / 1000) + lifetime),

@@ -29,6 +29,11 @@ const departments = ['Billing', 'Collections', 'Engineering', 'Risk', 'Support',
 const offices = ['Dublin 2/14', 'Lisboa 1/03', 'Kraków 4/22', null];
 const languages = ['en-IE', 'pt-PT', 'pl-PL', 'da-DK', 'ja-JP', null];
 
+/** Every display name the seed can produce (the leak scan looks for them in logs). */
+export function seedDisplayNames(): string[] {
+  return givenNames.flatMap((given) => surnames.map((surname) => `${given} ${surname}`));
+}
+
 /** mulberry32: a tiny seeded PRNG, enough for stable test data. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { scanForLeaks, secretsFileVariable } from './leaks';
+import { seedDisplayNames } from './stand-ins/seed';
+
+/**
+ * Runs a command (the test suite, the soak) with its output passed through and kept, then scans
+ * everything it printed for secrets and personal data (local/leaks.ts):
+ *   node dist/local/scan-run.js <command> [args...]
+ * Exit status: the command's, or 1 when the scan finds a leak (each reported by kind and line,
+ * never in full).
+ */
+async function main(): Promise<number> {
+  const [command, ...args] = process.argv.slice(2);
+  if (command === undefined) {
+    process.stderr.write('usage: scan-run <command> [args...]\n');
+    return 2;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'graph-user-sync-scan-'));
+  const registry = join(dir, 'secrets.txt');
+  try {
+    const child = spawn(command === 'node' ? process.execPath : command, args, { stdio: ['inherit', 'pipe', 'pipe'], env: { ...process.env, [secretsFileVariable]: registry } });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => {
+      chunks.push(d);
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      chunks.push(d);
+      process.stderr.write(d);
+    });
+    const forward = (signal: NodeJS.Signals): void => {
+      child.kill(signal);
+    };
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const code = await new Promise<number>((resolve) => child.on('close', (c, s) => resolve(c ?? (s === 'SIGINT' ? 130 : 1))));
+    let known: string[] = [];
+    try {
+      known = readFileSync(registry, 'utf8').split('\n').filter((l) => l !== '');
+    } catch {
+      // nothing registered: no stack was started
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    const leaks = scanForLeaks(text, known, seedDisplayNames());
+    const lines = text.split('\n').length;
+    if (leaks.length > 0) {
+      process.stderr.write(`log scan: ${leaks.length} leaks in ${lines} lines of output:\n${leaks.slice(0, 20).map((l) => `  line ${l.line}: ${l.kind} (${l.sample})`).join('\n')}\n`);
+      return 1;
+    }
+    process.stdout.write(`log scan: ${lines} lines of output, ${known.length} secrets made by the stack looked for, 0 leaks\n`);
+    return code;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main().then((code) => process.exit(code));
