@@ -5,6 +5,7 @@ import { decodeMessage, messageIdOf } from '../shared/messages';
 import { faultKind, faultNames, formatFaults, type Fault, type FaultName } from './faults';
 import { invokeSync, onShutdown, runCommand } from './invoke';
 import { startLocalStack, type LocalStack } from './stack';
+import { prng } from './stand-ins/seed';
 
 /**
  * `npm run soak -- --runs N --users M --seed S`: many runs against one local stack, each with 0-3
@@ -17,18 +18,6 @@ import { startLocalStack, type LocalStack } from './stack';
 const maxInvocations = 5;
 const pageSize = 999;
 const usage = 'usage: npm run soak -- [--runs N] [--users M] [--seed S] [--verbose]';
-
-/** mulberry32: a tiny seeded PRNG, so that a seed reproduces a soak's users and faults. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A whole number from `min` to `max` inclusive. */
 function between(random: () => number, min: number, max: number): number {

@@ -86,7 +86,8 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
     } catch (error) {
       throw graphFailure(error, url, origin);
     }
-    if (status !== 200) throw graphError(status, text, requestId, options, url !== options.startUrl || options.startUrl === undefined ? undefined : url);
+    // A page link (a saved one, or a nextLink) carries a skip token, which Graph may refuse once expired.
+    if (status !== 200) throw graphError(status, text, requestId, options, new URL(url).searchParams.has('$skiptoken') ? url : undefined);
 
     let body: unknown;
     try {
@@ -118,7 +119,7 @@ interface GraphErrorBody {
   error?: { code?: string; message?: string };
 }
 
-function graphError(status: number, text: string, requestId: string | undefined, options: GraphUsersOptions, resumeUrl: string | undefined): SyncError {
+function graphError(status: number, text: string, requestId: string | undefined, options: GraphUsersOptions, pageUrl: string | undefined): SyncError {
   let code = '';
   let message = text.slice(0, 300);
   try {
@@ -129,8 +130,8 @@ function graphError(status: number, text: string, requestId: string | undefined,
     // not JSON: keep the start of the text
   }
   const details = { status, graphCode: code, requestId };
-  if (resumeUrl !== undefined && status === 400 && /ExpiredPageToken|InvalidPageToken|skiptoken/i.test(`${code} ${message}`)) {
-    return new SyncError(SyncErrorCodes.graphPageLinkExpired, `Microsoft Graph refused the saved page link (400 ${code}): its skip token has expired.`, { details });
+  if (pageUrl !== undefined && status === 400 && /ExpiredPageToken|InvalidPageToken|skiptoken/i.test(`${code} ${message}`)) {
+    return new SyncError(SyncErrorCodes.graphPageLinkExpired, `Microsoft Graph refused a page link (400 ${code}): its skip token has expired.`, { details });
   }
   if (status === 403) {
     return new SyncError(

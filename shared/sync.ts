@@ -219,8 +219,14 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
         await sendPages(startLink);
         break;
       } catch (error) {
-        if (restarted || startLink === undefined || !(error instanceof SyncError) || error.code !== SyncErrorCodes.graphPageLinkExpired || pages > 0) throw error;
-        notice(`The saved page link of run ${run.runId} has expired; the run starts again from the first page under the same runId (users already sent are sent again with the same message ids).`);
+        if (restarted || !(error instanceof SyncError) || error.code !== SyncErrorCodes.graphPageLinkExpired) throw error;
+        // A drained queue first: the restart re-sends, and the checkpoint must not advance from the old pages.
+        await sender.drain();
+        await saving;
+        notice(
+          `The ${startLink !== undefined && pages === 0 ? 'saved ' : ''}page link of run ${run.runId} has expired; the run starts again from the first page under the same runId ` +
+            `(users already sent are sent again with the same message ids).`,
+        );
         startLink = undefined;
         total = { pages: 0, users: 0, messages: 0 };
       }

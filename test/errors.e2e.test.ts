@@ -17,6 +17,7 @@ describe('syncUsers errors, end to end', () => {
   beforeEach(() => {
     stack.graph.seed(5);
     stack.graph.faults.length = 0;
+    stack.faults.clear();
   });
 
   async function expectFailure(code: SyncErrorCode, overrides: Record<string, string | undefined>, ...patterns: RegExp[]): Promise<string> {
@@ -106,7 +107,7 @@ describe('syncUsers errors, end to end', () => {
 
   it('Graph failing mid-run: messages already written stay, and the error says how many', async () => {
     stack.graph.seed(2500);
-    stack.graph.faults.push({ pass: true }, { status: 400 }); // the first page is served, the second fails
+    stack.faults.arm('graph-400@2'); // the first page is served, the second fails (400 BadRequest)
     const queue = `partial-${randomUUID().slice(0, 8)}`;
     applySettings(stack, { USERS_QUEUE_NAME: queue });
     const { context, logs } = testContext();

@@ -23,6 +23,7 @@ describe('run checkpoint and resume, end to end', () => {
   after(() => stack.stop());
   beforeEach(() => {
     stack.graph.faults.length = 0;
+    stack.faults.clear();
     queue = `resume-${randomUUID().slice(0, 8)}`;
     applySettings(stack, { USERS_QUEUE_NAME: queue });
   });
@@ -40,7 +41,7 @@ describe('run checkpoint and resume, end to end', () => {
 
   it('a run that fails on page 2 saves page 2 as its resume point; the next run resumes it under the same runId and delivers everyone once', async () => {
     const seeded = stack.graph.seed(2500);
-    stack.graph.faults.push({ pass: true }, { status: 400 }); // a permanent failure on page 2
+    stack.faults.arm('graph-400@2'); // a permanent failure on page 2
     const first = testContext();
     await assert.rejects(syncUsersHandler(timer(), first.context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest);
     const saved = await checkpoint();
@@ -82,7 +83,7 @@ describe('run checkpoint and resume, end to end', () => {
 
   it('when Graph refuses the saved page link, the run starts again from the first page under the same runId and says so', async () => {
     stack.graph.seed(2000);
-    stack.graph.faults.push({ pass: true }, { status: 400 });
+    stack.faults.arm('graph-400@2');
     const first = testContext();
     await assert.rejects(syncUsersHandler(timer(), first.context));
     stack.graph.expireSkipTokens(); // as Graph does with an old skip token

@@ -34,8 +34,8 @@ export function seedDisplayNames(): string[] {
   return givenNames.flatMap((given) => surnames.map((surname) => `${given} ${surname}`));
 }
 
-/** mulberry32: a tiny seeded PRNG, enough for stable test data. */
-function prng(seed: number): () => number {
+/** mulberry32: a tiny seeded PRNG, enough for stable test data (and the soak's draws). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
