@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { invokeSync, runCommand } from './invoke';
+import { invokeSync, parseCommandArgs, runCommand, UsageError } from './invoke';
 import { startLocalStack } from './stack';
 
 /**
@@ -9,8 +8,12 @@ import { startLocalStack } from './stack';
  * subtracted: what is reported is what the sync itself holds.
  */
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { users: { type: 'string', default: '2500,10000,50000' }, concurrency: { type: 'string', default: '32' } } });
-  const sizes = values.users.split(',').map(Number);
+  const values = parseCommandArgs({ users: { type: 'string', default: '2500,10000,50000' }, concurrency: { type: 'string', default: '32' } });
+  const sizes = values.users.split(',').map((size) => {
+    if (!/^\d+$/.test(size.trim()) || Number(size) < 1 || Number(size) > 1_000_000) throw new UsageError(`--users "${values.users}" must be a comma-separated list of whole numbers from 1 to 1000000, e.g. --users 2500,10000`);
+    return Number(size);
+  });
+  if (!/^\d+$/.test(values.concurrency) || Number(values.concurrency) < 1 || Number(values.concurrency) > 256) throw new UsageError(`--concurrency "${values.concurrency}" must be a whole number from 1 to 256, e.g. --concurrency 32`);
   process.stdout.write(`users\tpages\tms\tusers/s\tpeak live heap over baseline (MiB)\n`);
   // One stack for all sizes: the managed-identity endpoint is fixed for the life of a process.
   const stack = await startLocalStack();
@@ -40,4 +43,13 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runCommand('bench', main);
+runCommand(
+  'npm run bench',
+  main,
+  `usage: npm run bench -- [--users 2500,10000,50000] [--concurrency 32]
+  Sync throughput and memory against the offline stack (in this process).
+  --users LIST        tenant sizes to run, comma-separated (default 2500,10000,50000)
+  --concurrency N     QUEUE_SEND_CONCURRENCY, 1 to 256 (default 32)
+  -h, --help          this text
+Exit status: 0 ok, 1 a failed run, 2 bad settings or arguments.`,
+);

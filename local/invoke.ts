@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { Cron } from 'croner';
 import { stopCurrentRun } from '../functions/shutdown';
 import { syncUsersHandler } from '../functions/syncUsersHandler';
+import { SettingsError } from '../shared/settings';
 import type { SyncProgress, SyncSummary } from '../shared/sync';
 
 /**
@@ -110,16 +112,56 @@ function announceNext(job: Cron): void {
   process.stdout.write(`Next run at ${next === null ? 'never' : next.toISOString()} (SYNC_SCHEDULE "${job.getPattern() ?? ''}", UTC). Ctrl-C to stop.\n`);
 }
 
+/** Exit statuses, the same for every local command. */
+export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** A bad argument: runCommand prints the message and the usage, and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+class HelpRequested extends Error {
+  override readonly name = 'HelpRequested';
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
 /**
- * Runs a command's main and exits with the status it returns; a thrown error is
- * printed as one line naming the command, never a stack trace.
+ * The command's arguments, strictly: an unknown option, a missing value or a positional argument
+ * is a UsageError (exit 2), and --help / -h prints the usage and exits 0 (both via runCommand).
  */
-export function runCommand(name: string, main: () => Promise<number>): void {
-  main().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
+export function parseCommandArgs<const T extends Options>(options: T, args: string[] = process.argv.slice(2)): ReturnType<typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>>['values'] {
+  if (args.includes('--help') || args.includes('-h')) throw new HelpRequested();
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((error as Error).message.split('\n')[0] ?? '');
+    throw error;
+  }
+}
+
+/**
+ * Runs a command's main and exits with the status it returns, under one rule for every command:
+ * 0 ok, 1 a failed run (or any other error), 2 bad settings or arguments. `--help` prints `usage`
+ * and exits 0. A thrown error is printed as one message naming the command, never a stack trace.
+ */
+export function runCommand(name: string, main: () => Promise<number>, usage = `usage: ${name}`): void {
+  const exit = (code: number): void => process.exit(code);
+  // main() runs inside the promise chain, so that an argument error it throws synchronously lands below too.
+  Promise.resolve().then(main).then(exit, (error: unknown) => {
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`${usage}\n`);
+      exit(ExitCode.ok);
+    } else if (error instanceof UsageError) {
+      process.stderr.write(`${name}: ${error.message}\n${usage}\n`);
+      exit(ExitCode.usage);
+    } else if (error instanceof SettingsError) {
+      process.stderr.write(`${error.message}\n`);
+      exit(ExitCode.usage);
+    } else {
       process.stderr.write(`${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    },
-  );
+      exit(ExitCode.failed);
+    }
+  });
 }

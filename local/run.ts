@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
 import { decodeMessage } from '../shared/messages';
-import { readSettings } from '../shared/settings';
+import { readSettings, type SyncSettings } from '../shared/settings';
 import type { Cron } from 'croner';
 import { formatFaults, parseFaults, type Fault } from './faults';
-import { invokeSync, onShutdown, runCommand, scheduleRuns } from './invoke';
+import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
 import { startLocalStack } from './stack';
 
 /**
@@ -18,29 +17,14 @@ import { startLocalStack } from './stack';
 const userTunable = ['USER_FIELDS', 'SYNC_SCHEDULE', 'USERS_QUEUE_NAME', 'USERS_QUEUE_MESSAGE_ENCODING', 'QUEUE_SEND_CONCURRENCY'];
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      once: { type: 'boolean', default: false },
-      users: { type: 'string', default: '2500' },
-      faults: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write('usage: npm run local -- [--once] [--users N] [--faults LIST]\n');
-    return 0;
-  }
+  const values = parseCommandArgs({ once: { type: 'boolean', default: false }, users: { type: 'string', default: '2500' }, faults: { type: 'string' } });
   const users = Number(values.users);
-  if (!Number.isInteger(users) || users < 0 || users > 1_000_000) {
-    process.stderr.write(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500\n`);
-    return 2;
-  }
+  if (!/^\d+$/.test(values.users) || users > 1_000_000) throw new UsageError(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500`);
   let faults: Fault[] = [];
   try {
     faults = parseFaults(values.faults ?? '');
   } catch (error) {
-    process.stderr.write(`--faults: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
+    throw new UsageError(`--faults: ${error instanceof Error ? error.message : String(error)}`);
   }
 
   process.stdout.write(`Starting the local stack (Entra ID, Graph with ${users} users, Key Vault, Azurite)…\n`);
@@ -58,7 +42,6 @@ async function main(): Promise<number> {
   process.stdout.write(`  Entra ID  ${stack.entra.url} (tenant ${stack.tenantId})\n  Graph     ${stack.graph.url}\n  Key Vault ${stack.keyVault.url}\n  Azurite   ${stack.azurite.queueEndpoint}\n`);
   if (faults.length > 0) process.stdout.write(`  Faults    ${formatFaults(stack.faults.pending)}\n`);
 
-  const settings = readSettings(process.env);
   const once = async (): Promise<boolean> => {
     const summary = await invokeSync({ liveProgress: true });
     if (faults.length > 0) process.stdout.write(`${stack.faults.injected} faults injected so far.\n`);
@@ -68,7 +51,9 @@ async function main(): Promise<number> {
   };
 
   let ok = false;
+  let settings: SyncSettings;
   try {
+    settings = readSettings(process.env);
     ok = await once();
     if (ok) {
       const queue = new QueueClient(stack.azurite.connectionString, settings.queueName);
@@ -86,10 +71,22 @@ async function main(): Promise<number> {
 
   if (values.once) {
     await stack.stop();
-    return ok ? 0 : 1;
+    return ok ? ExitCode.ok : ExitCode.failed;
   }
   job = scheduleRuns(settings.schedule, once);
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
 }
 
-runCommand('npm run local', main);
+runCommand(
+  'npm run local',
+  main,
+  `usage: npm run local -- [--once] [--users N] [--faults LIST]
+  Starts the offline stack (Entra ID, Graph, Key Vault stand-ins and Azurite), runs the sync once,
+  then again on SYNC_SCHEDULE until Ctrl-C. Exported USER_FIELDS, SYNC_SCHEDULE, USERS_QUEUE_NAME,
+  USERS_QUEUE_MESSAGE_ENCODING and QUEUE_SEND_CONCURRENCY win over the stack's.
+  --once          one run, then stop the stack and exit
+  --users N       users seeded in the Graph stand-in, 0 to 1000000 (default 2500)
+  --faults LIST   faults for the stand-ins, e.g. graph-429@2,token-503,queue-down@2x3
+  -h, --help      this text
+Exit status: 0 ok, 1 a failed run, 2 bad settings or arguments.`,
+);

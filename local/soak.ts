@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
 import { stopCurrentRun } from '../functions/shutdown';
 import { decodeMessage, messageIdOf } from '../shared/messages';
 import { faultKind, faultNames, formatFaults, type Fault, type FaultName } from './faults';
-import { invokeSync, onShutdown, runCommand } from './invoke';
+import { invokeSync, onShutdown, parseCommandArgs, runCommand } from './invoke';
 import { startLocalStack, type LocalStack } from './stack';
 import { prng } from './stand-ins/seed';
 
@@ -65,17 +64,8 @@ interface Args {
 }
 
 function parse(argv: string[]): Args | string {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: { runs: { type: 'string', default: '10' }, users: { type: 'string', default: '3000' }, seed: { type: 'string', default: '1' }, verbose: { type: 'boolean', default: false } },
-    }));
-  } catch (error) {
-    return `${(error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''} (${usage})`;
-  }
+  // Unknown options: a UsageError; --help: the usage (both exit through runCommand, 2 and 0).
+  const values = parseCommandArgs({ runs: { type: 'string', default: '10' }, users: { type: 'string', default: '3000' }, seed: { type: 'string', default: '1' }, verbose: { type: 'boolean', default: false } }, argv);
   const whole = (name: string, text: string, min: number, max: number): number | string => {
     const n = /^\d+$/.test(text) ? Number(text) : NaN;
     return Number.isSafeInteger(n) && n >= min && n <= max ? n : `--${name} must be a whole number from ${min} to ${max}, not "${text}" (${usage})`;
@@ -205,4 +195,4 @@ async function main(): Promise<number> {
   }
 }
 
-runCommand('soak', main);
+runCommand('npm run soak', main, usage);

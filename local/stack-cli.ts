@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { onShutdown, runCommand } from './invoke';
+import { onShutdown, parseCommandArgs, runCommand, UsageError } from './invoke';
 import { startLocalStack } from './stack';
 
 /**
@@ -14,9 +13,9 @@ import { startLocalStack } from './stack';
 const marker = 'written by npm run local:stack; deleted settings are restored from local.settings.json.example';
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { users: { type: 'string', default: '2500' } } });
+  const values = parseCommandArgs({ users: { type: 'string', default: '2500' } });
   const users = Number(values.users);
-  if (!Number.isInteger(users) || users < 0) throw new Error(`--users "${values.users}" must be a whole number, e.g. --users 2500`);
+  if (!/^\d+$/.test(values.users) || users > 1_000_000) throw new UsageError(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500`);
 
   const stack = await startLocalStack({ users, fullStorage: true });
   onShutdown(() => stack.stop());
@@ -57,4 +56,13 @@ async function main(): Promise<number> {
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown stops the stack and exits)
 }
 
-runCommand('npm run local:stack', main);
+runCommand(
+  'npm run local:stack',
+  main,
+  `usage: npm run local:stack -- [--users N]
+  Starts only the offline stack (with Azurite's blob service) and writes a local.settings.json for it,
+  for npm start (func start) in another terminal. Runs until Ctrl-C.
+  --users N     users seeded in the Graph stand-in, 0 to 1000000 (default 2500)
+  -h, --help    this text
+Exit status: 0 stopped cleanly, 1 failed, 2 bad arguments.`,
+);

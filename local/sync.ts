@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { readSettings, SettingsError } from '../shared/settings';
-import { invokeSync, onShutdown, runCommand, scheduleRuns } from './invoke';
+import { readSettings } from '../shared/settings';
+import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
 
 /**
  * `npm run sync -- --once [--settings local.settings.json]`: the Function's handler against
@@ -9,40 +8,37 @@ import { invokeSync, onShutdown, runCommand, scheduleRuns } from './invoke';
  * Values fill in what the environment does not set. Exit 0 on success, 1 on a failed run,
  * 2 on bad settings or arguments. Without --once it keeps firing on SYNC_SCHEDULE until Ctrl-C.
  */
+const usage = `usage: npm run sync -- [--once] [--settings FILE]
+  Runs the Function's handler with the settings of the environment (a real tenant included).
+  --once             one run, then exit (otherwise: one run now, then on SYNC_SCHEDULE until Ctrl-C)
+  --settings FILE    a local.settings.json whose Values fill in what the environment does not set
+  -h, --help         this text
+Exit status: 0 ok, 1 a failed run, 2 bad settings or arguments.`;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { once: { type: 'boolean', default: false }, settings: { type: 'string' } } });
+  const values = parseCommandArgs({ once: { type: 'boolean', default: false }, settings: { type: 'string' } });
   if (values.settings !== undefined) {
     let parsed: { Values?: Record<string, unknown> };
     try {
       parsed = JSON.parse(await readFile(values.settings, 'utf8')) as { Values?: Record<string, unknown> };
     } catch (error) {
-      process.stderr.write(`--settings ${values.settings}: cannot read it as local.settings.json (${error instanceof Error ? error.message : String(error)})\n`);
-      return 2;
+      throw new UsageError(`--settings ${values.settings}: cannot read it as local.settings.json (${error instanceof Error ? error.message : String(error)})`);
     }
     for (const [name, value] of Object.entries(parsed.Values ?? {})) {
       if (typeof value === 'string' && value !== '' && (process.env[name] ?? '') === '') process.env[name] = value;
     }
   }
-  let schedule: string;
-  try {
-    schedule = readSettings(process.env).schedule;
-  } catch (error) {
-    if (error instanceof SettingsError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const { schedule } = readSettings(process.env);
   // SIGTERM / Ctrl-C: the run in progress stops cleanly, saves its checkpoint and says what it left.
   const jobs: ReturnType<typeof scheduleRuns>[] = [];
   onShutdown(() => {
     for (const job of jobs) job.stop();
     return Promise.resolve();
   });
-  if (values.once) return (await invokeSync({ liveProgress: true })) === undefined ? 1 : 0;
+  if (values.once) return (await invokeSync({ liveProgress: true })) === undefined ? ExitCode.failed : ExitCode.ok;
   await invokeSync({ liveProgress: true });
   jobs.push(scheduleRuns(schedule, () => invokeSync({ liveProgress: true })));
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
 }
 
-runCommand('npm run sync', main);
+runCommand('npm run sync', main, usage);

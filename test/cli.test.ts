@@ -23,6 +23,9 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ 
   });
 }
 
+// A stack frame (`    at fn (file.js:1:2)`), not a usage line that starts with "at".
+const stackFrame = /^\s+at .*:\d+:\d+\)?$/m;
+
 const settingNames = ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'USER_FIELDS', 'SYNC_SCHEDULE'];
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -31,6 +34,58 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 describe('commands', () => {
+  const commands = [
+    { script: 'local/run.js', name: 'npm run local' },
+    { script: 'local/sync.js', name: 'npm run sync' },
+    { script: 'local/stack-cli.js', name: 'npm run local:stack' },
+    { script: 'local/bench.js', name: 'npm run bench' },
+    { script: 'local/soak.js', name: 'npm run soak' },
+  ];
+  for (const { script, name } of commands) {
+    it(`${name} --help: the usage on stdout, exit 0, nothing started`, async () => {
+      for (const flag of ['--help', '-h']) {
+        const result = await run(script, [flag], cleanEnv());
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, new RegExp(`^usage: ${name} `));
+        assert.doesNotMatch(result.stdout, /Starting|Local stack running/);
+        assert.equal(result.stderr, '');
+      }
+    });
+
+    it(`${name} --no-such-option: exit 2, the option named and the usage shown, no stack trace`, async () => {
+      const result = await run(script, ['--no-such-option'], cleanEnv());
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`^${name}: Unknown option '--no-such-option'`));
+      assert.match(result.stderr, new RegExp(`\nusage: ${name} `));
+      assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
+    });
+  }
+
+  for (const script of ['local/run.js', 'local/stack-cli.js']) {
+    it(`${script}: --users with a bad value exits 2 and says what a good value is`, async () => {
+      const result = await run(script, ['--users', 'many'], cleanEnv());
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /--users "many" must be a whole number from 0 to 1000000, e\.g\. --users 2500/);
+      assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
+    });
+  }
+
+  it('npm run local -- --once: bad settings exit 2 (as under npm run sync), naming the setting, and the stack is stopped', async () => {
+    const result = await run('local/run.js', ['--once', '--users', '3'], { ...cleanEnv(), USER_FIELDS: 'id,mail$' });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /USER_FIELDS "id,mail\$" must be a comma-separated list/);
+    assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
+    const port = /Azurite\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
+    assert.ok(port !== undefined, result.stdout);
+    assert.equal(await isListening(Number(port)), false, 'Azurite still listening after exit');
+  });
+
+  it('npm run sync -- --settings with a file that is not there: exit 2, naming the file', async () => {
+    const result = await run('local/sync.js', ['--once', '--settings', join(tmpdir(), 'no-such-dir-graph-user-sync', 'local.settings.json')], cleanEnv());
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /--settings .*local\.settings\.json: cannot read it as local\.settings\.json \(ENOENT/);
+  });
+
   it('npm run local -- --once: syncs the seeded users, shows a message, exits 0 and leaves nothing running', async () => {
     const result = await run('local/run.js', ['--once', '--users', '30'], cleanEnv());
     assert.equal(result.code, 0, result.stderr);
@@ -53,7 +108,7 @@ describe('commands', () => {
     const result = await run('local/sync.js', ['--once'], cleanEnv());
     assert.equal(result.code, 2);
     for (const name of ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage']) assert.match(result.stderr, new RegExp(`${name} is missing`));
-    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
   });
 
   it('npm run sync -- --once: exit 0 against whatever settings the environment holds', async () => {
