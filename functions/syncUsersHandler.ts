@@ -3,6 +3,7 @@ import { scrub, toSyncError } from '../shared/errors';
 import { readSettings } from '../shared/settings';
 import { createSyncRuntime, runSync, type SyncRuntime, type SyncSummary } from '../shared/sync';
 import { trackRun } from './shutdown';
+import { count } from '../shared/words';
 
 /**
  * The timer's handler, exported apart from its registration (syncUsers.ts) so that tests and the
@@ -36,8 +37,8 @@ async function run(timer: Timer, context: InvocationContext, abortSignal: AbortS
     });
     if (summary.outcome === 'locked') return summary;
     context.log(
-      `Sync finished: ${summary.users} users read, ${summary.messages} messages written to ${summary.queue}, ` +
-        `${summary.pages} pages, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'}, ` +
+      `Sync finished: ${count(summary.users, 'user')} read, ${count(summary.messages, 'message')} written to ${summary.queue}, ` +
+        `${count(summary.pages, 'page')}, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'}, ` +
         `${summary.overflowed} via claim check, ${Math.round(summary.retryMs)} ms in retries (run ${summary.runId}${summary.resumed ? `, resumed at page ${summary.resumedAtPage ?? 1}` : ''})`,
     );
     return summary;

@@ -6,6 +6,7 @@ import { stopCurrentRun } from '../functions/shutdown';
 import { syncUsersHandler } from '../functions/syncUsersHandler';
 import { SettingsError } from '../shared/settings';
 import type { SyncProgress, SyncSummary } from '../shared/sync';
+import { count } from '../shared/words';
 
 /**
  * Calls the Function's own handler outside the Functions host, as the host would: a real
@@ -30,7 +31,7 @@ export async function invokeSync(options: InvokeOptions = {}): Promise<SyncSumma
     logHandler: (level: LogLevel, ...args: unknown[]) => {
       if (level === 'debug' && args[0] === 'sync progress') {
         const p = args[1] as SyncProgress;
-        const line = `  … ${p.pages} pages, ${p.users} users read, ${p.messages} messages written`;
+        const line = `  … ${count(p.pages, 'page')}, ${count(p.users, 'user')} read, ${count(p.messages, 'message')} written`;
         if (live) {
           process.stderr.write(`\r${line}\x1b[K`);
           progressShown = true;

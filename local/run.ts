@@ -5,6 +5,7 @@ import type { Cron } from 'croner';
 import { formatFaults, parseFaults, type Fault } from './faults';
 import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
 import { startLocalStack } from './stack';
+import { count } from '../shared/words';
 
 /**
  * `npm run local [-- --once] [--users N] [--faults LIST]`: the whole offline stack, one sync at
@@ -27,7 +28,7 @@ async function main(): Promise<number> {
     throw new UsageError(`--faults: ${error instanceof Error ? error.message : String(error)}`);
   }
 
-  process.stdout.write(`Starting the local stack (Entra ID, Graph with ${users} users, Key Vault, Azurite)…\n`);
+  process.stdout.write(`Starting the local stack (Entra ID, Graph with ${count(users, 'user')}, Key Vault, Azurite)…\n`);
   // queue-down restarts Azurite: only on disk does the queue keep its messages through that.
   const stack = await startLocalStack({ users, faults, persistent: faults.some((f) => f.name === 'queue-down') });
   let job: Cron | undefined = undefined;
@@ -44,9 +45,9 @@ async function main(): Promise<number> {
 
   const once = async (): Promise<boolean> => {
     const summary = await invokeSync({ liveProgress: true });
-    if (faults.length > 0) process.stdout.write(`${stack.faults.injected} faults injected so far.\n`);
+    if (faults.length > 0) process.stdout.write(`${count(stack.faults.injected, 'fault')} injected so far.\n`);
     if (summary === undefined) return false;
-    if (summary.messages !== summary.users) process.stderr.write(`warning: ${summary.users} users read but ${summary.messages} messages written\n`);
+    if (summary.messages !== summary.users) process.stderr.write(`warning: ${count(summary.users, 'user')} read but ${count(summary.messages, 'message')} written\n`);
     return true;
   };
 
@@ -62,7 +63,7 @@ async function main(): Promise<number> {
         process.stdout.write(`One message from queue "${settings.queueName}" (decoded):\n${JSON.stringify(decodeMessage(peeked.messageText, settings.messageEncoding), null, 2)}\n`);
       }
       const { approximateMessagesCount } = await queue.getProperties();
-      process.stdout.write(`Queue "${settings.queueName}" now holds about ${approximateMessagesCount ?? 0} messages.\n`);
+      process.stdout.write(`Queue "${settings.queueName}" now holds about ${count(approximateMessagesCount ?? 0, 'message')}.\n`);
     }
   } catch (error) {
     await stack.stop();

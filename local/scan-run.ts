@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanForLeaks, secretsFileVariable } from './leaks';
 import { seedDisplayNames } from './stand-ins/seed';
+import { count } from '../shared/words';
 
 /**
  * Runs a command (the test suite, the soak) with its output passed through and kept, then scans
@@ -47,10 +48,10 @@ async function main(): Promise<number> {
     const leaks = scanForLeaks(text, known, seedDisplayNames());
     const lines = text.split('\n').length;
     if (leaks.length > 0) {
-      process.stderr.write(`log scan: ${leaks.length} leaks in ${lines} lines of output:\n${leaks.slice(0, 20).map((l) => `  line ${l.line}: ${l.kind} (${l.sample})`).join('\n')}\n`);
+      process.stderr.write(`log scan: ${count(leaks.length, 'leak')} in ${count(lines, 'line')} of output:\n${leaks.slice(0, 20).map((l) => `  line ${l.line}: ${l.kind} (${l.sample})`).join('\n')}\n`);
       return 1;
     }
-    process.stdout.write(`log scan: ${lines} lines of output, ${known.length} secrets made by the stack looked for, 0 leaks\n`);
+    process.stdout.write(`log scan: ${count(lines, 'line')} of output, ${count(known.length, 'secret')} made by the stack looked for, 0 leaks\n`);
     return code;
   } finally {
     rmSync(dir, { recursive: true, force: true });

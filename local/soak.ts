@@ -5,6 +5,7 @@ import { faultKind, faultNames, formatFaults, type Fault, type FaultName } from 
 import { invokeSync, onShutdown, parseCommandArgs, runCommand } from './invoke';
 import { startLocalStack, type LocalStack } from './stack';
 import { prng } from './stand-ins/seed';
+import { count } from '../shared/words';
 
 /**
  * `npm run soak -- --runs N --users M --seed S`: many runs against one local stack, each with 0-3
@@ -182,13 +183,13 @@ async function main(): Promise<number> {
       if (delivery.runIds > 1) notes.push(`messages under ${delivery.runIds} runIds`);
       const pending = stack.faults.pending;
       if (pending.length > 0) notes.push(`faults not injected: ${formatFaults(pending)} (${stack.faults.injected - injectedBefore} injected)`);
-      if (args.verbose) notes.push(`invocations ${((invoked - started) / 1000).toFixed(1)} s, drain ${((Date.now() - invoked) / 1000).toFixed(1)} s, ${stack.faults.injected - injectedBefore} faults injected`);
+      if (args.verbose) notes.push(`invocations ${((invoked - started) / 1000).toFixed(1)} s, drain ${((Date.now() - invoked) / 1000).toFixed(1)} s, ${count(stack.faults.injected - injectedBefore, 'fault')} injected`);
       if (notes.length > 0 || delivery.lost > 0) {
-        process.stderr.write(`run ${n} (seed ${args.seed}): ${[...(delivery.lost > 0 ? [`${delivery.lost} users lost`] : []), ...notes].join('; ')}\n`);
+        process.stderr.write(`run ${n} (seed ${args.seed}): ${[...(delivery.lost > 0 ? [`${count(delivery.lost, 'user')} lost`] : []), ...notes].join('; ')}\n`);
         if (delivery.lost > 0 || !completed || args.verbose) for (const line of errors) process.stderr.write(`  ${line.replace(/\n/g, '\n  ')}\n`);
       }
     }
-    process.stdout.write(`soak: ${args.runs} runs, ${stack.faults.injected} faults injected, ${lostTotal} users lost, ${duplicatesTotal} duplicates\n`);
+    process.stdout.write(`soak: ${count(args.runs, 'run')}, ${count(stack.faults.injected, 'fault')} injected, ${count(lostTotal, 'user')} lost, ${count(duplicatesTotal, 'duplicate')}\n`);
     return lostTotal === 0 ? 0 : 1;
   } finally {
     await stop();

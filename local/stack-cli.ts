@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { onShutdown, parseCommandArgs, runCommand, UsageError } from './invoke';
 import { startLocalStack } from './stack';
+import { count } from '../shared/words';
 
 /**
  * `npm run local:stack [-- --users N]`: only the offline stack (with Azurite's blob service too,
@@ -50,7 +51,7 @@ async function main(): Promise<number> {
     ) + '\n',
   );
   process.stdout.write(
-    `Local stack running: Entra ID ${stack.entra.url}, Graph ${stack.graph.url} (${users} users), Key Vault ${stack.keyVault.url}, Azurite ${stack.azurite.queueEndpoint}.\n` +
+    `Local stack running: Entra ID ${stack.entra.url}, Graph ${stack.graph.url} (${count(users, 'user')}), Key Vault ${stack.keyVault.url}, Azurite ${stack.azurite.queueEndpoint}.\n` +
       `Wrote ${path}. In another terminal: npm start (func start). Ctrl-C here stops the stack.\n`,
   );
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown stops the stack and exits)

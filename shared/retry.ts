@@ -11,6 +11,7 @@ import {
   retryPolicy,
 } from '@azure/core-rest-pipeline';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
+import { count } from './words';
 
 /**
  * Transient faults, retried inside the run within one budget.
@@ -252,7 +253,7 @@ export function budgetedRetryStrategy(budgets: BudgetSource, options: BudgetedRe
 export function budgetExhausted(options: Pick<BudgetedRetryOptions, 'dependency' | 'setting'>, lastFailure: string, triedMs: number, attempts: number, budget: RetryBudget, cause?: unknown): SyncError {
   return new SyncError(
     SyncErrorCodes.retryBudgetExhausted,
-    `${options.dependency} kept failing: last answer ${lastFailure}, ${attempts} attempts over ${(triedMs / 1000).toFixed(1)} s; ` +
+    `${options.dependency} kept failing: last answer ${lastFailure}, ${count(attempts, 'attempt')} over ${(triedMs / 1000).toFixed(1)} s; ` +
       `the run's retry budget (SYNC_RETRY_BUDGET_SECONDS=${Math.round(budget.limitMs / 1000)}) is spent` +
       (options.setting === undefined ? '.' : `. Check ${options.setting} and the service's health.`),
     { cause, details: { dependency: options.dependency, lastFailure, triedMs, attempts } },

@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { SettingDefaults, SettingNames } from './settings-names';
+import { count } from './words';
 
 /**
  * Plain values: IDs, numbers, the schedule, the Graph property list. Each check adds at most one
@@ -123,7 +124,7 @@ export function checkSchedule(schedule: string, problems: string[]): void {
   const hint = `six-field NCRONTAB in UTC: {second} {minute} {hour} {day} {month} {day-of-week}, e.g. ${name}=${SettingDefaults.schedule}`;
   if (fields.length !== 6) {
     const extra = fields.length === 5 ? ' (prefix a 0 for the seconds field)' : fields.length === 7 ? ' (NCRONTAB has no year field)' : '';
-    problems.push(`${name} ${show(schedule)} has ${fields.length} fields; it must be ${hint}${extra}`);
+    problems.push(`${name} ${show(schedule)} has ${count(fields.length, 'field')}; it must be ${hint}${extra}`);
     return;
   }
   const foreign = fields.flatMap((field, index) => {

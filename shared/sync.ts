@@ -12,6 +12,7 @@ import { RetryBudget, type BudgetSource } from './retry';
 import type { SyncSettings } from './settings';
 import { createContainerClient, describeContainer, storageRetryOptions } from './storage';
 import { createAppTokenProvider, graphTokenCredential, type AppTokenProvider, type GraphTokenCredential } from './token';
+import { count } from './words';
 
 /**
  * The sync that joins the steps: settings → credential → token → Graph pages → messages → queue,
@@ -178,7 +179,7 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   if (resumed) {
     notice(
       `Resuming run ${run.runId} (started ${run.runAt.toISOString()}, attempt ${found.attempts + 1}) at page ${found.pages + 1}: ` +
-        `${found.messages} messages were accepted before it stopped; the page it stopped in is sent again with the same message ids.`,
+        `${count(found.messages, 'message was', 'messages were')} accepted before it stopped; the page it stopped in is sent again with the same message ids.`,
     );
   }
 
@@ -317,7 +318,7 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   }
 
   function stopped(failure: SyncError, interrupted: boolean): SyncError {
-    const where = `run ${run.runId} had read ${users} users in ${pages} pages and written ${sender.sent} messages in this attempt`;
+    const where = `run ${run.runId} had read ${count(users, 'user')} in ${count(pages, 'page')} and written ${count(sender.sent, 'message')} in this attempt`;
     const resume = `the checkpoint holds the last page whose messages were all accepted; the next run (or the host's retry) resumes there`;
     if (interrupted) {
       return new SyncError(SyncErrorCodes.runInterrupted, `Stopped on request: ${where}; those stay in the queue, and ${resume}.`, {

@@ -71,8 +71,9 @@ describe('commands', () => {
   }
 
   it('npm run local -- --once: bad settings exit 2 (as under npm run sync), naming the setting, and the stack is stopped', async () => {
-    const result = await run('local/run.js', ['--once', '--users', '3'], { ...cleanEnv(), USER_FIELDS: 'id,mail$' });
+    const result = await run('local/run.js', ['--once', '--users', '1'], { ...cleanEnv(), USER_FIELDS: 'id,mail$' });
     assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stdout, /Graph with 1 user, /, 'plural only when plural');
     assert.match(result.stderr, /USER_FIELDS "id,mail\$" must be a comma-separated list/);
     assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
     const port = /Azurite\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
@@ -141,7 +142,7 @@ describe('commands', () => {
       const stopMs = Date.now() - signalled;
       process.stdout.write(`SIGTERM to exit: ${stopMs} ms\n`);
       assert.ok(stopMs < 10_000, `stopped within 10 s (took ${stopMs} ms)`);
-      assert.match(output, /Sync failed \[RUN_INTERRUPTED\]: Stopped on request: run [\w-]+ had read 999 users in 1 pages and written 999 messages/);
+      assert.match(output, /Sync failed \[RUN_INTERRUPTED\]: Stopped on request: run [\w-]+ had read 999 users in 1 page and written 999 messages/);
       assert.match(output, /the next run \(or the host's retry\) resumes there/);
 
       const again = await run('local/sync.js', ['--once'], env);
