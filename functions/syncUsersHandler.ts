@@ -13,6 +13,9 @@ import { count } from '../shared/words';
  * thrown, so that the host's retry policy runs the sync again.
  */
 
+/** Where the host's settings come from, as the settings error says it. */
+const appSettingsSource = "the Function App's app settings (local.settings.json under func start)";
+
 let current: { key: string; runtime: SyncRuntime } | undefined;
 
 export async function syncUsersHandler(timer: Timer, context: InvocationContext): Promise<SyncSummary> {
@@ -24,7 +27,7 @@ export async function syncUsersHandler(timer: Timer, context: InvocationContext)
 
 async function run(timer: Timer, context: InvocationContext, abortSignal: AbortSignal): Promise<SyncSummary> {
   try {
-    const settings = readSettings(process.env);
+    const settings = readSettings(process.env, { source: appSettingsSource });
     // App settings only change with a restart in Azure; the key keeps a changed environment honest elsewhere.
     const key = JSON.stringify(settings);
     if (current?.key !== key) current = { key, runtime: createSyncRuntime(settings) };

@@ -36,8 +36,9 @@ async function main(): Promise<number> {
     job?.stop();
     await stack.stop();
   });
+  const exported = userTunable.filter((name) => (process.env[name] ?? '') !== '');
   for (const [name, value] of Object.entries(stack.settings)) {
-    if (!(userTunable.includes(name) && process.env[name] !== undefined && process.env[name] !== '')) process.env[name] = value;
+    if (!exported.includes(name)) process.env[name] = value;
   }
   Object.assign(process.env, stack.identityEnvironment);
   process.stdout.write(`  Entra ID  ${stack.entra.url} (tenant ${stack.tenantId})\n  Graph     ${stack.graph.url}\n  Key Vault ${stack.keyVault.url}\n  Azurite   ${stack.azurite.queueEndpoint}\n`);
@@ -54,7 +55,9 @@ async function main(): Promise<number> {
   let ok = false;
   let settings: SyncSettings;
   try {
-    settings = readSettings(process.env);
+    settings = readSettings(process.env, {
+      source: exported.length > 0 ? `the environment: you exported ${exported.join(', ')}, which win over the local stack's settings` : "the local stack's settings",
+    });
     ok = await once();
     if (ok) {
       const queue = new QueueClient(stack.azurite.connectionString, settings.queueName);

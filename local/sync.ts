@@ -28,7 +28,11 @@ async function main(): Promise<number> {
       if (typeof value === 'string' && value !== '' && (process.env[name] ?? '') === '') process.env[name] = value;
     }
   }
-  const { schedule } = readSettings(process.env);
+  const source =
+    values.settings === undefined
+      ? 'the environment (npm run sync reads exported variables only; --settings local.settings.json adds that file)'
+      : `the environment and ${values.settings} (--settings; its Values fill in what the environment does not set)`;
+  const { schedule } = readSettings(process.env, { source });
   // SIGTERM / Ctrl-C: the run in progress stops cleanly, saves its checkpoint and says what it left.
   const jobs: ReturnType<typeof scheduleRuns>[] = [];
   onShutdown(() => {

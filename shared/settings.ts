@@ -51,18 +51,31 @@ export interface SyncSettings {
 
 export type SettingsSource = Readonly<Record<string, string | undefined>>;
 
+/** Where the settings were read from, for the error message: say it the way the user would look for it. */
+export interface ReadSettingsOptions {
+  /**
+   * e.g. "the environment", "local.settings.json (--settings)", "the Function App's app settings
+   * (local.settings.json under func start)". Default: "the environment variables".
+   */
+  readonly source?: string;
+}
+
+export const defaultSettingsSource = 'the environment variables';
+
 export class SettingsError extends SyncError {
   override readonly name = 'SettingsError';
   readonly problems: readonly string[];
+  /** Where the values were read from (ReadSettingsOptions.source). */
+  readonly source: string;
 
-  constructor(problems: readonly string[]) {
+  constructor(problems: readonly string[], source: string = defaultSettingsSource) {
     super(
       SyncErrorCodes.settingsInvalid,
-      `Invalid app settings (${problems.length}); fix them in local.settings.json (locally) or the Function App's app settings (in Azure):\n` +
-        problems.map((p) => `  - ${p}`).join('\n'),
+      `Invalid settings (${problems.length}), read from ${source}; fix them there:\n` + problems.map((p) => `  - ${p}`).join('\n'),
       { details: { count: problems.length } },
     );
     this.problems = problems;
+    this.source = source;
   }
 }
 
@@ -71,9 +84,10 @@ const secretNamePattern = /^[0-9a-zA-Z-]{1,127}$/;
 /**
  * Reads and checks every setting. A value that is empty or only whitespace counts as unset: the
  * default applies, or, for a required setting, it is reported missing. Throws one SettingsError
- * listing every problem (at most one per setting), or returns the settings.
+ * listing every problem (at most one per setting) and where the values were read from
+ * (`options.source`), or returns the settings.
  */
-export function readSettings(env: SettingsSource): SyncSettings {
+export function readSettings(env: SettingsSource, options: ReadSettingsOptions = {}): SyncSettings {
   const problems: string[] = [];
   const reader: SettingsReader = {
     problems,
@@ -137,7 +151,7 @@ export function readSettings(env: SettingsSource): SyncSettings {
   const storage = readStorage(reader);
 
   if (problems.length > 0 || tenantId === undefined || clientId === undefined || vault === undefined || authorityHost === undefined || graphBaseUrl === undefined || storage === undefined) {
-    throw new SettingsError(problems);
+    throw new SettingsError(problems, options.source);
   }
 
   return {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -74,11 +74,25 @@ describe('commands', () => {
     const result = await run('local/run.js', ['--once', '--users', '1'], { ...cleanEnv(), USER_FIELDS: 'id,mail$' });
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stdout, /Graph with 1 user, /, 'plural only when plural');
-    assert.match(result.stderr, /USER_FIELDS "id,mail\$" must be a comma-separated list/);
+    assert.match(result.stderr, /^Invalid settings \(1\), read from the environment: you exported USER_FIELDS, which win over the local stack's settings; fix them there:\n {2}- USER_FIELDS "id,mail\$" must be a comma-separated list/m);
     assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
     const port = /Azurite\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
     assert.ok(port !== undefined, result.stdout);
     assert.equal(await isListening(Number(port)), false, 'Azurite still listening after exit');
+  });
+
+  it('npm run sync -- --settings FILE: a bad value in the file exits 2 and the message names the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'graph-user-sync-cli-'));
+    try {
+      const file = join(dir, 'local.settings.json');
+      writeFileSync(file, JSON.stringify({ Values: { GRAPH_TENANT_ID: 'contoso.onmicrosoft.com', GRAPH_CLIENT_ID: 'not-a-guid', KEY_VAULT_URL: 'https://v.vault.azure.net/', AzureWebJobsStorage: 'UseDevelopmentStorage=true' } }));
+      const result = await run('local/sync.js', ['--once', '--settings', file], cleanEnv());
+      assert.equal(result.code, 2, result.stderr);
+      assert.ok(result.stderr.startsWith(`Invalid settings (1), read from the environment and ${file} (--settings;`), result.stderr);
+      assert.match(result.stderr, /GRAPH_CLIENT_ID "not-a-guid" is not a GUID/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('npm run sync -- --settings with a file that is not there: exit 2, naming the file', async () => {
@@ -109,6 +123,7 @@ describe('commands', () => {
     const result = await run('local/sync.js', ['--once'], cleanEnv());
     assert.equal(result.code, 2);
     for (const name of ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage']) assert.match(result.stderr, new RegExp(`${name} is missing`));
+    assert.match(result.stderr, /^Invalid settings \(4\), read from the environment \(npm run sync reads exported variables only; --settings local\.settings\.json adds that file\)/);
     assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
   });
 

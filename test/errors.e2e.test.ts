@@ -40,7 +40,13 @@ describe('syncUsers errors, end to end', () => {
   }
 
   it('invalid settings: every problem at once', async () => {
-    await expectFailure(SyncErrorCodes.settingsInvalid, { GRAPH_CLIENT_ID: 'not-a-guid', SYNC_SCHEDULE: '* * *' }, /GRAPH_CLIENT_ID "not-a-guid"/, /SYNC_SCHEDULE "\* \* \*" has 3 fields/);
+    await expectFailure(
+      SyncErrorCodes.settingsInvalid,
+      { GRAPH_CLIENT_ID: 'not-a-guid', SYNC_SCHEDULE: '* * *' },
+      /Invalid settings \(2\), read from the Function App's app settings \(local\.settings\.json under func start\); fix them there/,
+      /GRAPH_CLIENT_ID "not-a-guid"/,
+      /SYNC_SCHEDULE "\* \* \*" has 3 fields/,
+    );
   });
 
   it('wrong secret (AADSTS7000215): names the Key Vault secret and says to store the value', async () => {

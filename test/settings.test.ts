@@ -27,6 +27,16 @@ function problemsOf(env: Record<string, string | undefined>): readonly string[] 
 }
 
 describe('readSettings', () => {
+  it('the error says where the values were read from: the caller names the source', () => {
+    assert.throws(() => readSettings({ ...valid, GRAPH_CLIENT_ID: 'x' }, { source: 'local.settings.json (--settings)' }), (error: unknown) => {
+      assert.ok(error instanceof SettingsError);
+      assert.equal(error.source, 'local.settings.json (--settings)');
+      assert.match(error.message, /^Invalid settings \(1\), read from local\.settings\.json \(--settings\); fix them there:\n {2}- GRAPH_CLIENT_ID "x" is not a GUID/);
+      return true;
+    });
+    assert.match(settingsErrorOf({ ...valid, GRAPH_CLIENT_ID: 'x' }).message, /^Invalid settings \(1\), read from the environment variables; fix them there:/);
+  });
+
   it('applies the documented defaults', () => {
     const s = readSettings(valid);
     assert.equal(s.clientSecretName, 'graph-client-secret');
