@@ -15,6 +15,15 @@ describe('README', () => {
     assert.deepEqual(commands, ['npm ci && npm run local', 'npm test']);
   });
 
+  it('states the supported Node versions (22, 24) in its first lines and in engines, as infra deploys', () => {
+    const head = readFileSync(join(root, 'README.md'), 'utf8').split('\n').slice(0, 6).join('\n');
+    assert.match(head, /Node\.js 22 or 24/);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
+    assert.equal(pkg.engines.node, '>=22');
+    const bicep = readFileSync(join(root, 'infra', 'main.bicep'), 'utf8');
+    assert.match(bicep, /param nodeVersion string = '(22|24)'/);
+  });
+
   it('has TypeScript examples that type-check', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
