@@ -101,6 +101,35 @@ describe('commands', () => {
     assert.match(result.stderr, /--settings .*local\.settings\.json: cannot read it as local\.settings\.json \(ENOENT/);
   });
 
+  it('npm start (prestart): without Core Tools 4 on PATH, says how to install it and what npm run local offers; exit 1', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'graph-user-sync-cli-'));
+    try {
+      const missing = await run('local/check-func.js', [], { ...cleanEnv(), PATH: bin });
+      assert.equal(missing.code, 1, missing.stderr);
+      assert.match(missing.stderr, /Azure Functions Core Tools \(func\) is not on PATH/);
+      assert.match(missing.stderr, /npm install -g azure-functions-core-tools@4/);
+      assert.match(missing.stderr, /npm run local runs the same handler against the offline stack/);
+
+      const fake = (version: string): void => writeFileSync(join(bin, 'func'), `#!/bin/sh\necho ${version}\n`, { mode: 0o755 });
+      fake('3.0.3904');
+      const old = await run('local/check-func.js', [], { ...cleanEnv(), PATH: bin });
+      assert.equal(old.code, 1, old.stderr);
+      assert.match(old.stderr, /version 3\.0\.3904; this app needs Azure Functions Core Tools 4/);
+      fake('4.0.7030');
+      const ok = await run('local/check-func.js', [], { ...cleanEnv(), PATH: bin });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stderr, '');
+
+      const help = await run('local/check-func.js', ['--help'], { ...cleanEnv(), PATH: bin });
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /^usage: /);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+    const pkg = JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(pkg.scripts['prestart'] ?? '', /node dist\/local\/check-func\.js/);
+  });
+
   it('npm run local -- --once: syncs the seeded users, shows a message, exits 0 and leaves nothing running', async () => {
     const result = await run('local/run.js', ['--once', '--users', '30'], cleanEnv());
     assert.equal(result.code, 0, result.stderr);
