@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { readSettings } from '../shared/settings';
 import { isListening } from '../local/net';
 import { startLocalStack } from '../local/stack';
@@ -27,8 +27,13 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ 
 const stackFrame = /^\s+at .*:\d+:\d+\)?$/m;
 
 const settingNames = ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'USER_FIELDS', 'SYNC_SCHEDULE'];
+// Every command runs with its temp folder inside this one: the last test checks it is empty (no
+// local-stack-*, graph-user-sync-* or other folder left) and that no process with it is still running.
+const suiteTmp = mkdtempSync(join(tmpdir(), 'graph-user-sync-cli-'));
+after(() => rmSync(suiteTmp, { recursive: true, force: true }));
+
 function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: suiteTmp, TMP: suiteTmp, TEMP: suiteTmp };
   for (const name of settingNames) Reflect.deleteProperty(env, name);
   return env;
 }
@@ -82,7 +87,7 @@ describe('commands', () => {
   });
 
   it('npm run sync -- --settings FILE: a bad value in the file exits 2 and the message names the file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'graph-user-sync-cli-'));
+    const dir = mkdtempSync(join(suiteTmp, 'settings-'));
     try {
       const file = join(dir, 'local.settings.json');
       writeFileSync(file, JSON.stringify({ Values: { GRAPH_TENANT_ID: 'contoso.onmicrosoft.com', GRAPH_CLIENT_ID: 'not-a-guid', KEY_VAULT_URL: 'https://v.vault.azure.net/', AzureWebJobsStorage: 'UseDevelopmentStorage=true' } }));
@@ -102,7 +107,7 @@ describe('commands', () => {
   });
 
   it('npm start (prestart): without Core Tools 4 on PATH, says how to install it and what npm run local offers; exit 1', async () => {
-    const bin = mkdtempSync(join(tmpdir(), 'graph-user-sync-cli-'));
+    const bin = mkdtempSync(join(suiteTmp, 'bin-'));
     try {
       const missing = await run('local/check-func.js', [], { ...cleanEnv(), PATH: bin });
       assert.equal(missing.code, 1, missing.stderr);
@@ -200,9 +205,7 @@ describe('commands', () => {
     }
   });
 
-  it('npm run local:stack: writes a local.settings.json for func start, keeps yours, stops cleanly on Ctrl-C', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'local-stack-'));
-    writeFileSync(join(cwd, 'local.settings.json'), '{"Values":{"MINE":"1"}}');
+  async function startStackCli(cwd: string): Promise<{ stop: () => Promise<{ code: number | null; stdout: string }>; stdout: () => string }> {
     const child = spawn(process.execPath, [join(dist, 'local/stack-cli.js'), '--users', '7'], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -210,12 +213,27 @@ describe('commands', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const deadline = Date.now() + 30_000;
     while (!stdout.includes('Wrote local.settings.json') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-    assert.match(stdout, /Wrote local\.settings\.json/);
+    return {
+      stdout: () => stdout,
+      stop: async () => {
+        child.kill('SIGINT');
+        return { code: await exited, stdout };
+      },
+    };
+  }
+
+  it('npm run local:stack: writes a local.settings.json for func start, keeps yours meanwhile and puts it back on Ctrl-C', async () => {
+    const cwd = mkdtempSync(join(suiteTmp, 'local-stack-'));
+    writeFileSync(join(cwd, 'local.settings.json'), '{"Values":{"MINE":"1"}}');
+    const cli = await startStackCli(cwd);
+    assert.match(cli.stdout(), /Wrote local\.settings\.json \(SYNC_SCHEDULE "0 \*\/1 \* \* \* \*"\)/);
 
     const backups = readdirSync(cwd).filter((f) => f.startsWith('local.settings.json.bak-'));
     assert.equal(backups.length, 1);
     assert.equal(readFileSync(join(cwd, backups[0] ?? ''), 'utf8'), '{"Values":{"MINE":"1"}}');
-    const values = (JSON.parse(readFileSync(join(cwd, 'local.settings.json'), 'utf8')) as { Values: Record<string, string> }).Values;
+    const written = JSON.parse(readFileSync(join(cwd, 'local.settings.json'), 'utf8')) as { _comment: string; Values: Record<string, string> };
+    const values = written.Values;
+    assert.match(written._comment, /removed when local:stack stops, and your own local\.settings\.json, if you had one, is put back/);
     assert.equal(values['FUNCTIONS_WORKER_RUNTIME'], 'node');
     assert.equal(values['NODE_EXTRA_CA_CERTS'], process.env['NODE_EXTRA_CA_CERTS']);
     assert.ok(values['IDENTITY_ENDPOINT']?.startsWith('http://127.0.0.1:'));
@@ -223,9 +241,40 @@ describe('commands', () => {
     const settings = readSettings(values);
     assert.equal(settings.schedule, '0 */1 * * * *');
 
-    child.kill('SIGINT');
-    assert.equal(await exited, 0);
+    const stopped = await cli.stop();
+    assert.equal(stopped.code, 0, stopped.stdout);
     const blobPort = /BlobEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(values['AzureWebJobsStorage'] ?? '')?.[1];
     assert.equal(await isListening(Number(blobPort)), false, 'Azurite still listening after Ctrl-C');
+    assert.deepEqual(readdirSync(cwd), ['local.settings.json'], 'no .bak-* left');
+    assert.equal(readFileSync(join(cwd, 'local.settings.json'), 'utf8'), '{"Values":{"MINE":"1"}}', 'your file is back');
+    assert.match(stopped.stdout, /Put your local\.settings\.json back/);
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('npm run local:stack: without a local.settings.json of yours, the generated one is removed on Ctrl-C', async () => {
+    const cwd = mkdtempSync(join(suiteTmp, 'local-stack-'));
+    const cli = await startStackCli(cwd);
+    assert.ok(existsSync(join(cwd, 'local.settings.json')), cli.stdout());
+    const stopped = await cli.stop();
+    assert.equal(stopped.code, 0, stopped.stdout);
+    assert.deepEqual(readdirSync(cwd), [], 'no stale local.settings.json pointing at dead ports');
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('leaves no temp folder and no process behind (every command ran with TMPDIR in a folder of its own)', () => {
+    assert.deepEqual(readdirSync(suiteTmp), []);
+    if (existsSync('/proc')) {
+      const marker = `TMPDIR=${suiteTmp}\0`;
+      const left = readdirSync('/proc')
+        .filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid)
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker);
+          } catch {
+            return false; // gone, or not ours
+          }
+        });
+      assert.deepEqual(left, [], 'processes started by this suite still running');
+    }
   });
 });
