@@ -1,5 +1,5 @@
 import type { BlobLeaseClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { SyncError, SyncErrorCodes, describeCause, isNetworkError } from './errors';
+import { SyncError, SyncErrorCodes, describeCause, isIdentityError, isNetworkError, storageSignInFailed } from './errors';
 import { ensureContainer } from './storage';
 
 /**
@@ -161,6 +161,7 @@ export class RunStateStore {
 
   #failure(error: unknown, action: string): SyncError {
     if (error instanceof SyncError) return error;
+    if (isIdentityError(error)) return storageSignInFailed(error, `run state ${this.blobName} in the ${this.where}`);
     const status = (error as { statusCode?: unknown }).statusCode;
     const hint =
       status === 403

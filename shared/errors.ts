@@ -25,6 +25,7 @@ export const SyncErrorCodes = {
   queueUnreachable: 'QUEUE_UNREACHABLE',
   queueAccessDenied: 'QUEUE_ACCESS_DENIED',
   queueSendFailed: 'QUEUE_SEND_FAILED',
+  storageAuthFailed: 'STORAGE_AUTH_FAILED',
   messageTooLarge: 'MESSAGE_TOO_LARGE',
   retryBudgetExhausted: 'RETRY_BUDGET_EXHAUSTED',
   runLocked: 'RUN_LOCKED',
@@ -126,4 +127,24 @@ export function isNetworkError(error: unknown): boolean {
     current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** An @azure/identity failure to get a token (no managed identity, not signed in, refused). */
+export function isIdentityError(error: unknown): boolean {
+  const name = (error as { name?: unknown }).name;
+  return name === 'CredentialUnavailableError' || name === 'AuthenticationError' || name === 'AggregateAuthenticationError';
+}
+
+/**
+ * The storage account's identity-based connection could not get a token: says so, with the fix,
+ * as Key Vault's message does (not "could not create the queue").
+ */
+export function storageSignInFailed(error: unknown, target: string): SyncError {
+  return new SyncError(
+    SyncErrorCodes.storageAuthFailed,
+    `No identity could get a token for Azure Storage (${target}): in Azure enable the Function App's managed identity and set AzureWebJobsStorage__credential=managedidentity ` +
+      `(with AzureWebJobsStorage__clientId for a user-assigned one); on a laptop leave AzureWebJobsStorage__credential unset and sign in with "az login" (DefaultAzureCredential). ` +
+      `Cause: ${describeCause(error)}`,
+    { cause: error },
+  );
 }

@@ -1,5 +1,5 @@
 import { QueueClient } from '@azure/storage-queue';
-import { SyncError, SyncErrorCodes, describeCause, isNetworkError } from './errors';
+import { SyncError, SyncErrorCodes, describeCause, isIdentityError, isNetworkError, storageSignInFailed } from './errors';
 import type { StorageConnection } from './settings';
 import { pipelineOptions, type StorageClientOptions } from './storage';
 
@@ -49,6 +49,7 @@ function errorCodeOf(error: unknown): string | undefined {
 
 export function mapQueueError(error: unknown, target: string, action: 'create' | 'send'): SyncError {
   if (error instanceof SyncError) return error;
+  if (isIdentityError(error)) return storageSignInFailed(error, target);
   const status = (error as { statusCode?: unknown }).statusCode;
   if (isNetworkError(error) || (status === undefined && /REQUEST_SEND_ERROR|ECONNREFUSED|ENOTFOUND/.test(String((error as { code?: unknown }).code)))) {
     return new SyncError(SyncErrorCodes.queueUnreachable, `Could not reach the ${target}: ${describeCause(error)}. Check the setting, and that the storage account (or Azurite) is running.`, {

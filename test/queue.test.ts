@@ -76,6 +76,25 @@ describe('queue', () => {
   });
 });
 
+describe('queue with an identity that cannot sign in', () => {
+  it('says no identity could get a token, with the az login / AzureWebJobsStorage__credential fix (not "could not create the queue")', async () => {
+    const { CredentialUnavailableError } = await import('@azure/identity');
+    const credential = {
+      getToken: () => Promise.reject(new CredentialUnavailableError('DefaultAzureCredential: no credential in the chain could get a token')),
+    };
+    const storage = { kind: 'identity' as const, queueServiceUri: 'https://127.0.0.1:9/devstoreaccount1', blobServiceUri: 'https://127.0.0.1:9/devstoreaccount1', credential: undefined, clientId: undefined, settingName: 'AzureWebJobsStorage__queueServiceUri' };
+    const client = createQueueClient(storage, 'users', { credential, retryOptions: { maxTries: 1 } });
+    await assert.rejects(ensureQueue(client, 'queue "users" at https://127.0.0.1:9'), (error: unknown) => {
+      assert.ok(error instanceof SyncError, String(error));
+      assert.equal(error.code, SyncErrorCodes.storageAuthFailed, error.message);
+      assert.match(error.message, /^No identity could get a token for Azure Storage \(queue "users" at https:\/\/127\.0\.0\.1:9\)/);
+      assert.match(error.message, /az login/);
+      assert.match(error.message, /AzureWebJobsStorage__credential=managedidentity/);
+      return true;
+    });
+  });
+});
+
 // Azure Storage with RBAC, as far as these two answers go (Azurite does not enforce roles): an
 // identity with only "Storage Queue Data Message Sender" may send but not create the queue.
 describe('queue with a sender-only identity', () => {
