@@ -1,3 +1,4 @@
+import { count } from '../shared/words';
 import { invokeSync, parseCommandArgs, runCommand, UsageError } from './invoke';
 import { startLocalStack } from './stack';
 
@@ -30,7 +31,9 @@ async function main(): Promise<number> {
       peak = Math.max(peak, process.memoryUsage().heapUsed);
     }, 250);
     const failures: string[] = [];
-    const summary = await invokeSync({ write: (level, line) => level === 'error' && failures.push(line) });
+    process.stderr.write(`${count(size, 'user')}: running…\n`);
+    // Progress on stderr (a live line on a terminal, a line per page otherwise): a 50,000-user run takes a minute.
+    const summary = await invokeSync({ liveProgress: true, write: (level, line) => level === 'error' && failures.push(line) });
     clearInterval(sampler);
     if (summary === undefined) {
       await stack.stop();
