@@ -78,6 +78,18 @@ export function readStorage(reader: SettingsReader): StorageConnection | undefin
   const { problems } = reader;
   const connectionString = reader.get(SettingNames.storage);
   if (connectionString !== undefined) {
+    // The Functions host reads a connection named AzureWebJobsStorage as a connection string when that
+    // setting has a value, and ignores its __ properties then: both set is a mistake, never a choice.
+    const identityParts = [SettingNames.storageQueueServiceUri, SettingNames.storageBlobServiceUri, SettingNames.storageAccountName, SettingNames.storageCredential, SettingNames.storageClientId].filter(
+      (name) => reader.get(name) !== undefined,
+    );
+    if (identityParts.length > 0) {
+      problems.push(
+        `${SettingNames.storage} (a connection string) and ${identityParts.join(', ')} (an identity-based connection) are both set; the connection string would win and the others be ignored, as the Functions host does. ` +
+          `Keep one: remove ${identityParts.join(', ')} to use the connection string (e.g. UseDevelopmentStorage=true for Azurite), or remove ${SettingNames.storage} to use the identity-based connection.`,
+      );
+      return undefined;
+    }
     const queueEndpoint = queueEndpointOf(connectionString);
     if (queueEndpoint === undefined) {
       // Never echo the value: a connection string may carry an account key.

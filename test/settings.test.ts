@@ -258,6 +258,20 @@ describe('readSettings', () => {
 });
 
 describe('readSettings: new settings', () => {
+  it('refuses a connection string and an identity-based storage connection set together, saying which would win and how to keep the other', () => {
+    for (const extra of [
+      { AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net' },
+      { AzureWebJobsStorage__accountName: 'stsync', AzureWebJobsStorage__credential: 'managedidentity' },
+    ]) {
+      const problems = problemsOf({ ...valid, AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...extra });
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0] ?? '', /^AzureWebJobsStorage \(a connection string\) and AzureWebJobsStorage__\w+.* are both set; the connection string would win/);
+      assert.match(problems[0] ?? '', /remove AzureWebJobsStorage to use the identity-based connection/);
+    }
+    // Blank identity settings, as local.settings.json.example has them, are not set.
+    assert.equal(readSettings({ ...valid, AzureWebJobsStorage: 'UseDevelopmentStorage=true', AzureWebJobsStorage__queueServiceUri: '', AzureWebJobsStorage__credential: ' ' }).storage.kind, 'connectionString');
+  });
+
   it('reads the Graph request timeout and the retry budget in seconds, as milliseconds', () => {
     const s = readSettings({ ...valid, GRAPH_REQUEST_TIMEOUT_SECONDS: ' 30 ', SYNC_RETRY_BUDGET_SECONDS: '86400' });
     assert.equal(s.graphRequestTimeoutMs, 30_000);
