@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { readSettings } from '../shared/settings';
 import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
@@ -24,8 +26,18 @@ async function main(): Promise<number> {
     } catch (error) {
       throw new UsageError(`--settings ${values.settings}: cannot read it as local.settings.json (${error instanceof Error ? error.message : String(error)})`);
     }
+    const startedWith = process.env['NODE_EXTRA_CA_CERTS'] ?? '';
     for (const [name, value] of Object.entries(parsed.Values ?? {})) {
       if (typeof value === 'string' && value !== '' && (process.env[name] ?? '') === '') process.env[name] = value;
+    }
+    // Node reads NODE_EXTRA_CA_CERTS only at start: a file that names one (npm run local:stack writes its
+    // certificate there) is honoured by running this command again as a child that starts with it.
+    const ca = process.env['NODE_EXTRA_CA_CERTS'] ?? '';
+    if (ca !== startedWith) {
+      if (!existsSync(ca)) {
+        throw new UsageError(`--settings ${values.settings}: NODE_EXTRA_CA_CERTS names ${ca}, which does not exist (is npm run local:stack still running? it removes its certificate when it stops)`);
+      }
+      return rerunTrusting(ca);
     }
   }
   const source =
@@ -43,6 +55,17 @@ async function main(): Promise<number> {
   await invokeSync({ liveProgress: true });
   jobs.push(scheduleRuns(schedule, () => invokeSync({ liveProgress: true })));
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
+}
+
+/** This command again, as a child whose Node trusts `ca` from its start; signals forwarded, its exit status returned. */
+function rerunTrusting(ca: string): Promise<number> {
+  const child = spawn(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: ca } });
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : ExitCode.failed))));
 }
 
 runCommand('npm run sync', main, usage);

@@ -251,6 +251,22 @@ describe('commands', () => {
     rmSync(cwd, { recursive: true, force: true });
   });
 
+  it('npm run sync -- --once --settings local.settings.json runs against npm run local:stack (the certificate the file names is trusted)', async () => {
+    const cwd = mkdtempSync(join(suiteTmp, 'local-stack-'));
+    const cli = await startStackCli(cwd);
+    try {
+      const env = cleanEnv();
+      Reflect.deleteProperty(env, 'NODE_EXTRA_CA_CERTS'); // as in a new terminal: only the file names the certificate
+      const result = await run('local/sync.js', ['--once', '--settings', join(cwd, 'local.settings.json')], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /Sync finished: 7 users read, 7 messages written/);
+    } finally {
+      const stopped = await cli.stop();
+      assert.equal(stopped.code, 0, stopped.stdout);
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('npm run local:stack: without a local.settings.json of yours, the generated one is removed on Ctrl-C', async () => {
     const cwd = mkdtempSync(join(suiteTmp, 'local-stack-'));
     const cli = await startStackCli(cwd);
