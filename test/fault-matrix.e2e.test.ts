@@ -43,14 +43,17 @@ const rows: readonly Row[] = [
 
 describe('fault matrix: every fault survived or resumed, no user lost', () => {
   let stack: LocalStack;
-  const matrix: string[] = [];
+  const matrix: string[][] = [];
   before(async () => {
     // sigterm: what the worker's SIGTERM listener does (functions/shutdown.ts), without killing the test runner.
     stack = await startStackForTests({ users, persistent: true, onSigterm: () => void stopCurrentRun('sigterm fault') });
   });
   after(async () => {
     await stack.stop();
-    process.stdout.write(`\nfault\truns needed\tdelivered/expected\tduplicates\tseconds\n${matrix.join('\n')}\n`);
+    // Spaces, not tabs: node:test escapes tabs in the lines it reports.
+    const table = [['fault', 'runs needed', 'delivered/expected', 'duplicates', 'seconds'], ...matrix];
+    const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => (row[column] ?? '').length))) ?? [];
+    process.stdout.write(`\n${table.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ')).join('\n')}\n`);
   });
 
   for (const [index, row] of rows.entries()) {
@@ -84,7 +87,7 @@ describe('fault matrix: every fault survived or resumed, no user lost', () => {
       const delivered = new Set(messages.map((m) => m.user['id'] as string));
       const lost = seeded.filter((u) => !delivered.has(u.id));
       const duplicates = messages.length - delivered.size;
-      matrix.push(`${row.fault}\t${runs}\t${delivered.size}/${seeded.length}\t${duplicates}\t${seconds.toFixed(1)}`);
+      matrix.push([row.fault, String(runs), `${delivered.size}/${seeded.length}`, String(duplicates), seconds.toFixed(1)]);
       assert.equal(lost.length, 0, `${lost.length} users lost`);
       assert.equal(delivered.size, seeded.length);
       if (row.duplicates !== undefined) assert.equal(duplicates, row.duplicates, 'duplicates');
