@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answersGraphRequest, type Fault, type FaultPlan } from '../faults';
 import { bearerToken, listen, sendJson, type RunningServer } from '../net';
@@ -12,6 +12,17 @@ import type { SigningKey } from './signing';
  * expiry) and the User.Read.All application permission (403 Authorization_RequestDenied without it).
  * Faults: the `faults` queue below, and a shared FaultPlan (`plan`) consulted for each page request
  * (a request that passed the token and permission checks), numbered 1, 2, … since it was armed.
+ *
+ * GET /v1.0/users/delta, as Graph's delta query: a walk of nextLinks (opaque $skiptoken; the
+ * selection and page size travel inside it) ending in an @odata.deltaLink (opaque $deltatoken,
+ * mapped here to a version of the change log). A deltaLink gives what changed since it was issued:
+ * changed or added users with every selected property that is set (only the changed ones under
+ * `Prefer: return=minimal`), `@removed` {reason: changed} for soft-deleted and {reason: deleted}
+ * for hard-deleted users; a change to an unselected property does not surface the user.
+ * `$deltatoken=latest` gives no users and a new deltaLink. An unknown or expired delta token is
+ * 400 syncStateNotFound; after resetSync() the next deltaLink request is 410 Gone with a Location
+ * holding the delta URL with an empty $deltatoken (a full walk again). Delta pages go through the
+ * same faults as /users pages.
  */
 
 const userProperties = new Set<string>([
@@ -28,6 +39,44 @@ const defaultPageSize = 100;
 /** What the next requests get, in order, before normal handling: throttling, an outage, an empty page, or a normal answer (`pass`). */
 export type GraphFault = { status: number; retryAfterSeconds?: number } | { emptyPage: true } | { pass: true };
 
+/** A user as the change log keeps it: versions are those of the change log (see GraphStandIn). */
+interface DirectoryRecord {
+  user: SeedUser;
+  state: 'active' | 'soft-deleted' | 'hard-deleted';
+  /** Version at which the user (re)appeared: added, or restored. */
+  appearedAt: number;
+  /** Version at which the user was added. */
+  addedAt: number;
+  /** Version at which each property last changed. */
+  changedAt: Map<string, number>;
+  /** Version of the last soft or hard deletion. */
+  removedAt: number;
+  /** Version of the last change of any kind. */
+  lastChange: number;
+}
+
+interface DeltaState {
+  version: number;
+  fields: string[];
+  select: string | null;
+  top: number;
+}
+
+interface DeltaWalk {
+  entries: Record<string, unknown>[];
+  state: DeltaState;
+}
+
+function setProperties(user: SeedUser, fields: readonly string[]): Record<string, unknown> {
+  const entry: Record<string, unknown> = {};
+  for (const f of fields) {
+    const value = (user as unknown as Record<string, unknown>)[f];
+    if (value !== null && value !== undefined) entry[f] = value;
+  }
+  entry.id = user.id;
+  return entry;
+}
+
 export interface GraphOptions {
   tls: TlsMaterial;
   signingKey: SigningKey;
@@ -38,7 +87,6 @@ export interface GraphOptions {
 }
 
 export class GraphStandIn {
-  users: SeedUser[];
   readonly faults: GraphFault[] = [];
   /** The shared fault plan, consulted before the `faults` queue. */
   plan: FaultPlan | undefined;
@@ -51,12 +99,32 @@ export class GraphStandIn {
   readonly requestLog: string[] = [];
   /** Every @odata.nextLink handed out. */
   readonly issuedNextLinks: string[] = [];
+  /** Every @odata.deltaLink handed out. */
+  readonly issuedDeltaLinks: string[] = [];
   readonly #skipTokens = new Map<string, number>();
+  readonly #deltaSkipTokens = new Map<string, { walk: DeltaWalk; offset: number }>();
+  readonly #deltaTokens = new Map<string, DeltaState>();
+  /** The directory and its change log: every user ever seen here, deleted ones too, in order. */
+  readonly #records = new Map<string, DirectoryRecord>();
+  #version = 0;
+  #active: SeedUser[] | undefined;
+  #resetPending = false;
   #server: RunningServer | undefined;
 
   constructor(private readonly options: GraphOptions) {
-    this.users = options.users ?? [];
+    this.#load(options.users ?? []);
     this.plan = options.plan;
+  }
+
+  /** The users /users lists now: neither soft- nor hard-deleted, in directory order. */
+  get users(): readonly SeedUser[] {
+    this.#active ??= [...this.#records.values()].filter((r) => r.state === 'active').map((r) => r.user);
+    return this.#active;
+  }
+
+  /** The change log's current version (each mutation adds one). */
+  get version(): number {
+    return this.#version;
   }
 
   get url(): string {
@@ -72,15 +140,130 @@ export class GraphStandIn {
     await this.#server?.close();
   }
 
-  /** New users. Skip tokens already handed out stay valid (as Graph's do while a directory changes). */
+  /**
+   * New users (a new directory). Skip tokens already handed out stay valid (as Graph's do while a
+   * directory changes); delta tokens issued before do not (400 syncStateNotFound).
+   */
   seed(count: number, seed?: number): SeedUser[] {
-    this.users = seedUsers(count, seed);
-    return this.users;
+    const users = seedUsers(count, seed);
+    this.#load(users);
+    return users;
   }
 
-  /** Forgets every skip token handed out so far: they get 400 Directory_ExpiredPageToken from now on. */
+  /** Forgets every skip token handed out so far (/users and /users/delta): 400 Directory_ExpiredPageToken from now on. */
   expireSkipTokens(): void {
     this.#skipTokens.clear();
+    this.#deltaSkipTokens.clear();
+  }
+
+  /** Forgets every delta token handed out so far: 400 syncStateNotFound from now on. */
+  expireDeltaTokens(): void {
+    this.#deltaTokens.clear();
+  }
+
+  /** The next request of a deltaLink (any $deltatoken but an empty one) gets 410 Gone with a Location to start over. */
+  resetSync(): void {
+    this.#resetPending = true;
+  }
+
+  /** Adds a user (a seed-like one, with `partial` over it; a new id unless given) and returns it. */
+  addUser(partial: Partial<SeedUser> = {}): SeedUser {
+    const [base] = seedUsers(1, randomInt(1, 2 ** 31 - 1));
+    if (base === undefined) throw new Error('seedUsers gave no user');
+    const suffix = randomBytes(3).toString('hex');
+    const user: SeedUser = {
+      ...base,
+      userPrincipalName: base.userPrincipalName.replace('@', `.${suffix}@`),
+      mail: base.mail === null ? null : base.mail.replace('@', `.${suffix}@`),
+      createdDateTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      ...partial,
+      id: partial.id ?? randomUUID(),
+    };
+    if (this.#records.has(user.id)) throw new Error(`User ${user.id} exists already`);
+    const version = this.#bump();
+    this.#records.set(user.id, { user, state: 'active', appearedAt: version, addedAt: version, changedAt: new Map(), removedAt: 0, lastChange: version });
+    return user;
+  }
+
+  /** Changes an active user's properties (id cannot change); properties set to their current value are no change. */
+  updateUser(id: string, changes: Partial<Omit<SeedUser, 'id'>>): SeedUser {
+    const record = this.#record(id, 'active');
+    const changed = Object.entries(changes).filter(([name, value]) => name !== 'id' && userProperties.has(name) && JSON.stringify(value ?? null) !== JSON.stringify((record.user as unknown as Record<string, unknown>)[name] ?? null));
+    if (changed.length === 0) return record.user;
+    const version = this.#bump();
+    record.user = { ...record.user, ...Object.fromEntries(changed) };
+    for (const [name] of changed) record.changedAt.set(name, version);
+    record.lastChange = version;
+    return record.user;
+  }
+
+  /** Soft-deletes an active user (to deletedItems: restorable; delta says @removed reason "changed"). */
+  softDeleteUser(id: string): void {
+    const record = this.#record(id, 'active');
+    record.state = 'soft-deleted';
+    record.removedAt = record.lastChange = this.#bump();
+  }
+
+  /** Restores a soft-deleted user: delta gives it again as a change, with all its properties. */
+  restoreUser(id: string): SeedUser {
+    const record = this.#record(id, 'soft-deleted');
+    record.state = 'active';
+    record.appearedAt = record.lastChange = this.#bump();
+    return record.user;
+  }
+
+  /** Deletes an active or soft-deleted user for good (delta says @removed reason "deleted"). */
+  hardDeleteUser(id: string): void {
+    const record = this.#records.get(id);
+    if (record === undefined || record.state === 'hard-deleted') throw new Error(`No user ${id} to hard-delete`);
+    record.state = 'hard-deleted';
+    record.removedAt = record.lastChange = this.#bump();
+  }
+
+  #load(users: readonly SeedUser[]): void {
+    this.#records.clear();
+    this.#deltaTokens.clear();
+    const version = this.#bump();
+    for (const user of users) this.#records.set(user.id, { user, state: 'active', appearedAt: version, addedAt: version, changedAt: new Map(), removedAt: 0, lastChange: version });
+  }
+
+  #bump(): number {
+    this.#active = undefined;
+    return ++this.#version;
+  }
+
+  #record(id: string, state: DirectoryRecord['state']): DirectoryRecord {
+    const record = this.#records.get(id);
+    if (record?.state !== state) throw new Error(`No ${state} user ${id}`);
+    return record;
+  }
+
+  /** What a deltaLink issued at `since` gets now, in directory order. */
+  #changesSince(since: number, fields: readonly string[], minimal: boolean): Record<string, unknown>[] {
+    const entries: Record<string, unknown>[] = [];
+    for (const record of this.#records.values()) {
+      if (record.lastChange <= since) continue;
+      if (record.state !== 'active') {
+        // Removed since the link: report it if the holder of the link could have seen the user.
+        const seen = record.addedAt <= since;
+        if (seen && record.removedAt > since) entries.push({ id: record.user.id, '@removed': { reason: record.state === 'soft-deleted' ? 'changed' : 'deleted' } });
+        continue;
+      }
+      if (record.appearedAt > since) {
+        entries.push(setProperties(record.user, fields));
+        continue;
+      }
+      const changed = fields.filter((f) => (record.changedAt.get(f) ?? 0) > since);
+      if (changed.length === 0) continue;
+      if (!minimal) {
+        entries.push(setProperties(record.user, fields));
+        continue;
+      }
+      const entry: Record<string, unknown> = Object.fromEntries(changed.map((f) => [f, (record.user as unknown as Record<string, unknown>)[f] ?? null]));
+      entry.id = record.user.id;
+      entries.push(entry);
+    }
+    return entries;
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -95,7 +278,8 @@ export class GraphStandIn {
     if (!verified.ok) return this.#error(res, 401, 'InvalidAuthenticationToken', verified.reason, headers);
     if (verified.claims.tid !== this.options.tenantId) return this.#error(res, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid tenant.', headers);
 
-    if (req.method !== 'GET' || url.pathname.replace(/\/$/, '') !== '/v1.0/users') {
+    const path = url.pathname.replace(/\/$/, '');
+    if (req.method !== 'GET' || (path !== '/v1.0/users' && path !== '/v1.0/users/delta')) {
       return this.#error(res, 400, 'BadRequest', `Resource not found for the segment '${url.pathname.split('/').at(-1) ?? ''}'.`, headers);
     }
     if (!(verified.claims.roles ?? []).some((r) => readRoles.includes(r))) {
@@ -128,6 +312,18 @@ export class GraphStandIn {
       return this.#error(res, 400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topText ?? ''}'. Must be between 1 and 999 inclusive.`, headers);
     }
 
+    const pageHeaders = { ...headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' };
+    const send = (body: Record<string, unknown>, extra: Record<string, string> = {}): void => {
+      if (injected !== undefined) return this.#answerBroken(res, injected, body, { ...pageHeaders, ...extra });
+      this.counters.pages++;
+      sendJson(res, 200, body, { ...pageHeaders, ...extra });
+    };
+    const empty = fault !== undefined && 'emptyPage' in fault;
+    if (path === '/v1.0/users/delta') {
+      const minimal = /\breturn=minimal\b/i.test(String(req.headers.prefer ?? ''));
+      return this.#deltaPage(res, url, { version: this.#version, fields, select, top }, minimal, empty, headers, send);
+    }
+
     let offset = 0;
     const skipToken = url.searchParams.get('$skiptoken');
     if (skipToken !== null) {
@@ -136,14 +332,14 @@ export class GraphStandIn {
       offset = known;
     }
 
-    const empty = fault !== undefined && 'emptyPage' in fault;
-    const slice = empty ? [] : this.users.slice(offset, offset + top);
+    const users = this.users;
+    const slice = empty ? [] : users.slice(offset, offset + top);
     const nextOffset = offset + slice.length;
     const body: Record<string, unknown> = {
       '@odata.context': `${this.url}/v1.0/$metadata#users(${fields.join(',')})`,
       value: slice.map((u) => Object.fromEntries(fields.map((f) => [f, (u as unknown as Record<string, unknown>)[f] ?? null]))),
     };
-    if (nextOffset < this.users.length) {
+    if (nextOffset < users.length) {
       const next = `RFNwdAIAAQAAA${randomBytes(24).toString('base64url')}`;
       this.#skipTokens.set(next, nextOffset);
       const query = [select === null ? undefined : `$select=${select}`, topText === null ? undefined : `$top=${topText}`, `$skiptoken=${next}`].filter((q) => q !== undefined);
@@ -151,10 +347,56 @@ export class GraphStandIn {
       this.issuedNextLinks.push(link);
       body['@odata.nextLink'] = link;
     }
-    const pageHeaders = { ...headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' };
-    if (injected !== undefined) return this.#answerBroken(res, injected, body, pageHeaders);
-    this.counters.pages++;
-    sendJson(res, 200, body, pageHeaders);
+    send(body);
+  }
+
+  /**
+   * One page of /users/delta. `requested` is the selection and page size of this request's query
+   * (used when it starts a walk); a $skiptoken or $deltatoken carries its own.
+   */
+  #deltaPage(response: ServerResponse, url: URL, requested: DeltaState, minimal: boolean, empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>, extra?: Record<string, string>) => void): void {
+    const res = { error: (status: number, code: string, message: string, extra: Record<string, string> = {}): void => this.#error(response, status, code, message, { ...headers, ...extra }) };
+    let walk: DeltaWalk;
+    let offset = 0;
+    const skipToken = url.searchParams.get('$skiptoken');
+    const deltaToken = url.searchParams.get('$deltatoken');
+    if (skipToken !== null) {
+      const known = this.#deltaSkipTokens.get(skipToken);
+      if (known === undefined) return res.error(400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.');
+      ({ walk, offset } = known);
+    } else if (deltaToken === null || deltaToken === '') {
+      walk = { entries: this.#changesSince(0, requested.fields, false), state: requested };
+    } else if (deltaToken === 'latest') {
+      walk = { entries: [], state: requested };
+    } else {
+      const state = this.#deltaTokens.get(deltaToken);
+      if (this.#resetPending) {
+        this.#resetPending = false;
+        const from = state ?? requested;
+        const query = [from.select === null ? undefined : `$select=${from.select}`, '$deltatoken='].filter((q) => q !== undefined);
+        return res.error(410, 'resyncRequired', 'Resync required. Replace any local cached data with the data returned by a full sync (a new delta query without a delta token).', { location: `${this.url}/v1.0/users/delta?${query.join('&')}` });
+      }
+      if (state === undefined) return res.error(400, 'syncStateNotFound', 'The sync state generation is not found or has expired. Start a new sync without a delta token.');
+      walk = { entries: this.#changesSince(state.version, state.fields, minimal), state: { ...state, version: this.#version } };
+    }
+
+    const slice = empty ? [] : walk.entries.slice(offset, offset + walk.state.top);
+    const nextOffset = offset + slice.length;
+    const body: Record<string, unknown> = { '@odata.context': `${this.url}/v1.0/$metadata#users(${walk.state.fields.join(',')})`, value: slice };
+    if (nextOffset < walk.entries.length) {
+      const next = randomBytes(32).toString('base64url');
+      this.#deltaSkipTokens.set(next, { walk, offset: nextOffset });
+      const link = `${this.url}/v1.0/users/delta?$skiptoken=${next}`;
+      this.issuedNextLinks.push(link);
+      body['@odata.nextLink'] = link;
+    } else {
+      const token = randomBytes(32).toString('base64url');
+      this.#deltaTokens.set(token, walk.state);
+      const link = `${this.url}/v1.0/users/delta?$deltatoken=${token}`;
+      this.issuedDeltaLinks.push(link);
+      body['@odata.deltaLink'] = link;
+    }
+    send(body, minimal ? { 'preference-applied': 'return=minimal' } : {});
   }
 
   /** The status faults and graph-hang (no answer at all); false for the others, which need the page. */
