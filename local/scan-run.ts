@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnForwarding } from './child';
 import { scanForLeaks, secretsFileVariable } from './leaks';
 import { seedDisplayNames } from './stand-ins/seed';
 import { count } from '../shared/words';
@@ -22,22 +22,17 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'graph-user-sync-scan-'));
   const registry = join(dir, 'secrets.txt');
   try {
-    const child = spawn(command === 'node' ? process.execPath : command, args, { stdio: ['inherit', 'pipe', 'pipe'], env: { ...process.env, [secretsFileVariable]: registry } });
+    const { child, exited } = spawnForwarding(command, args, { stdio: ['inherit', 'pipe', 'pipe'], env: { ...process.env, [secretsFileVariable]: registry } });
     const chunks: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout?.on('data', (d: Buffer) => {
       chunks.push(d);
       process.stdout.write(d);
     });
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr?.on('data', (d: Buffer) => {
       chunks.push(d);
       process.stderr.write(d);
     });
-    const forward = (signal: NodeJS.Signals): void => {
-      child.kill(signal);
-    };
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
-    const code = await new Promise<number>((resolve) => child.on('close', (c, s) => resolve(c ?? (s === 'SIGINT' ? 130 : 1))));
+    const code = await exited;
     let known: string[] = [];
     try {
       known = readFileSync(registry, 'utf8').split('\n').filter((l) => l !== '');

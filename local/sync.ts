@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { readSettings } from '../shared/settings';
+import { spawnForwarding } from './child';
 import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
 
 /**
@@ -59,13 +59,7 @@ async function main(): Promise<number> {
 
 /** This command again, as a child whose Node trusts `ca` from its start; signals forwarded, its exit status returned. */
 function rerunTrusting(ca: string): Promise<number> {
-  const child = spawn(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: ca } });
-  const forward = (signal: NodeJS.Signals): void => {
-    child.kill(signal);
-  };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : ExitCode.failed))));
+  return spawnForwarding(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: ca } }).exited;
 }
 
 runCommand('npm run sync', main, usage);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnForwarding } from './child';
 import { generateTls, tlsDirVariable } from './tls';
 
 /**
@@ -16,18 +16,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const tls = await generateTls();
-  const child = spawn(command === 'node' ? process.execPath : command, args, {
+  const { exited } = spawnForwarding(command, args, {
     stdio: 'inherit',
     env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.material.certPath, [tlsDirVariable]: tls.dir },
   });
-  const forward = (signal: NodeJS.Signals): void => {
-    child.kill(signal);
-  };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  const code = await exited;
   await tls.remove();
-  process.exit(code ?? (signal === 'SIGINT' ? 130 : 1));
+  process.exit(code);
 }
 
 void main();
