@@ -1,6 +1,6 @@
 import type { BlobLeaseClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { SyncError, SyncErrorCodes, describeCause, isIdentityError, isNetworkError, storageSignInFailed } from './errors';
-import { ensureContainer } from './storage';
+import { ensureContainer, storageErrorCode } from './storage';
 
 /**
  * The run's state in Blob Storage, one blob per target queue: which run is going on, where it
@@ -125,7 +125,7 @@ export class RunStateStore {
           } catch (error) {
             // The lease lapsed (renewals failed through a storage outage) and nobody took it: take it
             // back under the same id, but only if the blob still holds this run's own progress.
-            if (errorCodeOf(error) !== 'LeaseNotPresentWithBlobOperation' || !(await this.#reclaim(blob, lease, leaseSeconds, checkpoint))) throw error;
+            if (storageErrorCode(error) !== 'LeaseNotPresentWithBlobOperation' || !(await this.#reclaim(blob, lease, leaseSeconds, checkpoint))) throw error;
             await upload();
           }
         } catch (error) {
@@ -171,11 +171,6 @@ export class RunStateStore {
           : '';
     return new SyncError(SyncErrorCodes.runStateFailed, `Could not ${action} the run state ${this.blobName} in the ${this.where}${hint} (${describeCause(error)}).`, { cause: error });
   }
-}
-
-function errorCodeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown; details?: { errorCode?: unknown } }).details?.errorCode ?? (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 async function createIfMissing(blob: BlockBlobClient): Promise<void> {

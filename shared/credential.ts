@@ -1,6 +1,6 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { SyncError, SyncErrorCodes, describeCause, isNetworkError } from './errors';
+import { SyncError, SyncErrorCodes, describeCause, isIdentityError, isNetworkError } from './errors';
 import { budgetGuardPolicy, type BudgetSource } from './retry';
 
 /**
@@ -124,8 +124,7 @@ function mapKeyVaultError(error: unknown, ctx: KeyVaultContext): SyncError {
       { cause: error, details },
     );
   }
-  const name = (error as { name?: unknown }).name;
-  if (name === 'CredentialUnavailableError' || name === 'AuthenticationError' || name === 'AggregateAuthenticationError') {
+  if (isIdentityError(error)) {
     return new SyncError(
       SyncErrorCodes.keyVaultAuthFailed,
       `No identity could get a token for Key Vault ${ctx.vaultUrl}: in Azure enable the Function App's managed identity (and set AZURE_CLIENT_ID for a user-assigned one); ` +

@@ -1,7 +1,7 @@
 import { QueueClient } from '@azure/storage-queue';
 import { SyncError, SyncErrorCodes, describeCause, isIdentityError, isNetworkError, storageSignInFailed } from './errors';
 import type { StorageConnection } from './settings';
-import { pipelineOptions, type StorageClientOptions } from './storage';
+import { pipelineOptions, storageErrorCode, type StorageClientOptions } from './storage';
 
 /**
  * Step 4b: the users queue. Created if missing, then written with a bounded number of sends in
@@ -35,16 +35,9 @@ export async function ensureQueue(client: QueueClient, target: string): Promise<
   try {
     return (await client.createIfNotExists()).succeeded ? 'created' : 'exists';
   } catch (error) {
-    if ((error as { statusCode?: unknown }).statusCode === 403 && errorCodeOf(error) === 'AuthorizationPermissionMismatch') return 'not-permitted';
+    if ((error as { statusCode?: unknown }).statusCode === 403 && storageErrorCode(error) === 'AuthorizationPermissionMismatch') return 'not-permitted';
     throw mapQueueError(error, target, 'create');
   }
-}
-
-function errorCodeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  const header = (error as { response?: { headers?: { get?: (name: string) => string | undefined } } }).response?.headers?.get?.('x-ms-error-code');
-  return header;
 }
 
 export function mapQueueError(error: unknown, target: string, action: 'create' | 'send'): SyncError {
@@ -56,7 +49,7 @@ export function mapQueueError(error: unknown, target: string, action: 'create' |
       cause: error,
     });
   }
-  if (status === 404 && errorCodeOf(error) === 'QueueNotFound') {
+  if (status === 404 && storageErrorCode(error) === 'QueueNotFound') {
     return new SyncError(
       SyncErrorCodes.queueSendFailed,
       `The ${target} does not exist, and this identity may not create it: create the queue (infra/ does), or grant "Storage Queue Data Contributor".`,

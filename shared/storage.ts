@@ -48,6 +48,14 @@ export function describeContainer(storage: StorageConnection, container: string)
   return `blob container "${container}" at ${endpoint} (setting ${storage.settingName})`;
 }
 
+/** Storage's error code (x-ms-error-code, e.g. QueueNotFound, LeaseNotPresentWithBlobOperation) of a failed call. */
+export function storageErrorCode(error: unknown): string | undefined {
+  const failed = error as { code?: unknown; details?: { errorCode?: unknown }; response?: { headers?: { get?: (name: string) => string | undefined } } };
+  if (typeof failed.code === 'string') return failed.code;
+  if (typeof failed.details?.errorCode === 'string') return failed.details.errorCode;
+  return failed.response?.headers?.get?.('x-ms-error-code');
+}
+
 /** Creates a container if missing; an identity allowed only to write blobs (403) goes on, as infra/ creates it. */
 export async function ensureContainer(client: ContainerClient): Promise<void> {
   try {

@@ -243,7 +243,6 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     throw stopped(toSyncError(error), options.abortSignal?.aborted === true);
   }
 
-  tokenFromCache = runtime.graphCredential.lastFromCache;
   return {
     outcome: 'completed',
     runId: run.runId,
