@@ -1,8 +1,9 @@
 import { QueueClient } from '@azure/storage-queue';
 import { stopCurrentRun } from '../functions/shutdown';
-import { decodeMessage, messageIdOf } from '../shared/messages';
+import { messageIdOf } from '../shared/messages';
 import { faultKind, faultNames, formatFaults, type Fault, type FaultName } from './faults';
 import { invokeSync, onShutdown, parseCommandArgs, runCommand } from './invoke';
+import { receiveAll } from './read-queue';
 import { startLocalStack, type LocalStack } from './stack';
 import { prng } from './stand-ins/seed';
 import { count } from '../shared/words';
@@ -101,21 +102,16 @@ async function drain(stack: LocalStack, queueName: string, seeded: ReadonlySet<s
   let badIds = 0;
   let total = 0;
   if (await queue.exists()) {
-    for (;;) {
-      const batch = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 300 });
-      if (batch.receivedMessageItems.length === 0) break;
-      for (const item of batch.receivedMessageItems) {
-        total++;
-        const message = decodeMessage(item.messageText, 'base64');
-        const id = message.user['id'];
-        runIds.add(message.runId);
-        if (typeof id !== 'string' || !seeded.has(id)) {
-          strangers++;
-          continue;
-        }
-        if (message.messageId !== messageIdOf(message.runId, id)) badIds++;
-        counts.set(id, (counts.get(id) ?? 0) + 1);
+    for (const message of await receiveAll(queue, 'base64')) {
+      total++;
+      const id = message.user['id'];
+      runIds.add(message.runId);
+      if (typeof id !== 'string' || !seeded.has(id)) {
+        strangers++;
+        continue;
       }
+      if (message.messageId !== messageIdOf(message.runId, id)) badIds++;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
     }
     await queue.delete();
   }

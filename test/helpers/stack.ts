@@ -4,9 +4,10 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
 import { createClientSecretSource } from '../../shared/credential';
 import { createAppTokenProvider, type AppTokenProvider, type AppTokenProviderOptions } from '../../shared/token';
-import { decodeMessage, type UserMessage } from '../../shared/messages';
+import type { UserMessage } from '../../shared/messages';
 import type { MessageEncoding } from '../../shared/settings';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
+import { receiveAll } from '../../local/read-queue';
 
 /**
  * Starts the offline stack for one test file (one process: node --test runs each file apart) and
@@ -53,12 +54,7 @@ export function timer(): Timer {
 export async function drainQueue(connectionString: string, queueName: string, encoding: MessageEncoding = 'base64'): Promise<UserMessage[]> {
   const queue = new QueueClient(connectionString, queueName);
   if (!(await queue.exists())) return [];
-  const messages: UserMessage[] = [];
-  for (;;) {
-    const batch = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 300 });
-    if (batch.receivedMessageItems.length === 0) break;
-    for (const item of batch.receivedMessageItems) messages.push(decodeMessage(item.messageText, encoding));
-  }
+  const messages = await receiveAll(queue, encoding);
   await queue.clearMessages();
   return messages;
 }
