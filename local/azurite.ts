@@ -39,9 +39,7 @@ export interface RunningAzurite {
    * back empty). stop() during the outage cancels the restart.
    */
   stopFor(ms: number): Promise<void>;
-  /** stopFor(afterMs): a restart with the data kept. */
-  restart(afterMs?: number): Promise<void>;
-  /** Resolves when no stopFor/restart is under way. */
+  /** Resolves when no stopFor is under way. */
   whenUp(): Promise<void>;
   /** Stops the processes and removes the temporary directory (persistent: true). */
   stop(): Promise<void>;
@@ -148,10 +146,6 @@ class Azurite implements RunningAzurite {
     });
     this.#busy = run.catch(() => undefined);
     return run;
-  }
-
-  restart(afterMs = 0): Promise<void> {
-    return this.stopFor(afterMs);
   }
 
   whenUp(): Promise<void> {
