@@ -19,6 +19,8 @@ interface GraphError {
 }
 
 const select = 'id,displayName,mail,jobTitle,department';
+/** Delta ignores $top: a client asks for smaller pages with this preference. */
+const pagesOf3 = 'odata.maxpagesize=3';
 
 describe('Graph users delta', () => {
   let stack: LocalStack;
@@ -40,7 +42,7 @@ describe('Graph users delta', () => {
   function get(link: string, prefer?: string): Promise<Response> {
     return fetch(link, { headers: { authorization: `Bearer ${token}`, ...(prefer === undefined ? {} : { prefer }) } });
   }
-  const start = (query = `$select=${select}&$top=3`): string => `${stack.graph.url}/v1.0/users/delta?${query}`;
+  const start = (query = `$select=${select}`): string => `${stack.graph.url}/v1.0/users/delta?${query}`;
 
   /** Follows nextLinks to the deltaLink; every page must be 200. */
   async function walk(link: string, prefer?: string): Promise<{ pages: DeltaEntry[][]; deltaLink: string }> {
@@ -73,7 +75,7 @@ describe('Graph users delta', () => {
   it('the first walk gives every user in pages, with opaque tokens, ending in a deltaLink', async () => {
     stack.graph.updateUser(stack.graph.users[1]?.id ?? '', { mail: null, jobTitle: null });
     const users = stack.graph.users;
-    const { pages, deltaLink } = await walk(start());
+    const { pages, deltaLink } = await walk(start(), pagesOf3);
     assert.deepEqual(pages.map((p) => p.length), [3, 3, 1]);
     assert.deepEqual(pages.flat(), users.map(full));
     assert.deepEqual(Object.keys(pages[0]?.[1] ?? {}).sort(), Object.keys(full(users[1] as SeedUser)).sort(), 'unset properties are left out');
@@ -158,12 +160,76 @@ describe('Graph users delta', () => {
   });
 
   it('a delta walk pages its changes and the deltaLink after it starts from where the walk began', async () => {
-    const { deltaLink } = await walk(start());
+    const { deltaLink } = await walk(start(), pagesOf3);
     const added = [1, 2, 3, 4, 5].map(() => stack.graph.addUser());
-    const { pages, deltaLink: next } = await walk(deltaLink);
-    assert.deepEqual(pages.map((p) => p.length), [3, 2], 'the page size travels in the token');
+    const { pages, deltaLink: next } = await walk(deltaLink, pagesOf3);
+    assert.deepEqual(pages.map((p) => p.length), [3, 2]);
     assert.deepEqual(pages.flat().map((x) => x.id), added.map((u) => u.id));
     assert.deepEqual((await walk(next)).pages, [[]]);
+  });
+
+  it('$top is ignored on delta: not checked, not used (the default page is 200)', async () => {
+    for (const top of ['2', '5000', '0', 'x']) {
+      const { pages } = await walk(start(`$select=${select}&$top=${top}`));
+      assert.deepEqual(pages.map((p) => p.length), [7], `$top=${top}`);
+    }
+    // /users is unchanged: its $top is still checked.
+    const users = await get(`${stack.graph.url}/v1.0/users?$select=id&$top=5000`);
+    assert.equal(users.status, 400);
+    assert.equal(((await users.json()) as GraphError).error.code, 'Request_UnsupportedQuery');
+  });
+
+  it('the default delta page size is 200, and odata.maxpagesize above 200 gets 200', async () => {
+    stack.graph.seed(450);
+    for (const prefer of [undefined, 'odata.maxpagesize=500', 'odata.maxpagesize=200', 'odata.maxpagesize=0', 'odata.maxpagesize=abc']) {
+      const { pages } = await walk(start(), prefer);
+      assert.deepEqual(pages.map((p) => p.length), [200, 200, 50], prefer);
+    }
+    const first = async (prefer?: string): Promise<string | null> => {
+      const response = await get(start(), prefer);
+      await response.body?.cancel();
+      return response.headers.get('preference-applied');
+    };
+    assert.equal(await first(), null, 'nothing asked, nothing applied');
+    assert.equal(await first('odata.maxpagesize=500'), 'odata.maxpagesize=200', 'capped: the size in use');
+    assert.equal(await first('odata.maxpagesize=0'), null, 'not a page size: ignored');
+  });
+
+  it('Preference-Applied names the page size on every page that has it, with return=minimal when both apply', async () => {
+    const pageOf = async (link: string, prefer?: string): Promise<{ applied: string | null; page: DeltaPage }> => {
+      const response = await get(link, prefer);
+      assert.equal(response.status, 200);
+      return { applied: response.headers.get('preference-applied'), page: (await response.json()) as DeltaPage };
+    };
+    const first = await pageOf(start(), pagesOf3);
+    assert.equal(first.applied, 'odata.maxpagesize=3');
+    const second = await pageOf(first.page['@odata.nextLink'] ?? '', 'Odata.MaxPageSize="3"');
+    assert.equal(second.applied, 'odata.maxpagesize=3', 'a name in any case, a quoted value');
+    const third = await pageOf(second.page['@odata.nextLink'] ?? '');
+    assert.equal(third.applied, null, 'not asked for on this request');
+    const deltaLink = third.page['@odata.deltaLink'] ?? '';
+    assert.notEqual(deltaLink, '');
+
+    const [a] = stack.graph.users;
+    assert.ok(a);
+    stack.graph.updateUser(a.id, { jobTitle: 'Head of Risk' });
+    const both = await pageOf(deltaLink, `return=minimal, ${pagesOf3}`);
+    assert.equal(both.applied, 'return=minimal, odata.maxpagesize=3');
+    assert.deepEqual(both.page.value, [{ jobTitle: 'Head of Risk', id: a.id }]);
+  });
+
+  it('the request that starts a walk fixes its page size: a nextLink request cannot change it', async () => {
+    const { deltaLink } = await walk(start());
+    const added = Array.from({ length: 8 }, () => stack.graph.addUser());
+    const first = await get(deltaLink, pagesOf3);
+    const page = (await first.json()) as DeltaPage;
+    assert.equal(page.value.length, 3);
+    const rest = await walk(page['@odata.nextLink'] ?? '', 'odata.maxpagesize=1');
+    assert.deepEqual(rest.pages.map((p) => p.length), [3, 2], 'still pages of 3');
+    assert.deepEqual([...page.value, ...rest.pages.flat()].map((x) => x.id), added.map((u) => u.id));
+    // The next deltaLink walk takes its own request's preference (none: 200), not the last walk's.
+    for (const user of added.slice(0, 4)) stack.graph.updateUser(user.id, { jobTitle: 'Treasurer' });
+    assert.deepEqual((await walk(rest.deltaLink)).pages.map((p) => p.length), [4]);
   });
 
   it('an expired or unknown delta token is 400 syncStateNotFound in Graph error shape', async () => {
@@ -215,7 +281,7 @@ describe('Graph users delta', () => {
 
   it('the fault plan applies to delta page requests as to /users pages', async () => {
     stack.faults.arm('graph-429@2');
-    const first = await get(start());
+    const first = await get(start(), pagesOf3);
     const next = ((await first.json()) as DeltaPage)['@odata.nextLink'] ?? '';
     const throttled = await get(next);
     assert.equal(throttled.status, 429);

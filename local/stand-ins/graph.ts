@@ -23,6 +23,16 @@ import type { SigningKey } from './signing';
  * 400 syncStateNotFound; after resetSync() the next deltaLink request is 410 Gone with a Location
  * holding the delta URL with an empty $deltatoken (a full walk again). Delta pages go through the
  * same faults as /users pages.
+ *
+ * Delta page size, as Graph's for users: delta does not support $top, which is ignored (neither
+ * checked nor used). The server picks the size, 200; a client may ask for smaller pages with
+ * `Prefer: odata.maxpagesize=N` (more than 200 gets 200; a value that is not a positive integer is
+ * ignored, as an unknown preference is). The request that starts a walk (the first one,
+ * `$deltatoken=latest`, or a deltaLink's) fixes the page size for the whole walk: a nextLink
+ * request's own preference does not change it. `Preference-Applied` lists, joined by ', ', what a
+ * page honoured: `return=minimal` when asked for, and `odata.maxpagesize=N` when the request asked
+ * for a page size and its page has it (N the size in use: 200 when it asked for more; left out
+ * when the walk's size is not what this request asked for).
  */
 
 const userProperties = new Set<string>([
@@ -35,6 +45,8 @@ const userProperties = new Set<string>([
 const defaultSelect = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
 const readRoles = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 const defaultPageSize = 100;
+/** Graph's page size for a users delta walk, and the most `odata.maxpagesize` gets. */
+const deltaMaxPageSize = 200;
 
 /** What the next requests get, in order, before normal handling: throttling, an outage, an empty page, or a normal answer (`pass`). */
 export type GraphFault = { status: number; retryAfterSeconds?: number } | { emptyPage: true } | { pass: true };
@@ -55,16 +67,46 @@ interface DirectoryRecord {
   lastChange: number;
 }
 
+/** What a delta token stands for: the change log's version, and the selection of the walk that issued it. */
 interface DeltaState {
   version: number;
   fields: string[];
   select: string | null;
-  top: number;
 }
 
+/** A delta walk under way: all its entries, computed when it started, and its page size. */
 interface DeltaWalk {
   entries: Record<string, unknown>[];
   state: DeltaState;
+  pageSize: number;
+}
+
+/** The preferences of a request's `Prefer` header that delta honours. */
+interface DeltaPreferences {
+  minimal: boolean;
+  /** A positive integer, as asked for (not yet capped); undefined when not asked for or not valid. */
+  maxPageSize: number | undefined;
+}
+
+/**
+ * Reads `Prefer` (RFC 7240): comma-separated preferences, each `name` or `name=value` with optional
+ * `;parameters` (not used here); names are case-insensitive, a value may be quoted, and the first
+ * occurrence of a name counts. Node joins repeated Prefer headers with ', ', so one list covers them.
+ */
+function deltaPreferences(header: string | string[] | undefined): DeltaPreferences {
+  const found = new Map<string, string>();
+  for (const item of [header ?? []].flat().join(',').split(',')) {
+    const [preference = ''] = item.split(';');
+    const eq = preference.indexOf('=');
+    const name = (eq < 0 ? preference : preference.slice(0, eq)).trim().toLowerCase();
+    if (name === '' || found.has(name)) continue;
+    found.set(name, eq < 0 ? '' : preference.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
+  }
+  const size = Number(found.get('odata.maxpagesize') ?? Number.NaN);
+  return {
+    minimal: found.get('return')?.toLowerCase() === 'minimal',
+    maxPageSize: Number.isInteger(size) && size >= 1 ? size : undefined,
+  };
 }
 
 function setProperties(user: SeedUser, fields: readonly string[]): Record<string, unknown> {
@@ -306,12 +348,6 @@ export class GraphStandIn {
     const unknown = fields.find((f) => !userProperties.has(f));
     if (unknown !== undefined) return this.#error(res, 400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`, headers);
 
-    const topText = url.searchParams.get('$top');
-    const top = topText === null ? defaultPageSize : Number(topText);
-    if (!Number.isInteger(top) || top < 1 || top > 999) {
-      return this.#error(res, 400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topText ?? ''}'. Must be between 1 and 999 inclusive.`, headers);
-    }
-
     const pageHeaders = { ...headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' };
     const send = (body: Record<string, unknown>, extra: Record<string, string> = {}): void => {
       if (injected !== undefined) return this.#answerBroken(res, injected, body, { ...pageHeaders, ...extra });
@@ -320,8 +356,14 @@ export class GraphStandIn {
     };
     const empty = fault !== undefined && 'emptyPage' in fault;
     if (path === '/v1.0/users/delta') {
-      const minimal = /\breturn=minimal\b/i.test(String(req.headers.prefer ?? ''));
-      return this.#deltaPage(res, url, { version: this.#version, fields, select, top }, minimal, empty, headers, send);
+      // $top is not supported on delta, so not even checked: the page size comes from Prefer.
+      return this.#deltaPage(res, url, { version: this.#version, fields, select }, deltaPreferences(req.headers.prefer), empty, headers, send);
+    }
+
+    const topText = url.searchParams.get('$top');
+    const top = topText === null ? defaultPageSize : Number(topText);
+    if (!Number.isInteger(top) || top < 1 || top > 999) {
+      return this.#error(res, 400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topText ?? ''}'. Must be between 1 and 999 inclusive.`, headers);
     }
 
     let offset = 0;
@@ -351,11 +393,15 @@ export class GraphStandIn {
   }
 
   /**
-   * One page of /users/delta. `requested` is the selection and page size of this request's query
-   * (used when it starts a walk); a $skiptoken or $deltatoken carries its own.
+   * One page of /users/delta. `requested` is the selection of this request's query (used when it
+   * starts a walk; a deltaLink's $deltatoken carries the selection of the walk that issued it) and
+   * `prefer` its preferences: the page size of a walk is that of the request starting it (a first
+   * request, `$deltatoken=latest`, a deltaLink's); a $skiptoken carries the walk, page size included.
    */
-  #deltaPage(response: ServerResponse, url: URL, requested: DeltaState, minimal: boolean, empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>, extra?: Record<string, string>) => void): void {
+  #deltaPage(response: ServerResponse, url: URL, requested: DeltaState, prefer: DeltaPreferences, empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>, extra?: Record<string, string>) => void): void {
     const res = { error: (status: number, code: string, message: string, extra: Record<string, string> = {}): void => this.#error(response, status, code, message, { ...headers, ...extra }) };
+    const { minimal } = prefer;
+    const pageSize = Math.min(prefer.maxPageSize ?? deltaMaxPageSize, deltaMaxPageSize);
     let walk: DeltaWalk;
     let offset = 0;
     const skipToken = url.searchParams.get('$skiptoken');
@@ -365,9 +411,9 @@ export class GraphStandIn {
       if (known === undefined) return res.error(400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.');
       ({ walk, offset } = known);
     } else if (deltaToken === null || deltaToken === '') {
-      walk = { entries: this.#changesSince(0, requested.fields, false), state: requested };
+      walk = { entries: this.#changesSince(0, requested.fields, false), state: requested, pageSize };
     } else if (deltaToken === 'latest') {
-      walk = { entries: [], state: requested };
+      walk = { entries: [], state: requested, pageSize };
     } else {
       const state = this.#deltaTokens.get(deltaToken);
       if (this.#resetPending) {
@@ -377,10 +423,10 @@ export class GraphStandIn {
         return res.error(410, 'resyncRequired', 'Resync required. Replace any local cached data with the data returned by a full sync (a new delta query without a delta token).', { location: `${this.url}/v1.0/users/delta?${query.join('&')}` });
       }
       if (state === undefined) return res.error(400, 'syncStateNotFound', 'The sync state generation is not found or has expired. Start a new sync without a delta token.');
-      walk = { entries: this.#changesSince(state.version, state.fields, minimal), state: { ...state, version: this.#version } };
+      walk = { entries: this.#changesSince(state.version, state.fields, minimal), state: { ...state, version: this.#version }, pageSize };
     }
 
-    const slice = empty ? [] : walk.entries.slice(offset, offset + walk.state.top);
+    const slice = empty ? [] : walk.entries.slice(offset, offset + walk.pageSize);
     const nextOffset = offset + slice.length;
     const body: Record<string, unknown> = { '@odata.context': `${this.url}/v1.0/$metadata#users(${walk.state.fields.join(',')})`, value: slice };
     if (nextOffset < walk.entries.length) {
@@ -396,7 +442,11 @@ export class GraphStandIn {
       this.issuedDeltaLinks.push(link);
       body['@odata.deltaLink'] = link;
     }
-    send(body, minimal ? { 'preference-applied': 'return=minimal' } : {});
+    const applied = [
+      ...(minimal ? ['return=minimal'] : []),
+      ...(prefer.maxPageSize !== undefined && pageSize === walk.pageSize ? [`odata.maxpagesize=${walk.pageSize}`] : []),
+    ];
+    send(body, applied.length === 0 ? {} : { 'preference-applied': applied.join(', ') });
   }
 
   /** The status faults and graph-hang (no answer at all); false for the others, which need the page. */
