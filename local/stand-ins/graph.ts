@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { churnKind, churnUpdate, type ChurnChange, type ChurnKind } from '../churn';
 import { answersGraphRequest, type Fault, type FaultPlan } from '../faults';
 import { bearerToken, listen, sendJson, type RunningServer } from '../net';
 import type { TlsMaterial } from '../tls';
@@ -260,6 +261,69 @@ export class GraphStandIn {
     if (record === undefined || record.state === 'hard-deleted') throw new Error(`No user ${id} to hard-delete`);
     record.state = 'hard-deleted';
     record.removedAt = record.lastChange = this.#bump();
+  }
+
+  /**
+   * Makes `changes` random changes with the methods above and returns them in order: about 30%
+   * updates (one or two of jobTitle, department, displayName, mobilePhone, officeLocation, each to
+   * another value), 25% adds, 20% soft deletes, 10% restores (an update when no user is left to
+   * restore), 15% hard deletes (of an active or a soft-deleted user). No user is changed twice in
+   * one call, those it adds included, so that each change shows on its own in the next delta; when
+   * no active user is left to change, it only adds. The kinds, the users and the new values come
+   * from `random` (see churn.ts; use seed.ts's prng for repeatable churn); an added user's id and
+   * properties are addUser's own.
+   */
+  churn(changes: number, random: () => number): ChurnChange[] {
+    if (!Number.isInteger(changes) || changes < 0) throw new RangeError(`churn needs a whole number of changes, not ${changes}`);
+    const touched = new Set<string>();
+    const untouched = (...states: DirectoryRecord['state'][]): DirectoryRecord[] => [...this.#records.values()].filter((r) => states.includes(r.state) && !touched.has(r.user.id));
+    /** One of the untouched users in `states` (there is one: the kind was chosen so), now touched. */
+    const take = (...states: DirectoryRecord['state'][]): DirectoryRecord => {
+      const candidates = untouched(...states);
+      const record = candidates[Math.floor(random() * candidates.length)];
+      if (record === undefined) throw new Error(`churn: no ${states.join(' or ')} user left to change`);
+      touched.add(record.user.id);
+      return record;
+    };
+    const made: ChurnChange[] = [];
+    for (let i = 0; i < changes; i++) {
+      let kind: ChurnKind = untouched('active').length === 0 ? 'added' : churnKind(random);
+      if (kind === 'restored' && untouched('soft-deleted').length === 0) kind = 'updated';
+      switch (kind) {
+        case 'added': {
+          const user = this.addUser();
+          touched.add(user.id);
+          made.push({ kind, id: user.id });
+          break;
+        }
+        case 'updated': {
+          const { user } = take('active');
+          const update = churnUpdate(user, random);
+          this.updateUser(user.id, update);
+          made.push({ kind, id: user.id, fields: Object.keys(update) });
+          break;
+        }
+        case 'softDeleted': {
+          const { user } = take('active');
+          this.softDeleteUser(user.id);
+          made.push({ kind, id: user.id });
+          break;
+        }
+        case 'restored': {
+          const { user } = take('soft-deleted');
+          this.restoreUser(user.id);
+          made.push({ kind, id: user.id });
+          break;
+        }
+        case 'hardDeleted': {
+          const { user } = take('active', 'soft-deleted');
+          this.hardDeleteUser(user.id);
+          made.push({ kind, id: user.id });
+          break;
+        }
+      }
+    }
+    return made;
   }
 
   #load(users: readonly SeedUser[]): void {
