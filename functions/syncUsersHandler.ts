@@ -1,7 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { scrub, toSyncError } from '../shared/errors';
 import { readSettings } from '../shared/settings';
-import { createSyncRuntime, runSync, type SyncRuntime, type SyncSummary } from '../shared/sync';
+import { createSyncRuntime, runSync, type RunSyncOptions, type SyncRuntime, type SyncSummary } from '../shared/sync';
 import { trackRun } from './shutdown';
 import { count } from '../shared/words';
 
@@ -19,13 +19,21 @@ const appSettingsSource = "the Function App's app settings (local.settings.json 
 let current: { key: string; runtime: SyncRuntime } | undefined;
 
 export async function syncUsersHandler(timer: Timer, context: InvocationContext): Promise<SyncSummary> {
+  return handleSync(timer, context);
+}
+
+/** What an operator can ask of one run from the command line (`npm run sync -- --once --full`); the timer asks nothing. */
+export type SyncRequest = Pick<RunSyncOptions, 'forceFull' | 'allowRemovals'>;
+
+/** The handler with a request: used by the local commands, which take --full and --allow-removals. */
+export async function handleSync(timer: Timer, context: InvocationContext, request: SyncRequest = {}): Promise<SyncSummary> {
   const controller = new AbortController();
-  const running = run(timer, context, controller.signal);
+  const running = run(timer, context, controller.signal, request);
   trackRun(controller, running);
   return running;
 }
 
-async function run(timer: Timer, context: InvocationContext, abortSignal: AbortSignal): Promise<SyncSummary> {
+async function run(timer: Timer, context: InvocationContext, abortSignal: AbortSignal, request: SyncRequest): Promise<SyncSummary> {
   try {
     const settings = readSettings(process.env, { source: appSettingsSource });
     // App settings only change with a restart in Azure; the key keeps a changed environment honest elsewhere.
@@ -37,13 +45,10 @@ async function run(timer: Timer, context: InvocationContext, abortSignal: AbortS
       onProgress: (progress) => context.debug('sync progress', progress),
       onNotice: (message) => context.warn(scrub(message)),
       abortSignal,
+      ...request,
     });
     if (summary.outcome === 'locked') return summary;
-    context.log(
-      `Sync finished: ${count(summary.users, 'user')} read, ${count(summary.messages, 'message')} written to ${summary.queue}, ` +
-        `${count(summary.pages, 'page')}, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'}, ` +
-        `${summary.overflowed} via claim check, ${Math.round(summary.retryMs)} ms in retries (run ${summary.runId}${summary.resumed ? `, resumed at page ${summary.resumedAtPage ?? 1}` : ''})`,
-    );
+    context.log(summaryLine(summary));
     return summary;
   } catch (error) {
     const failure = toSyncError(error);
@@ -51,4 +56,18 @@ async function run(timer: Timer, context: InvocationContext, abortSignal: AbortS
     context.error(`Sync failed [${failure.code}]: ${scrub(failure.message)}`);
     throw failure;
   }
+}
+
+/** The run's one log line: mode, what was sent by type, pages, whether the delta link moved on, and the costs. */
+export function summaryLine(summary: SyncSummary): string {
+  const what =
+    summary.kind === 'snapshot'
+      ? `snapshot (${summary.snapshotReason ?? 'full'}): ${count(summary.snapshots, 'snapshot user')}`
+      : `changes: ${count(summary.upserts, 'upsert')}, ${count(summary.removals, 'removal')}, ${count(summary.snapshots, 'snapshot user')}`;
+  const link = summary.mode === 'full' ? '' : `, delta link ${summary.deltaLinkAdvanced ? 'advanced' : 'not advanced'}`;
+  return (
+    `Sync finished (${summary.mode} mode, ${what}${link}): ${count(summary.users, 'entry', 'entries')} read in ${count(summary.pages, 'page')}, ` +
+    `${count(summary.messages, 'message')} written to ${summary.queue}, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'}, ` +
+    `${summary.overflowed} via claim check, ${Math.round(summary.retryMs)} ms in retries (run ${summary.runId}${summary.resumed ? `, resumed at page ${summary.resumedAtPage ?? 1}` : ''})`
+  );
 }

@@ -78,6 +78,13 @@ param graphRequestTimeoutSeconds int = 100
 @description('SYNC_RETRY_BUDGET_SECONDS: total time one run may spend retrying.')
 param syncRetryBudgetSeconds int = 600
 
+@allowed(['delta', 'full'])
+@description('SYNC_MODE: delta (changes only after a first full run) or full (every user, every run).')
+param syncMode string = 'delta'
+
+@description('SYNC_MAX_REMOVALS: a delta run with more removals than this (a count, a percentage of the last full snapshot, or both: the lesser) sends none and fails until allowed once.')
+param syncMaxRemovals string = '500,5%'
+
 @description('Object id of a developer to grant data access (Key Vault Secrets Officer, Storage Queue Data Contributor on the queue, Storage Blob Data Contributor on the two sync containers) for running the sync from a laptop. Empty for none.')
 param developerPrincipalId string = ''
 
@@ -163,6 +170,8 @@ var syncSettings = {
   USERS_OVERFLOW_CONTAINER: usersOverflowContainerName
   GRAPH_REQUEST_TIMEOUT_SECONDS: string(graphRequestTimeoutSeconds)
   SYNC_RETRY_BUDGET_SECONDS: string(syncRetryBudgetSeconds)
+  SYNC_MODE: syncMode
+  SYNC_MAX_REMOVALS: syncMaxRemovals
   AZURE_CLIENT_ID: identity.properties.clientId
 }
 

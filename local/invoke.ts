@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { Cron } from 'croner';
 import { stopCurrentRun } from '../functions/shutdown';
-import { syncUsersHandler } from '../functions/syncUsersHandler';
+import { handleSync, type SyncRequest } from '../functions/syncUsersHandler';
 import { SettingsError } from '../shared/settings';
 import type { SyncProgress, SyncSummary } from '../shared/sync';
 import { count } from '../shared/words';
@@ -19,6 +19,8 @@ export interface InvokeOptions {
   /** A live progress line on stderr when it is a terminal. */
   liveProgress?: boolean;
   isPastDue?: boolean;
+  /** --full, --allow-removals: for this run only. */
+  request?: SyncRequest;
 }
 
 export async function invokeSync(options: InvokeOptions = {}): Promise<SyncSummary | undefined> {
@@ -52,7 +54,7 @@ export async function invokeSync(options: InvokeOptions = {}): Promise<SyncSumma
   const now = new Date().toISOString();
   const timer: Timer = { isPastDue: options.isPastDue ?? false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } };
   try {
-    return await syncUsersHandler(timer, context);
+    return await handleSync(timer, context, options.request);
   } catch {
     // The handler has logged the failure through the context, clearly; nothing more to say.
     return undefined;
@@ -165,4 +167,11 @@ export function runCommand(name: string, main: () => Promise<number>, usage = `u
       exit(ExitCode.failed);
     }
   });
+}
+
+/** --allow-removals N: a whole number of 1 or more, or a UsageError. */
+export function parseAllowRemovals(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`--allow-removals "${text}" must be the number of removals to let through this once (1 or more, at least what the held run reported), e.g. --allow-removals 750`);
+  return Number(text);
 }

@@ -4,23 +4,30 @@ import { readSettings, type SyncSettings } from '../shared/settings';
 import type { Cron } from 'croner';
 import { formatFaults, parseFaults, type Fault } from './faults';
 import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
+import { summarizeChurn } from './churn';
 import { startLocalStack } from './stack';
+import { prng } from './stand-ins/seed';
 import { count } from '../shared/words';
 
 /**
- * `npm run local [-- --once] [--users N] [--faults LIST]`: the whole offline stack, one sync at
- * once with a live progress line, the summary and one message read back from the queue; then the
- * sync again on SYNC_SCHEDULE until Ctrl-C. Settings you export (USER_FIELDS, SYNC_SCHEDULE, …) win over the
+ * `npm run local [-- --once] [--users N] [--churn N] [--faults LIST]`: the whole offline stack,
+ * one sync at once with a live progress line, the summary and one message read back from the
+ * queue; then (without --once) N random changes to the directory and a second run right away,
+ * which in delta mode sends only those; then the sync again on SYNC_SCHEDULE, N changes before
+ * each run, until Ctrl-C. Settings you export (USER_FIELDS, SYNC_SCHEDULE, …) win over the
  * stack's; the endpoints and identities always come from the stack. `--faults` arms the stand-ins'
  * fault plan (grammar in faults.ts, e.g. graph-429@2,token-503,queue-down@2x4) before the run.
  */
 
-const userTunable = ['USER_FIELDS', 'SYNC_SCHEDULE', 'USERS_QUEUE_NAME', 'USERS_QUEUE_MESSAGE_ENCODING', 'QUEUE_SEND_CONCURRENCY'];
+const userTunable = ['USER_FIELDS', 'SYNC_SCHEDULE', 'USERS_QUEUE_NAME', 'USERS_QUEUE_MESSAGE_ENCODING', 'QUEUE_SEND_CONCURRENCY', 'SYNC_MODE', 'SYNC_MAX_REMOVALS', 'SYNC_ALLOW_REMOVALS'];
+const defaultChurn = 25;
 
 async function main(): Promise<number> {
-  const values = parseCommandArgs({ once: { type: 'boolean', default: false }, users: { type: 'string', default: '2500' }, faults: { type: 'string' } });
+  const values = parseCommandArgs({ once: { type: 'boolean', default: false }, users: { type: 'string', default: '2500' }, churn: { type: 'string', default: String(defaultChurn) }, faults: { type: 'string' } });
   const users = Number(values.users);
   if (!/^\d+$/.test(values.users) || users > 1_000_000) throw new UsageError(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500`);
+  const churn = Number(values.churn);
+  if (!/^\d+$/.test(values.churn) || churn > 100_000) throw new UsageError(`--churn "${values.churn}" must be a whole number of changes from 0 to 100000, e.g. --churn ${defaultChurn}`);
   let faults: Fault[] = [];
   try {
     faults = parseFaults(values.faults ?? '');
@@ -48,8 +55,15 @@ async function main(): Promise<number> {
     const summary = await invokeSync({ liveProgress: true });
     if (faults.length > 0) process.stdout.write(`${count(stack.faults.injected, 'fault')} injected so far.\n`);
     if (summary === undefined) return false;
-    if (summary.messages !== summary.users) process.stderr.write(`warning: ${count(summary.users, 'user')} read but ${count(summary.messages, 'message')} written\n`);
+    const expected = summary.snapshots + summary.upserts + summary.removals + (summary.kind === 'snapshot' ? 1 : 0);
+    if (summary.outcome === 'completed' && !summary.resumed && summary.messages !== expected) process.stderr.write(`warning: ${count(expected, 'message')} expected but ${count(summary.messages, 'message')} written\n`);
     return true;
+  };
+  // The directory changes between runs, as a real one does: adds, updates, soft and hard deletes, restores.
+  const random = prng(Date.now() % 2 ** 31);
+  const changeThenRun = async (): Promise<boolean> => {
+    if (churn > 0) process.stdout.write(`Directory changed before this run: ${summarizeChurn(stack.graph.churn(churn, random))}.\n`);
+    return once();
   };
 
   let ok = false;
@@ -77,19 +91,26 @@ async function main(): Promise<number> {
     await stack.stop();
     return ok ? ExitCode.ok : ExitCode.failed;
   }
-  job = scheduleRuns(settings.schedule, once);
+  if (churn > 0) {
+    process.stdout.write(`\nA second run right away, after ${count(churn, 'random change')} (--churn ${churn}): in delta mode it sends only those (an update of a property outside USER_FIELDS does not surface).\n`);
+    await changeThenRun();
+  }
+  job = scheduleRuns(settings.schedule, changeThenRun);
   return new Promise<number>(() => undefined); // until Ctrl-C (onShutdown exits)
 }
 
 runCommand(
   'npm run local',
   main,
-  `usage: npm run local -- [--once] [--users N] [--faults LIST]
+  `usage: npm run local -- [--once] [--users N] [--churn N] [--faults LIST]
   Starts the offline stack (Entra ID, Graph, Key Vault stand-ins and Azurite), runs the sync once,
-  then again on SYNC_SCHEDULE until Ctrl-C. Exported USER_FIELDS, SYNC_SCHEDULE, USERS_QUEUE_NAME,
-  USERS_QUEUE_MESSAGE_ENCODING and QUEUE_SEND_CONCURRENCY win over the stack's.
+  then changes the directory and runs it again (delta mode: only the changes), then on
+  SYNC_SCHEDULE until Ctrl-C. Exported USER_FIELDS, SYNC_SCHEDULE, USERS_QUEUE_NAME,
+  USERS_QUEUE_MESSAGE_ENCODING, QUEUE_SEND_CONCURRENCY, SYNC_MODE, SYNC_MAX_REMOVALS and
+  SYNC_ALLOW_REMOVALS win over the stack's.
   --once          one run, then stop the stack and exit
   --users N       users seeded in the Graph stand-in, 0 to 1000000 (default 2500)
+  --churn N       random directory changes before each run after the first (default ${defaultChurn}; 0: none)
   --faults LIST   faults for the stand-ins, e.g. graph-429@2,token-503,queue-down@2x3
   -h, --help      this text
 Exit status: 0 ok, 1 a failed run, 2 bad settings or arguments.`,

@@ -1,5 +1,6 @@
 import type { BlobLeaseClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { SyncError, SyncErrorCodes, describeCause, isIdentityError, isNetworkError, storageSignInFailed } from './errors';
+import type { SnapshotReason } from './messages';
 import { ensureContainer, storageErrorCode } from './storage';
 
 /**
@@ -12,22 +13,66 @@ import { ensureContainer, storageErrorCode } from './storage';
  * stops at once. A run that dies without releasing the lease frees it within 60 s.
  */
 
-export const checkpointVersion = 1;
+export const checkpointVersion = 2;
 
+/** A removal read in a delta walk and held back until the walk ends (the mass-deletion guard counts them first). */
+export interface PendingRemoval {
+  readonly id: string;
+  readonly reason: string;
+  /** The message's sequence: where the walk read it. */
+  readonly sequence: number;
+}
+
+/**
+ * The run state. Two parts: the watermark that outlives runs (`deltaLink`, `knownUsers`,
+ * `allowanceUsed`), and the progress of the current or last run.
+ */
 export interface RunCheckpoint {
   readonly version: typeof checkpointVersion;
-  /** `running`: a run is going on or failed and will be resumed; `finished`: nothing to resume. */
-  readonly status: 'running' | 'finished';
+  /**
+   * `running`: a run is going on or failed and will be resumed; `held`: the mass-deletion guard
+   * held the run's removals back (the next run walks again from `deltaLink`, same runId);
+   * `finished`: nothing to resume.
+   */
+  readonly status: 'running' | 'held' | 'finished';
   readonly runId: string;
   /** ISO 8601: when the run first started. */
   readonly runAt: string;
-  readonly mode: 'full';
-  /** The next page not yet fully accepted by the queue; null: the first page. */
+  /** `full`: GET /users; `delta`: GET /users/delta. */
+  readonly mode: 'full' | 'delta';
+  /** `snapshot`: every user; `changes`: what changed since `deltaLink`. */
+  readonly kind: 'snapshot' | 'changes';
+  /** Why a snapshot (null for changes). */
+  readonly snapshotReason: SnapshotReason | null;
+  /** Walks of this run (a restart from the first page, or from the delta link, starts a new one). */
+  readonly walk: number;
+  /** The next page not yet fully accepted by the queue; null: the walk's first page (or, with walkDone, none). */
   readonly nextLink: string | null;
-  /** Pages, users and messages fully accepted so far in this run. */
+  /** Every page of the walk was accepted; what is left is the end of the run (removals, marker). */
+  readonly walkDone: boolean;
+  /** The @odata.deltaLink the walk ended with: becomes `deltaLink` when the run finishes. */
+  readonly deltaNext: string | null;
+  /** The committed watermark: where the next changes run starts; null: none (the next delta run is a snapshot). */
+  readonly deltaLink: string | null;
+  /** The USER_FIELDS the delta link selects (a link keeps its $select: other fields need a new snapshot). */
+  readonly deltaFields: readonly string[] | null;
+  /** Removals of this walk not yet sent (at most the guard's limit or allowance, plus one). */
+  readonly pendingRemovals: readonly PendingRemoval[];
+  /** Distinct removals read in this walk (more than pendingRemovals when over the cap). */
+  readonly removals: number;
+  /** Pages and entries (users and removals) read in this walk, messages accepted in this run. */
   readonly pages: number;
   readonly users: number;
   readonly messages: number;
+  /** Snapshot users and upserts sent in this walk. */
+  readonly snapshots: number;
+  readonly upserts: number;
+  /** Users in the last finished snapshot (the base of a percentage in SYNC_MAX_REMOVALS); null: none yet. */
+  readonly knownUsers: number | null;
+  /** The SYNC_ALLOW_REMOVALS value a run has used, and which run: ignored until the setting changes. */
+  readonly allowanceUsed: { readonly value: number; readonly runId: string } | null;
+  /** Removals the guard held back (status held). */
+  readonly heldRemovals: number | null;
   /** Invocations that worked on this run (1 for a run that never failed). */
   readonly attempts: number;
   readonly updatedAt: string;
@@ -153,7 +198,7 @@ export class RunStateStore {
     try {
       await blob.getBlobLeaseClient(lease.leaseId).acquireLease(leaseSeconds);
       const current = parseCheckpoint((await blob.downloadToBuffer()).toString('utf8'));
-      return current !== undefined && current.runId === next.runId && current.status === 'running' && current.pages <= next.pages;
+      return current !== undefined && current.runId === next.runId && current.status === 'running' && (current.walk < next.walk || (current.walk === next.walk && current.pages <= next.pages));
     } catch {
       return false;
     }
@@ -191,15 +236,27 @@ export function parseCheckpoint(text: string): RunCheckpoint | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const c = value as Partial<Record<keyof RunCheckpoint, unknown>>;
-  const counts = [c.pages, c.users, c.messages, c.attempts].every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0);
+  const whole = (n: unknown): boolean => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+  const link = (l: unknown): boolean => l === null || typeof l === 'string';
+  const counts = [c.pages, c.users, c.messages, c.attempts, c.snapshots, c.upserts, c.removals, c.walk].every(whole);
+  const pending = Array.isArray(c.pendingRemovals) && c.pendingRemovals.every((p: unknown) => typeof (p as PendingRemoval | null)?.id === 'string' && typeof (p as PendingRemoval).reason === 'string' && whole((p as PendingRemoval).sequence));
+  const allowance = c.allowanceUsed === null || (typeof c.allowanceUsed === 'object' && whole((c.allowanceUsed as { value?: unknown }).value) && typeof (c.allowanceUsed as { runId?: unknown }).runId === 'string');
   if (
     c.version !== checkpointVersion ||
-    (c.status !== 'running' && c.status !== 'finished') ||
+    (c.status !== 'running' && c.status !== 'held' && c.status !== 'finished') ||
     typeof c.runId !== 'string' ||
     typeof c.runAt !== 'string' ||
     Number.isNaN(Date.parse(c.runAt)) ||
-    c.mode !== 'full' ||
-    (c.nextLink !== null && typeof c.nextLink !== 'string') ||
+    (c.mode !== 'full' && c.mode !== 'delta') ||
+    (c.kind !== 'snapshot' && c.kind !== 'changes') ||
+    !(c.snapshotReason === null || ['full-mode', 'first-delta', 'requested', 'resync'].includes(c.snapshotReason as string)) ||
+    ![c.nextLink, c.deltaNext, c.deltaLink].every(link) ||
+    typeof c.walkDone !== 'boolean' ||
+    !(c.knownUsers === null || whole(c.knownUsers)) ||
+    !(c.deltaFields === null || (Array.isArray(c.deltaFields) && c.deltaFields.every((f: unknown) => typeof f === 'string'))) ||
+    !(c.heldRemovals === null || whole(c.heldRemovals)) ||
+    !pending ||
+    !allowance ||
     !counts
   ) {
     return undefined;

@@ -22,6 +22,8 @@ export const SyncErrorCodes = {
   graphUnreachable: 'GRAPH_UNREACHABLE',
   graphResponseInvalid: 'GRAPH_RESPONSE_INVALID',
   graphPageLinkExpired: 'GRAPH_PAGE_LINK_EXPIRED',
+  graphDeltaLinkExpired: 'GRAPH_DELTA_LINK_EXPIRED',
+  removalsHeld: 'REMOVALS_HELD',
   queueUnreachable: 'QUEUE_UNREACHABLE',
   queueAccessDenied: 'QUEUE_ACCESS_DENIED',
   queueSendFailed: 'QUEUE_SEND_FAILED',

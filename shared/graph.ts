@@ -52,6 +52,14 @@ export interface FetchedUsersPage extends UsersPage {
 
 export const maxGraphPageSize = 999;
 
+/**
+ * The start of a delta walk: /users/delta with the same $select. No $top: Graph does not support
+ * it on delta and picks the page size itself (at most 200 users).
+ */
+export function usersDeltaUrl(baseUrl: string, fields: readonly string[]): string {
+  return `${new URL('/v1.0/users/delta', baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}`;
+}
+
 export function usersUrl(baseUrl: string, fields: readonly string[], pageSize: number = maxGraphPageSize): string {
   // Property names are validated as [A-Za-z0-9_] by the settings module: nothing here needs escaping,
   // and the URL reads as Graph's documentation writes it.
@@ -78,16 +86,18 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
     let status: number;
     let text: string;
     let requestId: string | undefined;
+    let location: string | undefined;
     try {
       const response = await pipeline.sendRequest(httpClient, request);
       status = response.status;
       text = response.bodyAsText ?? '';
       requestId = response.headers.get('request-id') ?? undefined;
+      location = response.headers.get('location') ?? undefined;
     } catch (error) {
       throw graphFailure(error, url, origin);
     }
     // A page link (a saved one, or a nextLink) carries a skip token, which Graph may refuse once expired.
-    if (status !== 200) throw graphError(status, text, requestId, options, new URL(url).searchParams.has('$skiptoken') ? url : undefined);
+    if (status !== 200) throw graphError(status, text, requestId, options, url, location);
 
     let body: unknown;
     try {
@@ -119,7 +129,7 @@ interface GraphErrorBody {
   error?: { code?: string; message?: string };
 }
 
-function graphError(status: number, text: string, requestId: string | undefined, options: GraphUsersOptions, pageUrl: string | undefined): SyncError {
+function graphError(status: number, text: string, requestId: string | undefined, options: GraphUsersOptions, url: string, location: string | undefined): SyncError {
   let code = '';
   let message = text.slice(0, 300);
   try {
@@ -130,6 +140,19 @@ function graphError(status: number, text: string, requestId: string | undefined,
     // not JSON: keep the start of the text
   }
   const details = { status, graphCode: code, requestId };
+  const query = new URL(url).searchParams;
+  if (query.has('$deltatoken') && (status === 410 || (status >= 400 && status < 500 && /^(syncStateNotFound|resyncRequired|syncStateInvalid)$/i.test(code)))) {
+    // Expired (about 7 days), or reset by tenant maintenance (410 Gone with a Location holding an empty $deltatoken).
+    const restart = location !== undefined && new URL(location, url).origin === new URL(url).origin ? new URL(location, url).toString() : undefined;
+    return new SyncError(
+      SyncErrorCodes.graphDeltaLinkExpired,
+      status === 410
+        ? `Microsoft Graph reset the sync state (410 Gone${code === '' ? '' : ` ${code}`}): the delta link can no longer be used and a full resync is needed.`
+        : `Microsoft Graph no longer knows the saved delta link (${status} ${code}: delta links expire after about 7 days without a run): a full resync is needed.`,
+      { details: { ...details, location: restart } },
+    );
+  }
+  const pageUrl = query.has('$skiptoken') ? url : undefined;
   if (pageUrl !== undefined && status === 400 && /ExpiredPageToken|InvalidPageToken|skiptoken/i.test(`${code} ${message}`)) {
     return new SyncError(SyncErrorCodes.graphPageLinkExpired, `Microsoft Graph refused a page link (400 ${code}): its skip token has expired.`, { details });
   }
@@ -160,5 +183,6 @@ function graphError(status: number, text: string, requestId: string | undefined,
 function redact(url: string): string {
   const parsed = new URL(url);
   if (parsed.searchParams.has('$skiptoken')) parsed.searchParams.set('$skiptoken', '…');
+  if (parsed.searchParams.has('$deltatoken')) parsed.searchParams.set('$deltatoken', '…');
   return parsed.toString();
 }

@@ -1,6 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
-import type { OverflowReference, UserMessage } from './messages';
+import type { OverflowReference, UserStateMessage } from './messages';
 import { ensureContainer } from './storage';
 
 /**
@@ -16,7 +16,7 @@ export class OverflowStore {
     private readonly where: string,
   ) {}
 
-  async put(message: UserMessage): Promise<OverflowReference> {
+  async put(message: UserStateMessage): Promise<OverflowReference> {
     const name = `${message.runId}/${message.messageId}.json`;
     const blob = this.container.getBlockBlobClient(name);
     const text = JSON.stringify(message);

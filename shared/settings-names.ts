@@ -23,6 +23,9 @@ export const SettingNames = {
   stateContainer: 'SYNC_STATE_CONTAINER',
   overflowContainer: 'USERS_OVERFLOW_CONTAINER',
   allowedHosts: 'SYNC_ALLOWED_HOSTS',
+  syncMode: 'SYNC_MODE',
+  maxRemovals: 'SYNC_MAX_REMOVALS',
+  allowRemovals: 'SYNC_ALLOW_REMOVALS',
   storage: 'AzureWebJobsStorage',
   storageQueueServiceUri: 'AzureWebJobsStorage__queueServiceUri',
   storageBlobServiceUri: 'AzureWebJobsStorage__blobServiceUri',
@@ -51,4 +54,7 @@ export const SettingDefaults = {
   overflowContainer: 'users-overflow',
   /** No extra hosts: only Microsoft's clouds and loopback. */
   allowedHosts: '',
+  syncMode: 'delta',
+  /** 500 or 5% of the last known total, whichever is less. */
+  maxRemovals: '500,5%',
 } as const;

@@ -1,6 +1,7 @@
 import { SyncError, SyncErrorCodes } from './errors';
 import { parseOrigin, readAllowedHosts } from './settings-hosts';
 import { SettingDefaults, SettingNames } from './settings-names';
+import { readAllowRemovals, readRemovalLimit, readSyncMode, type RemovalLimit, type SyncMode } from './settings-mode';
 import { readContainerName, readQueueName, readStorage, type StorageConnection } from './settings-storage';
 import { checkClientId, checkSchedule, checkTenantId, exampleGuid, parseUserFields, readWholeNumber, show, type SettingsReader } from './settings-values';
 
@@ -14,6 +15,7 @@ import { checkClientId, checkSchedule, checkTenantId, exampleGuid, parseUserFiel
 
 export { SettingDefaults, SettingNames, allSettingNames } from './settings-names';
 export { MicrosoftHosts, isLoopbackHost, isMicrosoftHost } from './settings-hosts';
+export { describeThreshold, parseRemovalLimit, removalThreshold, type RemovalLimit, type SyncMode } from './settings-mode';
 export { blobEndpointOf, queueEndpointOf, type StorageConnection } from './settings-storage';
 
 export type MessageEncoding = 'base64' | 'none';
@@ -46,6 +48,12 @@ export interface SyncSettings {
   readonly overflowContainer: string;
   /** SYNC_ALLOWED_HOSTS: extra hostnames (lowercase, exact match) allowed for AUTHORITY_HOST, GRAPH_BASE_URL and KEY_VAULT_URL. */
   readonly allowedHosts: readonly string[];
+  /** SYNC_MODE: delta (default: changes only after a first full run) or full (every user, every run). */
+  readonly mode: SyncMode;
+  /** SYNC_MAX_REMOVALS: more removals than this in one delta run are held back (default 500 or 5%, the lesser). */
+  readonly maxRemovals: RemovalLimit;
+  /** SYNC_ALLOW_REMOVALS: lets one held run through with up to this many removals; ignored once used, until changed. */
+  readonly allowRemovals: number | undefined;
   readonly storage: StorageConnection;
 }
 
@@ -148,6 +156,10 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
   const stateContainer = readContainerName(reader, SettingNames.stateContainer, SettingDefaults.stateContainer);
   const overflowContainer = readContainerName(reader, SettingNames.overflowContainer, SettingDefaults.overflowContainer, { name: SettingNames.stateContainer, value: stateContainer });
 
+  const mode = readSyncMode(reader);
+  const maxRemovals = readRemovalLimit(reader);
+  const allowRemovals = readAllowRemovals(reader);
+
   const storage = readStorage(reader);
 
   if (problems.length > 0 || tenantId === undefined || clientId === undefined || vault === undefined || authorityHost === undefined || graphBaseUrl === undefined || storage === undefined) {
@@ -172,6 +184,9 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
     stateContainer,
     overflowContainer,
     allowedHosts,
+    mode,
+    maxRemovals,
+    allowRemovals,
     storage,
   };
 }

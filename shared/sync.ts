@@ -4,12 +4,25 @@ import type { QueueClient } from '@azure/storage-queue';
 import { RunStateStore, checkpointVersion, type RunCheckpoint, type RunLock } from './checkpoint';
 import { createClientSecretSource, type ClientSecretSource } from './credential';
 import { SyncError, SyncErrorCodes, toSyncError } from './errors';
-import { readUserPages, type FetchedUsersPage } from './graph';
-import { buildUserMessage, encodeMessage, overflowMessage, type RunInfo } from './messages';
+import { readUserPages, usersDeltaUrl, usersUrl, type FetchedUsersPage } from './graph';
+import {
+  MessageTypes,
+  buildRemovedMessage,
+  buildSnapshotCompleted,
+  buildUserMessage,
+  encodeMessage,
+  overflowMessage,
+  sequenceOf,
+  type RunInfo,
+  type SnapshotReason,
+  type SyncMessage,
+} from './messages';
 import { OverflowStore } from './overflow';
 import { QueueSender, createQueueClient, describeQueueTarget, ensureQueue } from './queue';
 import { RetryBudget, type BudgetSource } from './retry';
-import type { SyncSettings } from './settings';
+import { PendingRemovals } from './removals';
+import { planRun } from './run-plan';
+import { describeThreshold, removalThreshold, type SyncMode, type SyncSettings } from './settings';
 import { createContainerClient, describeContainer, storageRetryOptions } from './storage';
 import { createAppTokenProvider, graphTokenCredential, type AppTokenProvider, type GraphTokenCredential } from './token';
 import { count } from './words';
@@ -106,7 +119,7 @@ export function adminConsentUrl(settings: Pick<SyncSettings, 'authorityHost' | '
 }
 
 export interface SyncProgress {
-  /** This invocation's pages, users read and messages accepted. */
+  /** This invocation's pages, users read (entries: users and removals) and messages accepted. */
   readonly pages: number;
   readonly users: number;
   readonly messages: number;
@@ -117,6 +130,16 @@ export interface SyncSummary extends SyncProgress {
   readonly outcome: 'completed' | 'locked';
   readonly runId: string;
   readonly runAt: string;
+  readonly mode: SyncMode;
+  /** `snapshot`: every user (user.snapshot, then snapshot.completed); `changes`: what changed since the delta link. */
+  readonly kind: RunCheckpoint['kind'];
+  readonly snapshotReason: SnapshotReason | null;
+  /** Messages of each type this run sent (the whole run, a resumed one included). */
+  readonly snapshots: number;
+  readonly upserts: number;
+  readonly removals: number;
+  /** Whether the saved delta link moved on (delta mode: the run's changes are all in the queue). */
+  readonly deltaLinkAdvanced: boolean;
   /** Whether this invocation resumed an unfinished run (and from which page). */
   readonly resumed: boolean;
   readonly resumedAtPage: number | undefined;
@@ -133,10 +156,14 @@ export interface SyncSummary extends SyncProgress {
 export interface RunSyncOptions {
   /** Called after each Graph page has been handed to the queue sender. */
   onProgress?: (progress: SyncProgress) => void;
-  /** Things an operator should know that are not failures (a resumed run, an expired page link). */
+  /** Things an operator should know that are not failures (a resumed run, an expired link). */
   onNotice?: (message: string) => void;
   /** Stops the run cleanly: no more Graph reads, sends in flight drained, checkpoint saved. */
   abortSignal?: AbortSignal;
+  /** One full snapshot now, whatever SYNC_MODE says (`npm run sync -- --once --full`). */
+  forceFull?: boolean;
+  /** Lets this run send up to this many removals past the guard (`--allow-removals N`). */
+  allowRemovals?: number;
   /** Default Date.now, for durations. */
   now?: () => number;
 }
@@ -155,7 +182,8 @@ export async function runSync(runtime: SyncRuntime, run: RunInfo, options: RunSy
     if (failure.code !== SyncErrorCodes.runLocked) throw failure;
     notice(failure.message);
     return {
-      outcome: 'locked', runId: run.runId, runAt: run.runAt.toISOString(), resumed: false, resumedAtPage: undefined,
+      outcome: 'locked', runId: run.runId, runAt: run.runAt.toISOString(), mode: runtime.settings.mode, kind: 'changes', snapshotReason: null,
+      snapshots: 0, upserts: 0, removals: 0, deltaLinkAdvanced: false, resumed: false, resumedAtPage: undefined,
       pages: 0, users: 0, messages: 0, overflowed: 0, retryMs: 0, durationMs: Math.round(now() - started), tokenFromCache: false, queue: runtime.queueTarget,
     };
   }
@@ -171,75 +199,123 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   const now = options.now ?? Date.now;
   const notice = options.onNotice ?? (() => undefined);
   const { settings } = runtime;
-  const found = lock.found;
-  if (lock.unreadable) notice(`The run state held something that is not a checkpoint; it is replaced and a new run starts.`);
-  const resumed = found?.status === 'running';
-  const run: RunInfo = resumed ? { runId: found.runId, runAt: new Date(found.runAt) } : invocation;
-  const resumedAtPage = resumed ? found.pages + 1 : undefined;
-  if (resumed) {
-    notice(
-      `Resuming run ${run.runId} (started ${run.runAt.toISOString()}, attempt ${found.attempts + 1}) at page ${found.pages + 1}: ` +
-        `${count(found.messages, 'message was', 'messages were')} accepted before it stopped; the page it stopped in is sent again with the same message ids.`,
-    );
-  }
+  if (lock.unreadable) notice(`The run state held something that is not a checkpoint of this version; it is replaced and a new run starts.`);
+  const plan = planRun(lock.found, invocation, { mode: settings.mode, fields: settings.userFields, ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }) });
+  for (const text of plan.notices) notice(text);
+  const { run, attempts } = plan;
+  const watermark = plan.watermark;
 
-  // Progress through the directory (the checkpoint's counts) and this invocation's own.
-  let total = { pages: resumed ? found.pages : 0, users: resumed ? found.users : 0, messages: resumed ? found.messages : 0 };
-  let startLink = resumed ? (found.nextLink ?? undefined) : undefined;
-  const attempts = (resumed ? found.attempts : 0) + 1;
-  const checkpoint = (fields: Partial<RunCheckpoint>): RunCheckpoint => ({
+  // The guard: its threshold, and an allowance (the command line's, or the setting's if not used yet).
+  const threshold = removalThreshold(settings.maxRemovals, watermark.knownUsers);
+  let allowance = options.allowRemovals;
+  let allowanceFromSetting = false;
+  if (allowance === undefined && settings.allowRemovals !== undefined) {
+    if (watermark.allowanceUsed?.value === settings.allowRemovals) {
+      notice(`SYNC_ALLOW_REMOVALS=${settings.allowRemovals} was used once already (run ${watermark.allowanceUsed.runId}) and is ignored: remove the setting, or change it to allow another held run.`);
+    } else {
+      allowance = settings.allowRemovals;
+      allowanceFromSetting = true;
+    }
+  }
+  let allowanceUsed = settings.allowRemovals === undefined ? null : watermark.allowanceUsed;
+
+  // The walk's state, saved in the checkpoint after every page whose messages were all accepted.
+  let kind = plan.kind;
+  let snapshotReason = plan.snapshotReason;
+  let walk = plan.walk;
+  let progress = { ...plan.progress };
+  let messages = plan.messages;
+  let startLink: string | undefined = plan.nextLink ?? (kind === 'changes' ? (watermark.deltaLink ?? undefined) : undefined);
+  let walkDone = plan.walkDone;
+  let deltaNext = plan.deltaNext;
+  const removalCap = Math.max(threshold, allowance ?? 0) + 1;
+  let removals = new PendingRemovals(removalCap, plan.pending, plan.progress.removals);
+
+  const checkpoint = (fields: Partial<RunCheckpoint> = {}): RunCheckpoint => ({
     version: checkpointVersion,
     status: 'running',
     runId: run.runId,
     runAt: run.runAt.toISOString(),
-    mode: 'full',
-    nextLink: startLink ?? null,
-    ...total,
+    mode: plan.mode,
+    kind,
+    snapshotReason,
+    walk,
+    nextLink: null,
+    walkDone,
+    deltaNext,
+    deltaLink: watermark.deltaLink,
+    deltaFields: watermark.deltaFields,
+    pendingRemovals: removals.list(),
+    ...progress,
+    removals: removals.count,
+    messages,
+    knownUsers: watermark.knownUsers,
+    allowanceUsed,
+    heldRemovals: null,
     attempts,
     updatedAt: new Date(now()).toISOString(),
     ...fields,
   });
-  await lock.save(checkpoint({}));
+  await lock.save(checkpoint({ nextLink: startLink ?? null }));
 
   let pages = 0;
   let users = 0;
   let overflowed = 0;
+  let removalsSent = 0;
+  let deltaLinkAdvanced = false;
   let tokenFromCache: boolean | undefined;
   const sender = new QueueSender(runtime.queueClient, settings.sendConcurrency, runtime.queueTarget);
   // Checkpoint writes, in page order, each after its page's sends were all accepted.
   let saving: Promise<void> = Promise.resolve();
   let saveFailure: SyncError | undefined;
+  const settle = async (): Promise<void> => {
+    await sender.drain();
+    await saving;
+    if (saveFailure !== undefined) throw saveFailure;
+  };
 
   try {
     if (!runtime.queueReady) {
       await ensureQueue(runtime.queueClient, runtime.queueTarget);
       runtime.queueReady = true;
     }
-    for (let restarted = false; ; restarted = true) {
-      try {
-        await sendPages(startLink);
-        break;
-      } catch (error) {
-        if (restarted || !(error instanceof SyncError) || error.code !== SyncErrorCodes.graphPageLinkExpired) throw error;
-        // A drained queue first: the restart re-sends, and the checkpoint must not advance from the old pages.
-        await sender.drain();
-        await saving;
-        notice(
-          `The ${startLink !== undefined && pages === 0 ? 'saved ' : ''}page link of run ${run.runId} has expired; the run starts again from the first page under the same runId ` +
-            `(users already sent are sent again with the same message ids).`,
-        );
-        startLink = undefined;
-        total = { pages: 0, users: 0, messages: 0 };
+    if (!walkDone) await walkWithRestarts();
+    await settle();
+
+    let finished: Partial<RunCheckpoint>;
+    if (kind === 'snapshot') {
+      // The marker: how many users the snapshot holds, so the consumer can drop the others.
+      await sendMessage(buildSnapshotCompleted(progress.snapshots, snapshotReason ?? 'requested', run, sequenceOf(walk, progress.users + 1)));
+      await settle();
+      finished = {
+        deltaLink: plan.mode === 'delta' ? deltaNext : watermark.deltaLink,
+        deltaFields: plan.mode === 'delta' ? settings.userFields : watermark.deltaFields,
+        knownUsers: progress.snapshots,
+      };
+    } else {
+      const held = removals.count;
+      if (held > threshold) {
+        if (allowance === undefined || held > allowance) {
+          await lock.save(checkpoint({ status: 'held', walkDone: false, deltaNext: null, pendingRemovals: [], removals: held, heldRemovals: held }));
+          throw removalsHeldError(held, allowance);
+        }
+        notice(`Letting ${count(held, 'removal')} through, over the guard's ${describeThreshold(settings.maxRemovals, watermark.knownUsers)}: allowed once by ${allowanceFromSetting ? `SYNC_ALLOW_REMOVALS=${allowance}` : `--allow-removals ${allowance}`}.`);
+        if (allowanceFromSetting) allowanceUsed = { value: allowance, runId: run.runId };
       }
+      for (const removal of removals.list()) {
+        await sendMessage(buildRemovedMessage(removal, run, removal.sequence));
+        removalsSent++;
+      }
+      await settle();
+      finished = { deltaLink: deltaNext, deltaFields: settings.userFields };
     }
-    await sender.drain();
-    await saving;
-    if (saveFailure !== undefined) throw saveFailure;
-    await lock.save(checkpoint({ status: 'finished', nextLink: null }));
+    deltaLinkAdvanced = plan.mode === 'delta' && deltaNext !== null && deltaNext !== watermark.deltaLink;
+    await lock.save(checkpoint({ status: 'finished', walkDone: true, deltaNext: null, pendingRemovals: [], removals: removals.count, allowanceUsed, ...finished }));
   } catch (error) {
     // Messages already accepted stay; the checkpoint holds the last page whose sends all succeeded.
     await sender.drain().catch(() => undefined);
     await saving.catch(() => undefined);
+    if (error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld) throw error;
     throw stopped(toSyncError(error), options.abortSignal?.aborted === true);
   }
 
@@ -247,8 +323,15 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     outcome: 'completed',
     runId: run.runId,
     runAt: run.runAt.toISOString(),
-    resumed,
-    resumedAtPage,
+    mode: plan.mode,
+    kind,
+    snapshotReason,
+    snapshots: progress.snapshots,
+    upserts: progress.upserts,
+    removals: removalsSent,
+    deltaLinkAdvanced,
+    resumed: plan.resumed,
+    resumedAtPage: plan.resumedAtPage,
     pages,
     users,
     messages: sender.sent,
@@ -259,6 +342,48 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     queue: runtime.queueTarget,
   };
 
+  /** The walk; a refused delta link turns it into a resync, an expired page link starts it again, each once. */
+  async function walkWithRestarts(): Promise<void> {
+    let resynced = false;
+    let restarted = false;
+    for (;;) {
+      try {
+        await sendPages(startLink);
+        return;
+      } catch (error) {
+        const code = error instanceof SyncError ? error.code : undefined;
+        const resync = code === SyncErrorCodes.graphDeltaLinkExpired && kind === 'changes' && !resynced;
+        const restart = code === SyncErrorCodes.graphPageLinkExpired && !restarted;
+        if (!resync && !restart) throw error;
+        // A drained queue first: the new walk re-sends, and the checkpoint must not advance from the old pages.
+        await sender.drain();
+        await saving;
+        if (resync) {
+          resynced = true;
+          const location = (error as SyncError).details['location'];
+          notice(
+            `${(error as SyncError).message} Run ${run.runId} sends a full snapshot instead (messages of type user.snapshot, then snapshot.completed), ` +
+              `and the next run carries on with changes from the new delta link.`,
+          );
+          kind = 'snapshot';
+          snapshotReason = 'resync';
+          startLink = typeof location === 'string' ? location : undefined;
+        } else {
+          restarted = true;
+          notice(
+            `The ${startLink !== undefined && pages === 0 ? 'saved ' : ''}page link of run ${run.runId} has expired; the run reads ` +
+              `${kind === 'changes' ? 'the changes again from the saved delta link' : 'everything again from the first page'} under the same runId ` +
+              `(what was sent already is sent again with the same message ids).`,
+          );
+          startLink = kind === 'changes' ? (watermark.deltaLink ?? undefined) : undefined;
+        }
+        walk++;
+        progress = { pages: 0, users: 0, snapshots: 0, upserts: 0, removals: 0 };
+        removals = new PendingRemovals(removalCap);
+      }
+    }
+  }
+
   async function sendPages(from: string | undefined): Promise<void> {
     const pageIterator = readUserPages({
       baseUrl: settings.graphBaseUrl,
@@ -267,7 +392,7 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       credential: runtime.graphCredential,
       budgets: runtime.budget,
       attemptTimeoutMs: settings.graphRequestTimeoutMs,
-      ...(from === undefined ? {} : { startUrl: from }),
+      startUrl: from ?? (plan.mode === 'delta' ? usersDeltaUrl(settings.graphBaseUrl, settings.userFields) : usersUrl(settings.graphBaseUrl, settings.userFields)),
       ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
     })[Symbol.asyncIterator]();
 
@@ -289,20 +414,38 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
 
   async function sendPage(page: FetchedUsersPage): Promise<void> {
     tokenFromCache ??= runtime.graphCredential.lastFromCache;
-    for (const user of page.users) {
-      const message = buildUserMessage(user, run);
-      let text = encodeMessage(message, settings.messageEncoding);
-      if (text === undefined) {
-        const reference = await runtime.overflow.put(message);
-        overflowed++;
-        text = encodeMessage(overflowMessage(message, reference), settings.messageEncoding);
-        if (text === undefined) throw new SyncError(SyncErrorCodes.overflowFailed, `The claim-check message for user ${user.id} is itself over the queue's limit.`);
+    let position = progress.users;
+    let snapshots = 0;
+    let upserts = 0;
+    for (const entry of page.entries) {
+      position++;
+      const sequence = sequenceOf(walk, position);
+      if (entry.kind === 'user') {
+        if (kind === 'changes') {
+          removals.cancel(entry.user.id);
+          upserts++;
+        } else {
+          snapshots++;
+        }
+        await sendMessage(buildUserMessage(entry.user, kind === 'changes' ? MessageTypes.upserted : MessageTypes.snapshot, run, sequence));
+      } else if (kind === 'changes') {
+        removals.add(entry.removed, sequence);
       }
-      await sender.enqueue(text);
+      // In a snapshot a removal says nothing new: snapshot.completed lets the consumer drop whoever was not sent.
     }
     pages++;
-    users += page.users.length;
-    total = { pages: total.pages + 1, users: total.users + page.users.length, messages: total.messages + page.users.length };
+    users += page.entries.length;
+    progress = {
+      pages: progress.pages + 1,
+      users: progress.users + page.entries.length,
+      snapshots: progress.snapshots + snapshots,
+      upserts: progress.upserts + upserts,
+      removals: removals.count,
+    };
+    if (page.nextLink === undefined) {
+      walkDone = true;
+      deltaNext = page.deltaLink ?? null;
+    }
     const state = checkpoint({ nextLink: page.nextLink ?? null });
     const accepted = sender.barrier();
     saving = saving.then(async () => {
@@ -314,6 +457,30 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       }
     });
     options.onProgress?.({ pages, users, messages: sender.sent });
+  }
+
+  async function sendMessage(message: SyncMessage): Promise<void> {
+    let text = encodeMessage(message, settings.messageEncoding);
+    if (text === undefined && message.type !== MessageTypes.removed && message.type !== MessageTypes.snapshotCompleted) {
+      const reference = await runtime.overflow.put(message);
+      overflowed++;
+      text = encodeMessage(overflowMessage(message, reference), settings.messageEncoding);
+    }
+    if (text === undefined) throw new SyncError(SyncErrorCodes.overflowFailed, `The ${message.type} message ${message.messageId} is over the queue's limit even as a claim check.`);
+    messages++;
+    await sender.enqueue(text);
+  }
+
+  function removalsHeldError(held: number, allowed: number | undefined): SyncError {
+    return new SyncError(
+      SyncErrorCodes.removalsHeld,
+      `Mass-deletion guard: run ${run.runId} would send ${count(held, 'removal')}, more than the ${describeThreshold(settings.maxRemovals, watermark.knownUsers)} allowed` +
+        (allowed === undefined ? '' : ` and more than the ${allowed} allowed once`) +
+        `. No removal was sent and the delta link stays where it was; the run's ${count(progress.upserts, 'upsert')} were sent. ` +
+        `If the deletions are intended, allow them once: npm run sync -- --once --allow-removals ${held}, or set SYNC_ALLOW_REMOVALS=${held} ` +
+        `(used by one run, then ignored until changed). If not, restore the users (soft-deleted users can be restored for 30 days); each run checks again.`,
+      { details: { runId: run.runId, removals: held, threshold, upserts: progress.upserts } },
+    );
   }
 
   function stopped(failure: SyncError, interrupted: boolean): SyncError {

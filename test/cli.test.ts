@@ -138,8 +138,8 @@ describe('commands', () => {
   it('npm run local -- --once: syncs the seeded users, shows a message, exits 0 and leaves nothing running', async () => {
     const result = await run('local/run.js', ['--once', '--users', '30'], cleanEnv());
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /Sync finished: 30 users read, 30 messages written to queue "users"/);
-    assert.match(result.stdout, /"schemaVersion": 1/);
+    assert.match(result.stdout, /Sync finished \(delta mode, snapshot \(first-delta\): 30 snapshot users, delta link advanced\): 30 entries read in 1 page, 31 messages written to queue "users"/);
+    assert.match(result.stdout, /"schemaVersion": 2/);
     const port = /Azurite\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
     assert.ok(port !== undefined, result.stdout);
     assert.equal(await isListening(Number(port)), false, 'Azurite still listening after exit');
@@ -166,7 +166,7 @@ describe('commands', () => {
     try {
       const result = await run('local/sync.js', ['--once'], { ...cleanEnv(), ...stack.settings, ...stack.identityEnvironment });
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /12 users read, 12 messages written/);
+      assert.match(result.stdout, /12 entries read in 1 page, 13 messages written/);
     } finally {
       await stack.stop();
     }
@@ -191,12 +191,12 @@ describe('commands', () => {
       const stopMs = Date.now() - signalled;
       process.stdout.write(`SIGTERM to exit: ${stopMs} ms\n`);
       assert.ok(stopMs < 10_000, `stopped within 10 s (took ${stopMs} ms)`);
-      assert.match(output, /Sync failed \[RUN_INTERRUPTED\]: Stopped on request: run [\w-]+ had read 999 users in 1 page and written 999 messages/);
+      assert.match(output, /Sync failed \[RUN_INTERRUPTED\]: Stopped on request: run [\w-]+ had read 200 users in 1 page and written 200 messages/);
       assert.match(output, /the next run \(or the host's retry\) resumes there/);
 
       const again = await run('local/sync.js', ['--once'], env);
       assert.equal(again.code, 0, again.stderr);
-      assert.match(again.stdout, /2001 users read, 2001 messages written .*resumed at page 2/);
+      assert.match(again.stdout, /2800 entries read in 14 pages, 2801 messages written .*resumed at page 2/);
       const messages = await drainQueue(stack.azurite.connectionString, 'users');
       assert.equal(new Set(messages.map((m) => m.user['id'] as string)).size, 3000, 'every user delivered');
       assert.equal(messages.length, 3000, 'no duplicates: page 2 had not been sent');
@@ -259,7 +259,7 @@ describe('commands', () => {
       Reflect.deleteProperty(env, 'NODE_EXTRA_CA_CERTS'); // as in a new terminal: only the file names the certificate
       const result = await run('local/sync.js', ['--once', '--settings', join(cwd, 'local.settings.json')], env);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /Sync finished: 7 users read, 7 messages written/);
+      assert.match(result.stdout, /Sync finished .*: 7 entries read in 1 page, 8 messages written/);
     } finally {
       const stopped = await cli.stop();
       assert.equal(stopped.code, 0, stopped.stdout);

@@ -4,7 +4,8 @@ import { stopCurrentRun } from '../functions/shutdown';
 import { syncUsersHandler } from '../functions/syncUsersHandler';
 import { messageIdOf } from '../shared/messages';
 import type { LocalStack } from '../local/stack';
-import { applySettings, drainQueue, startStackForTests, testContext, timer } from './helpers/stack';
+import { prng } from '../local/stand-ins/seed';
+import { applySettings, drainQueue, drainQueueSplit, startStackForTests, testContext, timer } from './helpers/stack';
 
 // Every fault the stand-ins inject, alone, against the Function handler through the real SDKs,
 // Azurite on disk (so that queue-down keeps the messages, as Azure does) and the stand-ins.
@@ -41,58 +42,92 @@ const rows: readonly Row[] = [
   { fault: 'graph-expire-links@2', runs: 1, duplicates: 999 },
 ];
 
-describe('fault matrix: every fault survived or resumed, no user lost', () => {
-  let stack: LocalStack;
-  const matrix: string[][] = [];
-  before(async () => {
-    // sigterm: what the worker's SIGTERM listener does (functions/shutdown.ts), without killing the test runner.
-    stack = await startStackForTests({ users, persistent: true, onSigterm: () => void stopCurrentRun('sigterm fault') });
-  });
-  after(async () => {
-    await stack.stop();
-    // Spaces, not tabs: node:test escapes tabs in the lines it reports.
-    const table = [['fault', 'runs needed', 'delivered/expected', 'duplicates', 'seconds'], ...matrix];
-    const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => (row[column] ?? '').length))) ?? [];
-    process.stdout.write(`\n${table.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ')).join('\n')}\n`);
-  });
+// In delta mode each row first runs a clean delta sync (the snapshot), then the directory changes
+// (local churn: adds, updates, soft and hard deletes) and the faulted run must deliver exactly
+// those changes: an upsert per added or changed user, a removal with its reason per deleted one,
+// and nothing for anyone else.
+const churned = 400; // two delta pages of 200: page 2 comes after page 1's messages were sent
+const deltaFields = 'id,displayName,mail,jobTitle,department,mobilePhone,officeLocation'; // every property churn changes
 
-  for (const [index, row] of rows.entries()) {
-    it(`${row.fault}: every user delivered in ${row.runs === 1 ? 'the same run' : 'the resumed run'}`, async () => {
-      const queue = `matrix-${index}`;
-      // A queue of its own: a fresh runtime, so the token and the secret are not cached and token/kv faults meet a request.
-      applySettings(stack, { USERS_QUEUE_NAME: queue, GRAPH_REQUEST_TIMEOUT_SECONDS: '2', SYNC_RETRY_BUDGET_SECONDS: '90' });
-      const seeded = stack.graph.seed(users);
-      const injectedBefore = stack.faults.injected;
-      stack.faults.arm(row.fault);
-      const started = Date.now();
-      let runs = 0;
-      let runId: string | undefined;
-      for (;;) {
-        runs++;
-        const { context, logs } = testContext();
-        try {
-          const summary = await syncUsersHandler(timer(), context);
-          runId = summary.runId;
-          break;
-        } catch (error) {
-          assert.ok(runs < row.runs, `invocation ${runs} failed: ${logs.map((l) => l.text).join(' | ')}`);
-          assert.ok(error instanceof Error);
-        }
-      }
-      const seconds = (Date.now() - started) / 1000;
-      assert.ok(stack.faults.injected > injectedBefore, 'the fault was injected');
-      assert.equal(runs, row.runs, 'invocations needed');
-
-      const messages = await drainQueue(stack.azurite.connectionString, queue);
-      const delivered = new Set(messages.map((m) => m.user['id'] as string));
-      const lost = seeded.filter((u) => !delivered.has(u.id));
-      const duplicates = messages.length - delivered.size;
-      matrix.push([row.fault, String(runs), `${delivered.size}/${seeded.length}`, String(duplicates), seconds.toFixed(1)]);
-      assert.equal(lost.length, 0, `${lost.length} users lost`);
-      assert.equal(delivered.size, seeded.length);
-      if (row.duplicates !== undefined) assert.equal(duplicates, row.duplicates, 'duplicates');
-      assert.ok(messages.every((m) => m.runId === runId && m.messageId === messageIdOf(m.runId, m.user['id'] as string)), 'one runId, stable message ids');
-      stack.faults.clear();
+for (const mode of ['full', 'delta'] as const) {
+  describe(`fault matrix, ${mode} mode: every fault survived or resumed, no ${mode === 'full' ? 'user' : 'change'} lost`, () => {
+    let stack: LocalStack;
+    const matrix: string[][] = [];
+    before(async () => {
+      // sigterm: what the worker's SIGTERM listener does (functions/shutdown.ts), without killing the test runner.
+      stack = await startStackForTests({ users, persistent: true, onSigterm: () => void stopCurrentRun('sigterm fault') });
     });
-  }
-});
+    after(async () => {
+      await stack.stop();
+      // Spaces, not tabs: node:test escapes tabs in the lines it reports.
+      const table = [[`fault (${mode} mode)`, 'runs needed', 'delivered/expected', 'duplicates', 'seconds'], ...matrix];
+      const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => (row[column] ?? '').length))) ?? [];
+      process.stdout.write(`\n${table.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ')).join('\n')}\n`);
+    });
+
+    for (const [index, row] of rows.entries()) {
+      it(`${row.fault}: every ${mode === 'full' ? 'user' : 'change'} delivered in ${row.runs === 1 ? 'the same run' : 'the resumed run'}`, async () => {
+        const queue = `matrix-${mode}-${index}`;
+        const settings = { SYNC_MODE: mode, USERS_QUEUE_NAME: queue, GRAPH_REQUEST_TIMEOUT_SECONDS: '2', SYNC_RETRY_BUDGET_SECONDS: '90', SYNC_MAX_REMOVALS: '1000', USER_FIELDS: deltaFields };
+        const seeded = stack.graph.seed(users);
+        /** What the faulted run must deliver: user id → message type and removal reason. */
+        const expected = new Map<string, string>();
+        if (mode === 'full') {
+          for (const u of seeded) expected.set(u.id, 'user.snapshot');
+        } else {
+          // The clean first run, in a runtime of its own (another send concurrency), so that the faulted
+          // run's runtime still meets the token and Key Vault faults with empty caches.
+          applySettings(stack, { ...settings, QUEUE_SEND_CONCURRENCY: '31' });
+          const first = await syncUsersHandler(timer(), testContext().context);
+          assert.equal(first.snapshots, users);
+          await drainQueue(stack.azurite.connectionString, queue);
+          for (const change of stack.graph.churn(churned, prng(index + 1))) {
+            const removal = change.kind === 'softDeleted' ? 'changed' : change.kind === 'hardDeleted' ? 'deleted' : undefined;
+            expected.set(change.id, removal === undefined ? 'user.upserted' : `user.removed:${removal}`);
+          }
+        }
+        // A queue of its own: a fresh runtime, so the token and the secret are not cached and token/kv faults meet a request.
+        applySettings(stack, settings);
+        const injectedBefore = stack.faults.injected;
+        stack.faults.arm(row.fault);
+        const started = Date.now();
+        let runs = 0;
+        let runId: string | undefined;
+        for (;;) {
+          runs++;
+          const { context, logs } = testContext();
+          try {
+            const summary = await syncUsersHandler(timer(), context);
+            runId = summary.runId;
+            assert.equal(summary.kind, mode === 'full' ? 'snapshot' : 'changes');
+            if (mode === 'delta') assert.equal(summary.deltaLinkAdvanced, true);
+            break;
+          } catch (error) {
+            assert.ok(runs < row.runs, `invocation ${runs} failed: ${logs.map((l) => l.text).join(' | ')}`);
+            assert.ok(error instanceof Error);
+          }
+        }
+        const seconds = (Date.now() - started) / 1000;
+        assert.ok(stack.faults.injected > injectedBefore, 'the fault was injected');
+        assert.equal(runs, row.runs, 'invocations needed');
+
+        const { users: messages, markers } = await drainQueueSplit(stack.azurite.connectionString, queue);
+        const delivered = new Map<string, string>();
+        for (const m of messages) delivered.set(m.user.id as string, m.type === 'user.removed' ? `user.removed:${m.removed.reason}` : m.type);
+        const lost = [...expected.keys()].filter((id) => !delivered.has(id));
+        const strangers = [...delivered.keys()].filter((id) => !expected.has(id));
+        const duplicates = messages.length - delivered.size;
+        matrix.push([row.fault, String(runs), `${delivered.size}/${expected.size}`, String(duplicates), seconds.toFixed(1)]);
+        assert.equal(lost.length, 0, `${lost.length} lost`);
+        assert.equal(strangers.length, 0, `${strangers.length} sent that did not change`);
+        assert.deepEqual(delivered, expected, 'each with its type (and reason)');
+        if (row.duplicates !== undefined) assert.equal(duplicates, mode === 'full' ? row.duplicates : row.duplicates === 0 ? 0 : duplicates, 'duplicates');
+        if (mode === 'delta' && row.duplicates !== undefined && row.duplicates > 0) assert.ok(duplicates > 0, 'the restarted walk resent page 1');
+        assert.ok(messages.every((m) => m.runId === runId && m.messageId === messageIdOf(m)), 'one runId, message ids from the content');
+        assert.equal(new Set(messages.map((m) => m.messageId)).size, delivered.size, 'a resend carries the id of the first send');
+        assert.deepEqual(markers.map((m) => m.snapshot.users), mode === 'full' ? [users] : [], 'a snapshot ends with its marker; changes have none');
+        stack.faults.clear();
+      });
+    }
+  });
+}

@@ -414,6 +414,6 @@ describe('npm run local -- --faults', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /Faults {4}graph-429@1,graph-503@2,queue-down@9\n/);
     assert.match(result.stdout, /2 faults injected so far/);
-    assert.match(result.stdout, /30 users read, 30 messages written/);
+    assert.match(result.stdout, /snapshot \(first-delta\): 30 snapshot users, delta link advanced\): 30 entries read in 1 page, 31 messages written/);
   });
 });

@@ -29,7 +29,7 @@ describe('Graph users pages', () => {
 
   async function collect(opts: GraphUsersOptions): Promise<DirectoryUser[][]> {
     const pages: DirectoryUser[][] = [];
-    for await (const page of readUserPages(opts)) pages.push([...page.users]);
+    for await (const page of readUserPages(opts)) pages.push(page.entries.flatMap((e) => (e.kind === 'user' ? [e.user] : [])));
     return pages;
   }
 

@@ -76,6 +76,7 @@ const notInAzure: Record<string, string> = {
   AzureWebJobsStorage: 'a connection string carries a key, and the account has shared keys disabled',
   AzureWebJobsStorage__accountName: 'an alternative to the __queueServiceUri / __blobServiceUri set here',
   SYNC_ALLOWED_HOSTS: 'an escape hatch, empty by default: an operator sets it by hand when needed, never the template',
+  SYNC_ALLOW_REMOVALS: 'set by hand to let one held run through the mass-deletion guard; a template must never open it',
 };
 
 // Every built-in role this project may assign, by id and name.

@@ -5,7 +5,7 @@ import { ContainerClient } from '@azure/storage-blob';
 import { syncUsersHandler } from '../functions/syncUsersHandler';
 import { parseCheckpoint, type RunCheckpoint } from '../shared/checkpoint';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
-import { messageIdOf, type UserMessage } from '../shared/messages';
+import { messageIdOf, type UserMessage, type UserStateMessage } from '../shared/messages';
 import { readSettings } from '../shared/settings';
 import { createSyncRuntime, runSync } from '../shared/sync';
 import type { LocalStack } from '../local/stack';
@@ -25,7 +25,7 @@ describe('run checkpoint and resume, end to end', () => {
     stack.graph.faults.length = 0;
     stack.faults.clear();
     queue = `resume-${randomUUID().slice(0, 8)}`;
-    applySettings(stack, { USERS_QUEUE_NAME: queue });
+    applySettings(stack, { USERS_QUEUE_NAME: queue, SYNC_MODE: 'full' });
   });
 
   const state = (): ContainerClient => new ContainerClient(stack.azurite.connectionString, 'sync-state');
@@ -65,12 +65,12 @@ describe('run checkpoint and resume, end to end', () => {
     const counts = countIds(messages);
     assert.equal(counts.size, 2500, 'every user delivered');
     assert.ok([...counts.values()].every((n) => n === 1), 'no duplicates: page 2 had sent nothing');
-    assert.ok(messages.every((m) => m.runId === first.context.invocationId && m.messageId === messageIdOf(m.runId, (m.user['id'] as string))));
+    assert.ok(messages.every((m) => m.runId === first.context.invocationId && m.messageId === messageIdOf(m)));
     assert.deepEqual(new Set(messages.map((m) => (m.user['id'] as string))), new Set(seeded.map((u) => u.id)));
     const done = await checkpoint();
     assert.equal(done?.status, 'finished');
     assert.equal(done?.nextLink, null);
-    assert.equal(done?.messages, 2500);
+    assert.equal(done?.messages, 2501, 'the users and the snapshot.completed marker');
     assert.equal(done?.attempts, 2);
 
     // A finished run leaves nothing to resume: the next run is a new one.
@@ -91,7 +91,7 @@ describe('run checkpoint and resume, end to end', () => {
     const summary = await syncUsersHandler(timer(), second.context);
     assert.equal(summary.runId, first.context.invocationId);
     assert.equal(summary.users, 2000);
-    assert.ok(second.logs.some((l) => l.level === 'warning' && /saved page link .* has expired; the run starts again from the first page under the same runId/.test(l.text)));
+    assert.ok(second.logs.some((l) => l.level === 'warning' && /saved page link .* has expired; the run reads everything again from the first page under the same runId/.test(l.text)));
     const messages = await drainQueue(stack.azurite.connectionString, queue);
     const counts = countIds(messages);
     assert.equal(counts.size, 2000);
@@ -142,17 +142,17 @@ describe('run checkpoint and resume, end to end', () => {
     const big = seeded[2];
     assert.ok(big);
     (big as unknown as Record<string, unknown>)['aboutMe'] = 'Zoë '.repeat(20_000);
-    applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: 'id,displayName,aboutMe' });
+    applySettings(stack, { USERS_QUEUE_NAME: queue, SYNC_MODE: 'full', USER_FIELDS: 'id,displayName,aboutMe' });
     const summary = await syncUsersHandler(timer(), testContext().context);
     assert.equal(summary.overflowed, 1);
     const messages = await drainQueue(stack.azurite.connectionString, queue);
     assert.equal(messages.length, 5);
-    const pointer = messages.find((m) => m.overflow !== undefined);
+    const pointer = messages.find((m): m is UserStateMessage => 'overflow' in m && m.overflow !== undefined);
     assert.ok(pointer?.overflow);
     assert.deepEqual(pointer.user, { id: big.id });
     const stored = JSON.parse(
       (await new ContainerClient(stack.azurite.connectionString, pointer.overflow.container).getBlockBlobClient(pointer.overflow.blob).downloadToBuffer()).toString('utf8'),
-    ) as UserMessage;
+    ) as UserStateMessage;
     assert.equal(stored.messageId, pointer.messageId);
     assert.equal(stored.user['aboutMe'], 'Zoë '.repeat(20_000));
     assert.equal(pointer.overflow.bytes, Buffer.byteLength(JSON.stringify(stored)));

@@ -3,18 +3,21 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { syncUsersHandler } from '../functions/syncUsersHandler';
 import { messageIdOf, messageSchemaVersion } from '../shared/messages';
 import type { LocalStack } from '../local/stack';
-import { applySettings, clearQueue, drainQueue, startStackForTests, testContext, timer } from './helpers/stack';
+import { applySettings, clearQueue, drainQueue, drainQueueSplit, startStackForTests, testContext, timer } from './helpers/stack';
 
 // The exported Function handler, a real InvocationContext, the local stand-ins and Azurite:
-// every message read back and compared with the seeded users.
-describe('syncUsers end to end', () => {
+// every message read back, checked against the message schema and compared with the seeded
+// users. SYNC_MODE=full here (GET /users, every user every run); delta.e2e covers delta mode.
+const full = { SYNC_MODE: 'full' };
+
+describe('syncUsers end to end, full mode', () => {
   let stack: LocalStack;
   before(async () => {
     stack = await startStackForTests();
   });
   after(() => stack.stop());
   beforeEach(async () => {
-    applySettings(stack);
+    applySettings(stack, full);
     await clearQueue(stack.azurite.connectionString, 'users');
   });
 
@@ -24,11 +27,11 @@ describe('syncUsers end to end', () => {
       const { context, logs } = testContext();
       const summary = await syncUsersHandler(timer(), context);
       assert.equal(summary.users, count);
-      assert.equal(summary.messages, count);
       assert.equal(summary.pages, Math.max(1, Math.ceil(count / 999)));
 
-      const messages = await drainQueue(stack.azurite.connectionString, 'users');
+      const { users: messages, markers } = await drainQueueSplit(stack.azurite.connectionString, 'users');
       assert.equal(messages.length, count);
+      assert.deepEqual(markers.map((m) => [m.runId, m.snapshot, m.sequence]), [[context.invocationId, { users: count, reason: 'full-mode' }, 1_000_000_000 + count + 1]], 'one snapshot.completed, after every user');
       const byId = new Map(messages.map((m) => [m.user['id'] as string, m]));
       assert.equal(byId.size, count, 'one message per user, no duplicates');
       for (const user of seeded) {
@@ -36,23 +39,31 @@ describe('syncUsers end to end', () => {
         assert.ok(message, `no message for ${user.id}`);
         assert.deepEqual(message, {
           schemaVersion: messageSchemaVersion,
-          messageId: messageIdOf(context.invocationId, user.id),
+          type: 'user.snapshot',
+          messageId: messageIdOf(message),
           runId: context.invocationId,
           runAt: summary.runAt,
+          sequence: message.sequence,
           user: { id: user.id, displayName: user.displayName, mail: user.mail, userPrincipalName: user.userPrincipalName, accountEnabled: user.accountEnabled },
+          fields: ['id', 'displayName', 'mail', 'userPrincipalName', 'accountEnabled'],
         });
       }
+      assert.deepEqual(messages.map((m) => m.sequence).sort((a, b) => a - b), seeded.map((_, i) => 1_000_000_001 + i), 'sequence: the position in the walk');
       const summaryLine = logs.find((l) => l.level === 'information' && l.text.startsWith('Sync finished'));
       assert.ok(summaryLine, 'one summary line');
       // Plural only when plural: "1 user read", "0 users read", "1 page".
       const s = (n: number): string => (n === 1 ? '' : 's');
-      assert.match(summaryLine.text, new RegExp(`: ${count} user${s(count)} read, ${count} message${s(count)} written to .*, ${summary.pages} page${s(summary.pages)}, \\d+ ms, token from cache: (yes|no)`));
+      assert.match(
+        summaryLine.text,
+        new RegExp(`^Sync finished \\(full mode, snapshot \\(full-mode\\): ${count} snapshot user${s(count)}\\): ${count} entr${count === 1 ? 'y' : 'ies'} read in ${summary.pages} page${s(summary.pages)}, ${count + 1} message${s(count + 1)} written to .*, \\d+ ms, token from cache: (yes|no)`),
+      );
+      assert.equal(summary.messages, count + 1, 'the users and the marker');
     });
   }
 
   it('honours USER_FIELDS as $select, and the plain-text encoding', async () => {
     const seeded = stack.graph.seed(5);
-    applySettings(stack, { USER_FIELDS: 'displayName,jobTitle,businessPhones', USERS_QUEUE_MESSAGE_ENCODING: 'none', USERS_QUEUE_NAME: 'users-plain' });
+    applySettings(stack, { ...full, USER_FIELDS: 'displayName,jobTitle,businessPhones', USERS_QUEUE_MESSAGE_ENCODING: 'none', USERS_QUEUE_NAME: 'users-plain' });
     const start = stack.graph.requestLog.length;
     await syncUsersHandler(timer(), testContext().context);
     assert.match(stack.graph.requestLog[start] ?? '', /\?\$select=id,displayName,jobTitle,businessPhones&\$top=999$/);
@@ -65,7 +76,7 @@ describe('syncUsers end to end', () => {
 
   it('reads the secret once across two runs and takes the second token from the cache', async () => {
     stack.graph.seed(3);
-    applySettings(stack, { USERS_QUEUE_NAME: 'users-cache' }); // a new runtime: a fresh secret cache and msal app
+    applySettings(stack, { ...full, USERS_QUEUE_NAME: 'users-cache' }); // a new runtime: a fresh secret cache and msal app
     const secretReads = stack.keyVault.counters.secretReads;
     const tokenRequests = stack.entra.counters.tokenRequests;
     const first = await syncUsersHandler(timer(), testContext().context);
@@ -81,7 +92,7 @@ describe('syncUsers end to end', () => {
 
   it('logs no secret, no token and no personal data beyond ids', async () => {
     const seeded = stack.graph.seed(20);
-    applySettings(stack, { USERS_QUEUE_NAME: 'users-logs' });
+    applySettings(stack, { ...full, USERS_QUEUE_NAME: 'users-logs' });
     const { context, logs } = testContext();
     await syncUsersHandler(timer(), context);
     const text = logs.map((l) => l.text).join('\n');

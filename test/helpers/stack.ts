@@ -4,10 +4,11 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
 import { createClientSecretSource } from '../../shared/credential';
 import { createAppTokenProvider, type AppTokenProvider, type AppTokenProviderOptions } from '../../shared/token';
-import type { UserMessage } from '../../shared/messages';
+import { MessageTypes, type SnapshotCompletedMessage, type SyncMessage, type UserMessage } from '../../shared/messages';
 import type { MessageEncoding } from '../../shared/settings';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
 import { receiveAll } from '../../local/read-queue';
+import { assertValidMessages } from './schema';
 
 /**
  * Starts the offline stack for one test file (one process: node --test runs each file apart) and
@@ -50,13 +51,31 @@ export function timer(): Timer {
   return { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } };
 }
 
-/** Receives (and deletes) every message in the queue, decoded. */
-export async function drainQueue(connectionString: string, queueName: string, encoding: MessageEncoding = 'base64'): Promise<UserMessage[]> {
+/** Receives (and deletes) every message in the queue, decoded and checked against the message schema. */
+export async function drainAll(connectionString: string, queueName: string, encoding: MessageEncoding = 'base64'): Promise<SyncMessage[]> {
   const queue = new QueueClient(connectionString, queueName);
   if (!(await queue.exists())) return [];
   const messages = await receiveAll(queue, encoding);
   await queue.clearMessages();
+  assertValidMessages(messages);
   return messages;
+}
+
+/** drainAll, split: the user messages (snapshot, upserted, removed) and the snapshot.completed markers. */
+export async function drainQueueSplit(connectionString: string, queueName: string, encoding: MessageEncoding = 'base64'): Promise<{ users: UserMessage[]; markers: SnapshotCompletedMessage[] }> {
+  const messages = await drainAll(connectionString, queueName, encoding);
+  const users: UserMessage[] = [];
+  const markers: SnapshotCompletedMessage[] = [];
+  for (const m of messages) {
+    if (m.type === MessageTypes.snapshotCompleted) markers.push(m);
+    else users.push(m);
+  }
+  return { users, markers };
+}
+
+/** The user messages of drainQueueSplit (the markers are checked against the schema, then dropped). */
+export async function drainQueue(connectionString: string, queueName: string, encoding: MessageEncoding = 'base64'): Promise<UserMessage[]> {
+  return (await drainQueueSplit(connectionString, queueName, encoding)).users;
 }
 
 export async function clearQueue(connectionString: string, queueName: string): Promise<void> {
