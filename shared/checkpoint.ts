@@ -40,6 +40,8 @@ export interface RunCheckpoint {
   readonly runAt: string;
   /** `full`: GET /users; `delta`: GET /users/delta. */
   readonly mode: 'full' | 'delta';
+  /** The USER_FIELDS of this run's walk: its page links keep that $select, so other fields cannot resume it. */
+  readonly fields: readonly string[];
   /** `snapshot`: every user; `changes`: what changed since `deltaLink`. */
   readonly kind: 'snapshot' | 'changes';
   /** Why a snapshot (null for changes). */
@@ -253,6 +255,7 @@ export function parseCheckpoint(text: string): RunCheckpoint | undefined {
     ![c.nextLink, c.deltaNext, c.deltaLink].every(link) ||
     typeof c.walkDone !== 'boolean' ||
     !(c.knownUsers === null || whole(c.knownUsers)) ||
+    !(Array.isArray(c.fields) && c.fields.every((f: unknown) => typeof f === 'string')) ||
     !(c.deltaFields === null || (Array.isArray(c.deltaFields) && c.deltaFields.every((f: unknown) => typeof f === 'string'))) ||
     !(c.heldRemovals === null || whole(c.heldRemovals)) ||
     !pending ||

@@ -12,9 +12,13 @@ import { createRetryingPipeline, type BudgetSource } from './retry';
 import { parseUsersPage, type UsersPage } from './users';
 
 /**
- * Step 3: the directory's users, page by page, from GET /v1.0/users with $select and $top.
+ * Step 3: the directory's users, page by page: GET /v1.0/users with $select and $top (full
+ * mode), or GET /v1.0/users/delta with $select (delta mode: a walk of nextLinks ending in an
+ * @odata.deltaLink, or a saved deltaLink giving what changed since; `@removed` entries included).
  * Each page is yielded before the next is requested, so memory holds one page however large the
  * tenant is. Every @odata.nextLink is followed whole, never rebuilt from a parsed skip token.
+ * A delta link Graph no longer knows (4xx syncStateNotFound / resyncRequired, or 410 Gone after
+ * a sync reset, whose Location is kept in the error's details) is GRAPH_DELTA_LINK_EXPIRED.
  *
  * One core-rest-pipeline carries auth and retry: bearerTokenAuthenticationPolicy applies the
  * Graph token (a TokenCredential), and the retry of retry.ts requests the same page URL again on

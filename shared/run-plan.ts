@@ -69,9 +69,12 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
   const unfinished = found !== undefined && found.status !== 'finished' ? found : undefined;
 
   if (unfinished !== undefined) {
-    const same = unfinished.mode === options.mode && options.forceFull !== true;
+    // A run's page links and delta link keep the $select they were issued with: other USER_FIELDS start over.
+    const sameFields =
+      unfinished.fields.join(',') === options.fields.join(',') && (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaFields?.join(',') === options.fields.join(','));
+    const same = unfinished.mode === options.mode && options.forceFull !== true && sameFields;
     if (same && unfinished.status === 'running') {
-      const atPage = unfinished.walkDone ? unfinished.pages + 1 : unfinished.pages + 1;
+      const atPage = unfinished.pages + 1;
       notices.push(
         `Resuming run ${unfinished.runId} (started ${unfinished.runAt}, attempt ${unfinished.attempts + 1}) ` +
           (unfinished.walkDone ? 'after its last page' : `at page ${atPage}`) +
@@ -96,13 +99,14 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
         notices,
       };
     }
-    if (same && unfinished.status === 'held' && unfinished.deltaLink !== null) {
+    if (same && unfinished.status === 'held' && (unfinished.kind === 'snapshot' || unfinished.deltaLink !== null)) {
       notices.push(
         `Run ${unfinished.runId} was held back by the mass-deletion guard (${count(unfinished.heldRemovals ?? 0, 'removal')}); ` +
-          `it reads the changes again from the saved delta link (attempt ${unfinished.attempts + 1}, same runId).`,
+          (unfinished.kind === 'snapshot' ? 'it reads every user again' : 'it reads the changes again from the saved delta link') +
+          ` (attempt ${unfinished.attempts + 1}, same runId).`,
       );
       return {
-        ...fresh({ runId: unfinished.runId, runAt: new Date(unfinished.runAt) }, 'changes', null, watermark, notices, options),
+        ...fresh({ runId: unfinished.runId, runAt: new Date(unfinished.runAt) }, unfinished.kind, unfinished.snapshotReason, watermark, notices, options),
         resumed: true,
         resumedAtPage: 1,
         attempts: unfinished.attempts + 1,
@@ -112,7 +116,7 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
     }
     notices.push(
       `The ${unfinished.status === 'held' ? 'held' : 'unfinished'} run ${unfinished.runId} (${unfinished.mode} mode) is not carried on: ` +
-        (options.forceFull === true ? 'a full run was asked for' : `SYNC_MODE is now ${options.mode}`) +
+        (options.forceFull === true ? 'a full run was asked for' : unfinished.mode !== options.mode ? `SYNC_MODE is now ${options.mode}` : 'USER_FIELDS changed since it started') +
         '; this run sends a full snapshot instead, which covers it.',
     );
     return fresh(invocation, 'snapshot', options.mode === 'full' ? 'full-mode' : 'requested', watermark, notices, options);

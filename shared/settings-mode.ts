@@ -57,7 +57,8 @@ export function readRemovalLimit(reader: SettingsReader): RemovalLimit {
  * snapshot (a percentage needs them; without them only the count applies, or 500).
  */
 export function removalThreshold(limit: RemovalLimit, knownUsers: number | null): number {
-  const byPercent = limit.percent === undefined || knownUsers === null ? undefined : Math.floor((limit.percent * knownUsers) / 100);
+  // In hundredths of a percent, whole numbers: 0.57% of 10,000 is 57, not floor(5699.999…) = 56.
+  const byPercent = limit.percent === undefined || knownUsers === null ? undefined : Math.floor((Math.round(limit.percent * 100) * knownUsers) / 10_000);
   if (limit.count === undefined) return byPercent ?? 500;
   return byPercent === undefined ? limit.count : Math.min(limit.count, byPercent);
 }
@@ -68,7 +69,8 @@ export function describeThreshold(limit: RemovalLimit, knownUsers: number | null
   const parts: string[] = [];
   if (limit.percent !== undefined && knownUsers !== null) parts.push(`${limit.percent}% of the ${knownUsers.toLocaleString('en-US')} users of the last full snapshot`);
   if (limit.count !== undefined) parts.push(`at most ${limit.count.toLocaleString('en-US')}`);
-  return `${threshold.toLocaleString('en-US')} (${SettingNames.maxRemovals}: ${parts.join(', ') || 'default'})`;
+  if (parts.length === 0) parts.push(`${limit.percent ?? 5}% of an unknown total: at most 500 until a full snapshot has counted the users`);
+  return `${threshold.toLocaleString('en-US')} (${SettingNames.maxRemovals}: ${parts.join(', ')})`;
 }
 
 export function readAllowRemovals(reader: SettingsReader): number | undefined {

@@ -237,6 +237,7 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     runId: run.runId,
     runAt: run.runAt.toISOString(),
     mode: plan.mode,
+    fields: settings.userFields,
     kind,
     snapshotReason,
     walk,
@@ -284,7 +285,11 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
 
     let finished: Partial<RunCheckpoint>;
     if (kind === 'snapshot') {
-      // The marker: how many users the snapshot holds, so the consumer can drop the others.
+      // The marker lets the consumer drop every user the snapshot left out: as many removals as the
+      // snapshot is short of the last one, which the guard counts too (an expired delta link must
+      // not become a way round it).
+      const implied = watermark.knownUsers === null ? 0 : Math.max(0, watermark.knownUsers - progress.snapshots);
+      await guard(implied, `would let the consumer drop ${count(implied, 'user')} (the last full snapshot had ${watermark.knownUsers ?? 0}, this one ${progress.snapshots}; snapshot.completed was not sent)`);
       await sendMessage(buildSnapshotCompleted(progress.snapshots, snapshotReason ?? 'requested', run, sequenceOf(walk, progress.users + 1)));
       await settle();
       finished = {
@@ -293,15 +298,7 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
         knownUsers: progress.snapshots,
       };
     } else {
-      const held = removals.count;
-      if (held > threshold) {
-        if (allowance === undefined || held > allowance) {
-          await lock.save(checkpoint({ status: 'held', walkDone: false, deltaNext: null, pendingRemovals: [], removals: held, heldRemovals: held }));
-          throw removalsHeldError(held, allowance);
-        }
-        notice(`Letting ${count(held, 'removal')} through, over the guard's ${describeThreshold(settings.maxRemovals, watermark.knownUsers)}: allowed once by ${allowanceFromSetting ? `SYNC_ALLOW_REMOVALS=${allowance}` : `--allow-removals ${allowance}`}.`);
-        if (allowanceFromSetting) allowanceUsed = { value: allowance, runId: run.runId };
-      }
+      await guard(removals.count, `would send ${count(removals.count, 'removal')}`);
       for (const removal of removals.list()) {
         await sendMessage(buildRemovedMessage(removal, run, removal.sequence));
         removalsSent++;
@@ -471,12 +468,27 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     await sender.enqueue(text);
   }
 
-  function removalsHeldError(held: number, allowed: number | undefined): SyncError {
+  /**
+   * The mass-deletion guard: more than the threshold of removals (sent, or implied by a snapshot)
+   * holds the run unless allowed once; a held run saves `held` and throws REMOVALS_HELD.
+   */
+  async function guard(removed: number, what: string): Promise<void> {
+    if (removed <= threshold) return;
+    if (allowance === undefined || removed > allowance) {
+      await lock.save(checkpoint({ status: 'held', walkDone: false, deltaNext: null, pendingRemovals: [], removals: removals.count, heldRemovals: removed }));
+      throw removalsHeldError(removed, what, allowance);
+    }
+    notice(`Letting ${count(removed, 'removal')} through, over the guard's ${describeThreshold(settings.maxRemovals, watermark.knownUsers)}: allowed once by ${allowanceFromSetting ? `SYNC_ALLOW_REMOVALS=${allowance}` : `--allow-removals ${allowance}`}.`);
+    if (allowanceFromSetting) allowanceUsed = { value: allowance, runId: run.runId };
+  }
+
+  function removalsHeldError(held: number, what: string, allowed: number | undefined): SyncError {
+    const sent = kind === 'snapshot' ? `the run's ${count(progress.snapshots, 'user')} were sent as user.snapshot` : `the run's ${count(progress.upserts, 'upsert')} were sent`;
     return new SyncError(
       SyncErrorCodes.removalsHeld,
-      `Mass-deletion guard: run ${run.runId} would send ${count(held, 'removal')}, more than the ${describeThreshold(settings.maxRemovals, watermark.knownUsers)} allowed` +
+      `Mass-deletion guard: run ${run.runId} ${what}, more than the ${describeThreshold(settings.maxRemovals, watermark.knownUsers)} allowed` +
         (allowed === undefined ? '' : ` and more than the ${allowed} allowed once`) +
-        `. No removal was sent and the delta link stays where it was; the run's ${count(progress.upserts, 'upsert')} were sent. ` +
+        `. No removal was sent and the delta link stays where it was; ${sent}. ` +
         `If the deletions are intended, allow them once: npm run sync -- --once --allow-removals ${held}, or set SYNC_ALLOW_REMOVALS=${held} ` +
         `(used by one run, then ignored until changed). If not, restore the users (soft-deleted users can be restored for 30 days); each run checks again.`,
       { details: { runId: run.runId, removals: held, threshold, upserts: progress.upserts } },

@@ -3,19 +3,9 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { churnedProperties, summarizeChurn, type ChurnChange, type ChurnKind } from '../local/churn';
 import { startLocalStack, type LocalStack } from '../local/stack';
 import { prng, type SeedUser } from '../local/stand-ins/seed';
+import { appToken, setProperties, walkDelta, type DeltaEntry } from './helpers/graph-delta-client';
 
 // Random directory churn on the Graph stand-in, and what a delta query then reports of it.
-interface DeltaEntry {
-  id: string;
-  '@removed'?: { reason: string };
-  [property: string]: unknown;
-}
-interface DeltaPage {
-  value: DeltaEntry[];
-  '@odata.nextLink'?: string;
-  '@odata.deltaLink'?: string;
-}
-
 const select = 'id,displayName,mail,jobTitle,department,mobilePhone,officeLocation';
 
 describe('summarizeChurn', () => {
@@ -39,10 +29,7 @@ describe('Graph stand-in churn', () => {
 
   before(async () => {
     stack = await startLocalStack({ users: 0 });
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: stack.clientId, client_secret: stack.clientSecret, scope: `${stack.graph.url}/.default` });
-    const response = await fetch(`${stack.entra.url}/${stack.tenantId}/oauth2/v2.0/token`, { method: 'POST', body: form });
-    assert.equal(response.status, 200);
-    token = ((await response.json()) as { access_token: string }).access_token;
+    token = await appToken(stack);
   });
   after(() => stack.stop());
   beforeEach(() => stack.faults.clear());
@@ -55,29 +42,12 @@ describe('Graph stand-in churn', () => {
     return new Set(removed);
   }
 
-  /** Follows nextLinks to the deltaLink; every page must be 200. */
   async function walk(link: string, prefer?: string): Promise<{ entries: DeltaEntry[]; deltaLink: string }> {
-    const entries: DeltaEntry[] = [];
-    for (let next: string | undefined = link; ; ) {
-      const response = await fetch(next, { headers: { authorization: `Bearer ${token}`, ...(prefer === undefined ? {} : { prefer }) } });
-      assert.equal(response.status, 200, await response.clone().text());
-      const page = (await response.json()) as DeltaPage;
-      entries.push(...page.value);
-      if (page['@odata.deltaLink'] !== undefined) return { entries, deltaLink: page['@odata.deltaLink'] };
-      next = page['@odata.nextLink'];
-      assert.ok(next !== undefined, 'a page without nextLink or deltaLink');
-    }
+    const { pages, deltaLink } = await walkDelta(link, token, prefer);
+    return { entries: pages.flat(), deltaLink };
   }
-
   /** Every selected property that is set (id is selected). */
-  function full(user: SeedUser): Record<string, unknown> {
-    const entry: Record<string, unknown> = {};
-    for (const f of select.split(',')) {
-      const value = (user as unknown as Record<string, unknown>)[f];
-      if (value !== null && value !== undefined) entry[f] = value;
-    }
-    return entry;
-  }
+  const full = (user: SeedUser): Record<string, unknown> => setProperties(user, select);
   const byId = (entries: readonly Record<string, unknown>[]): Record<string, unknown>[] => [...entries].sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
 
   it('makes the changes it reports, in about the set shares, never changing a user twice', () => {

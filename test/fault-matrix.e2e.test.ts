@@ -49,16 +49,18 @@ const rows: readonly Row[] = [
 const churned = 400; // two delta pages of 200: page 2 comes after page 1's messages were sent
 const deltaFields = 'id,displayName,mail,jobTitle,department,mobilePhone,officeLocation'; // every property churn changes
 
+// One stack for both modes: a process keeps the managed-identity endpoint it first saw (see facts).
+let stack: LocalStack;
+before(async () => {
+  // sigterm: what the worker's SIGTERM listener does (functions/shutdown.ts), without killing the test runner.
+  stack = await startStackForTests({ users, persistent: true, onSigterm: () => void stopCurrentRun('sigterm fault') });
+});
+after(() => stack.stop());
+
 for (const mode of ['full', 'delta'] as const) {
   describe(`fault matrix, ${mode} mode: every fault survived or resumed, no ${mode === 'full' ? 'user' : 'change'} lost`, () => {
-    let stack: LocalStack;
     const matrix: string[][] = [];
-    before(async () => {
-      // sigterm: what the worker's SIGTERM listener does (functions/shutdown.ts), without killing the test runner.
-      stack = await startStackForTests({ users, persistent: true, onSigterm: () => void stopCurrentRun('sigterm fault') });
-    });
-    after(async () => {
-      await stack.stop();
+    after(() => {
       // Spaces, not tabs: node:test escapes tabs in the lines it reports.
       const table = [[`fault (${mode} mode)`, 'runs needed', 'delivered/expected', 'duplicates', 'seconds'], ...matrix];
       const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => (row[column] ?? '').length))) ?? [];

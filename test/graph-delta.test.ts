@@ -2,18 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startLocalStack, type LocalStack } from '../local/stack';
 import type { SeedUser } from '../local/stand-ins/seed';
+import { appToken, getDelta, setProperties, walkDelta, type DeltaEntry, type DeltaPage } from './helpers/graph-delta-client';
 
 // GET /v1.0/users/delta on the Graph stand-in, over real HTTPS with a client-credentials token from the Entra stand-in.
-interface DeltaEntry {
-  id: string;
-  '@removed'?: { reason: string };
-  [property: string]: unknown;
-}
-interface DeltaPage {
-  value: DeltaEntry[];
-  '@odata.nextLink'?: string;
-  '@odata.deltaLink'?: string;
-}
 interface GraphError {
   error: { code: string; message: string };
 }
@@ -28,10 +19,7 @@ describe('Graph users delta', () => {
 
   before(async () => {
     stack = await startLocalStack({ users: 0 });
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: stack.clientId, client_secret: stack.clientSecret, scope: `${stack.graph.url}/.default` });
-    const response = await fetch(`${stack.entra.url}/${stack.tenantId}/oauth2/v2.0/token`, { method: 'POST', body: form });
-    assert.equal(response.status, 200);
-    token = ((await response.json()) as { access_token: string }).access_token;
+    token = await appToken(stack);
   });
   after(() => stack.stop());
   beforeEach(() => {
@@ -39,37 +27,12 @@ describe('Graph users delta', () => {
     stack.graph.seed(7);
   });
 
-  function get(link: string, prefer?: string): Promise<Response> {
-    return fetch(link, { headers: { authorization: `Bearer ${token}`, ...(prefer === undefined ? {} : { prefer }) } });
-  }
+  const get = (link: string, prefer?: string): Promise<Response> => getDelta(link, token, prefer);
   const start = (query = `$select=${select}`): string => `${stack.graph.url}/v1.0/users/delta?${query}`;
 
-  /** Follows nextLinks to the deltaLink; every page must be 200. */
-  async function walk(link: string, prefer?: string): Promise<{ pages: DeltaEntry[][]; deltaLink: string }> {
-    const pages: DeltaEntry[][] = [];
-    for (let next: string | undefined = link; ; ) {
-      const response = await get(next, prefer);
-      assert.equal(response.status, 200, await response.clone().text());
-      const page = (await response.json()) as DeltaPage;
-      pages.push(page.value);
-      if (page['@odata.deltaLink'] !== undefined) {
-        assert.equal(page['@odata.nextLink'], undefined);
-        return { pages, deltaLink: page['@odata.deltaLink'] };
-      }
-      next = page['@odata.nextLink'];
-      assert.ok(next !== undefined, 'a page without nextLink or deltaLink');
-    }
-  }
-
+  const walk = (link: string, prefer?: string): Promise<{ pages: DeltaEntry[][]; deltaLink: string }> => walkDelta(link, token, prefer);
   /** Every selected property that is set, and id (Graph leaves out the null ones). */
-  function full(user: SeedUser): Record<string, unknown> {
-    const entry: Record<string, unknown> = {};
-    for (const f of select.split(',')) {
-      const value = (user as unknown as Record<string, unknown>)[f];
-      if (value !== null && value !== undefined) entry[f] = value;
-    }
-    return entry;
-  }
+  const full = (user: SeedUser): Record<string, unknown> => setProperties(user, select);
   const byId = (entries: DeltaEntry[]): DeltaEntry[] => [...entries].sort((a, b) => a.id.localeCompare(b.id));
 
   it('the first walk gives every user in pages, with opaque tokens, ending in a deltaLink', async () => {

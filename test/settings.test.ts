@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SyncErrorCodes, scrub } from '../shared/errors';
-import { MicrosoftHosts, SettingDefaults, SettingNames, SettingsError, allSettingNames, blobEndpointOf, queueEndpointOf, readSettings } from '../shared/settings';
+import { MicrosoftHosts, SettingDefaults, SettingNames, SettingsError, allSettingNames, blobEndpointOf, describeThreshold, parseRemovalLimit, queueEndpointOf, readSettings, removalThreshold } from '../shared/settings';
 
 const valid = {
   GRAPH_TENANT_ID: 'contoso.onmicrosoft.com',
@@ -551,5 +551,125 @@ describe('readSettings fuzz: one clear problem per bad setting', () => {
       'SYNC_STATE_CONTAINER',
       'USER_FIELDS',
     ]);
+  });
+});
+
+describe('settings: SYNC_MODE and the mass-deletion guard', () => {
+  it('parses SYNC_MAX_REMOVALS as a count, a percentage, or both in either order', () => {
+    const cases: [string, { count: number | undefined; percent: number | undefined }][] = [
+      ['500', { count: 500, percent: undefined }],
+      ['0', { count: 0, percent: undefined }],
+      ['5%', { count: undefined, percent: 5 }],
+      ['500,5%', { count: 500, percent: 5 }],
+      ['5%,500', { count: 500, percent: 5 }],
+      [' 500 , 5 % ', { count: 500, percent: 5 }],
+      ['0.5%', { count: undefined, percent: 0.5 }],
+      ['100%', { count: undefined, percent: 100 }],
+    ];
+    for (const [text, expected] of cases) assert.deepEqual(parseRemovalLimit(text), expected, text);
+  });
+
+  it('refuses a SYNC_MAX_REMOVALS that is not a count and/or one percentage in (0, 100]', () => {
+    for (const text of ['', ' ', 'abc', '5%,6%', '500,600', '0%', '101%', '100.5%', '-1', '-5%', '5%%', '1e3', '500;5%', '500,', '0.125%']) {
+      assert.equal(parseRemovalLimit(text), undefined, JSON.stringify(text));
+    }
+  });
+
+  it('takes the lesser of the count and the percentage of the known users', () => {
+    const both = { count: 500, percent: 5 };
+    assert.equal(removalThreshold(both, 2500), 125);
+    assert.equal(removalThreshold(both, 20_000), 500);
+    assert.equal(removalThreshold(both, 0), 0);
+    // Rounded down: 5% of 2,519 is 125.95.
+    assert.equal(removalThreshold(both, 2519), 125);
+    assert.equal(removalThreshold({ count: undefined, percent: 5 }, 2500), 125);
+    assert.equal(removalThreshold({ count: undefined, percent: 0.5 }, 999), 4);
+    assert.equal(removalThreshold({ count: 40, percent: undefined }, 2500), 40);
+  });
+
+  it('without known users, a percentage gives way to the count, or to 500', () => {
+    assert.equal(removalThreshold({ count: 300, percent: 5 }, null), 300);
+    assert.equal(removalThreshold({ count: undefined, percent: 5 }, null), 500);
+    assert.equal(removalThreshold({ count: 40, percent: undefined }, null), 40);
+  });
+
+  // Up to two decimals are accepted, and the percentage of the known users must come out exact:
+  // 0.57% of 10,000 users is 57. Floating point makes 0.57 * 10000 = 5699.999999999999, floored to 56.
+  it('computes a decimal percentage of the known users exactly', () => {
+    const cases: [string, number, number][] = [
+      ['0.57%', 10_000, 57],
+      ['1.13%', 10_000, 113],
+      ['2.01%', 10_000, 201],
+      ['2.28%', 2500, 57],
+    ];
+    for (const [text, knownUsers, expected] of cases) {
+      const limit = parseRemovalLimit(text);
+      assert.ok(limit !== undefined, text);
+      assert.equal(removalThreshold(limit, knownUsers), expected, `${text} of ${knownUsers}`);
+    }
+  });
+
+  it('describes a threshold with the numbers it came from', () => {
+    const both = describeThreshold({ count: 500, percent: 5 }, 2500);
+    assert.match(both, /^125 \(SYNC_MAX_REMOVALS: /);
+    assert.ok(both.includes('5%'), both);
+    assert.ok(both.includes('2,500 users'), both);
+    assert.ok(both.includes('500'), both);
+    const countOnly = describeThreshold({ count: 1200, percent: 5 }, null);
+    assert.match(countOnly, /^1,200 \(SYNC_MAX_REMOVALS: at most 1,200\)$/);
+    assert.match(describeThreshold({ count: undefined, percent: 5 }, null), /^500 \(/);
+  });
+
+  it('reads SYNC_MODE: delta by default, full in any case', () => {
+    assert.equal(readSettings(valid).mode, 'delta');
+    assert.equal(readSettings({ ...valid, SYNC_MODE: 'full' }).mode, 'full');
+    assert.equal(readSettings({ ...valid, SYNC_MODE: 'FULL' }).mode, 'full');
+    assert.equal(readSettings({ ...valid, SYNC_MODE: ' Delta ' }).mode, 'delta');
+    assert.equal(readSettings({ ...valid, SYNC_MODE: '' }).mode, 'delta');
+    assert.equal(SettingNames.syncMode, 'SYNC_MODE');
+  });
+
+  it('refuses another SYNC_MODE, naming both valid values', () => {
+    const problems = problemsOf({ ...valid, SYNC_MODE: 'partial' });
+    assert.equal(problems.length, 1, problems.join('\n'));
+    const [problem = ''] = problems;
+    assert.match(problem, /^SYNC_MODE "partial" must be delta\b.* or full\b/);
+    assert.match(problem, /e\.g\. SYNC_MODE=delta$/);
+  });
+
+  it('reads SYNC_MAX_REMOVALS: 500 or 5% by default', () => {
+    assert.deepEqual(readSettings(valid).maxRemovals, { count: 500, percent: 5 });
+    assert.deepEqual(readSettings({ ...valid, SYNC_MAX_REMOVALS: '2%' }).maxRemovals, { count: undefined, percent: 2 });
+    assert.deepEqual(readSettings({ ...valid, SYNC_MAX_REMOVALS: ' 50 ' }).maxRemovals, { count: 50, percent: undefined });
+    assert.deepEqual(readSettings({ ...valid, SYNC_MAX_REMOVALS: ' ' }).maxRemovals, { count: 500, percent: 5 });
+  });
+
+  it('refuses a bad SYNC_MAX_REMOVALS, with examples', () => {
+    for (const text of ['abc', '0%', '5%,6%']) {
+      const problems = problemsOf({ ...valid, SYNC_MAX_REMOVALS: text });
+      assert.equal(problems.length, 1, problems.join('\n'));
+      const [problem = ''] = problems;
+      assert.ok(problem.startsWith(`SYNC_MAX_REMOVALS ${JSON.stringify(text)} `), problem);
+      assert.match(problem, /e\.g\. SYNC_MAX_REMOVALS=500, SYNC_MAX_REMOVALS=5% or SYNC_MAX_REMOVALS=500,5%/);
+    }
+  });
+
+  it('reads SYNC_ALLOW_REMOVALS: unset by default, else a whole number of 1 or more', () => {
+    assert.equal(readSettings(valid).allowRemovals, undefined);
+    assert.equal(readSettings({ ...valid, SYNC_ALLOW_REMOVALS: '' }).allowRemovals, undefined);
+    assert.equal(readSettings({ ...valid, SYNC_ALLOW_REMOVALS: '750' }).allowRemovals, 750);
+    assert.equal(readSettings({ ...valid, SYNC_ALLOW_REMOVALS: '1' }).allowRemovals, 1);
+    for (const text of ['0', 'x', '-5', '7.5', '1e3']) {
+      const problems = problemsOf({ ...valid, SYNC_ALLOW_REMOVALS: text });
+      assert.equal(problems.length, 1, `${text}: ${problems.join('\n')}`);
+      const [problem = ''] = problems;
+      assert.ok(problem.startsWith(`SYNC_ALLOW_REMOVALS ${JSON.stringify(text)} `), problem);
+      assert.match(problem, /e\.g\. SYNC_ALLOW_REMOVALS=750/);
+    }
+  });
+
+  it('reports the three together, one problem each', () => {
+    const problems = problemsOf({ ...valid, SYNC_MODE: 'sometimes', SYNC_MAX_REMOVALS: 'lots', SYNC_ALLOW_REMOVALS: 'all' });
+    assert.deepEqual(problems.map((p) => p.split(' ')[0]).sort(), ['SYNC_ALLOW_REMOVALS', 'SYNC_MAX_REMOVALS', 'SYNC_MODE']);
   });
 });

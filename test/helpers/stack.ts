@@ -5,7 +5,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { createClientSecretSource } from '../../shared/credential';
 import { createAppTokenProvider, type AppTokenProvider, type AppTokenProviderOptions } from '../../shared/token';
 import { MessageTypes, type SnapshotCompletedMessage, type SyncMessage, type UserMessage } from '../../shared/messages';
-import type { MessageEncoding } from '../../shared/settings';
+import { allSettingNames, type MessageEncoding } from '../../shared/settings';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
 import { receiveAll } from '../../local/read-queue';
 import { assertValidMessages } from './schema';
@@ -23,8 +23,12 @@ export async function startStackForTests(options: LocalStackOptions = {}): Promi
   return stack;
 }
 
-/** Resets the process environment to the stack's settings, then applies `overrides` (undefined deletes). */
+/**
+ * Resets the process environment to the stack's settings, then applies `overrides` (undefined
+ * deletes). Every other setting the code reads is removed, so no test inherits another's.
+ */
 export function applySettings(stack: LocalStack, overrides: Record<string, string | undefined> = {}): void {
+  for (const name of allSettingNames) if (!(name in stack.settings)) Reflect.deleteProperty(process.env, name);
   for (const [name, value] of Object.entries({ ...stack.settings, ...overrides })) {
     if (value === undefined) Reflect.deleteProperty(process.env, name);
     else process.env[name] = value;
