@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { X509Certificate, constants as cryptoConstants, randomUUID, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultPlan } from '../faults';
 import { listen, readBody, sendJson, type RunningServer } from '../net';
@@ -12,15 +12,50 @@ import { SigningKey } from './signing';
  * 2019-08-01) that DefaultAzureCredential uses inside a Function App. That one is plain http on
  * loopback, as in App Service. Faults (token-503, token-429) come from a shared FaultPlan (`plan`),
  * taken by the client-credentials token requests only.
+ *
+ * The client credentials grant takes the credentials Entra ID takes: a client secret, or a client
+ * assertion (`client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+ * `client_assertion=<JWT>`) of two kinds: a certificate assertion (signed with the private key of a
+ * certificate registered on the app: registerCertificate), or a federated one (a token of a trusted
+ * issuer matching a federated identity credential of the app: registerFederatedCredential), e.g. a
+ * managed identity's token for api://AzureADTokenExchange from the endpoint below. See
+ * #checkAssertion for what is checked, with which AADSTS error, and where each text comes from.
  */
 
 export interface AppRegistration {
   clientId: string;
   /** Object id of its service principal: the `oid` of its tokens. */
   servicePrincipalId: string;
+  /** May be empty: an app that signs in with certificates or federated credentials only. */
   secrets: string[];
   /** Application permissions granted with admin consent, per resource (audience) URL. */
   appRoles: Record<string, string[]>;
+  /** Certificates (public keys) registered on the app: added by registerCertificate. */
+  certificates?: RegisteredCertificate[];
+  /** Federated identity credentials of the app: added by registerFederatedCredential. */
+  federatedCredentials?: FederatedCredential[];
+}
+
+/** A certificate registered on an app (its keyCredentials entry): what a certificate assertion is checked against. */
+export interface RegisteredCertificate {
+  pem: string;
+  /** base64url of the SHA-256 of the DER certificate: the `x5t#S256` header of an assertion it signs. */
+  thumbprintSha256: string;
+  /** base64url of the SHA-1 of the DER certificate: the `x5t` header (the deprecated SHA-1 thumbprint). */
+  thumbprintSha1: string;
+  /** The SHA-1 thumbprint in upper-case hex, as the portal shows it. */
+  hexThumbprintSha1: string;
+  notBefore: Date;
+  notAfter: Date;
+  publicKey: KeyObject;
+}
+
+/** A federated identity credential: a token whose `iss` and `sub` equal these (case-sensitive) and whose `aud` is one of `audiences`. */
+export interface FederatedCredential {
+  issuer: string;
+  subject: string;
+  audiences: string[];
+  name?: string;
 }
 
 export interface ManagedIdentity {
@@ -35,6 +70,8 @@ export interface EntraOptions {
   /** Resource (audience) URLs this tenant knows, e.g. the Graph base URL and https://vault.azure.net. */
   resources: string[];
   tokenLifetimeSeconds?: number;
+  /** Lifetime of managed-identity tokens (default: tokenLifetimeSeconds, else 3599). See EntraStandIn.identityTokenLifetimeSeconds. */
+  identityTokenLifetimeSeconds?: number;
   plan?: FaultPlan;
   /** Told every access token issued (the leak scan of local/scan-run.ts looks for them in logs). */
   onTokenIssued?: (token: string) => void;
@@ -47,21 +84,86 @@ export interface EntraCounters {
   managedIdentityTokens: number;
   /** Token requests answered with an injected fault. */
   faultsInjected: number;
+  /** Client assertions accepted, by kind. */
+  certificateAssertionsAccepted: number;
+  federatedAssertionsAccepted: number;
 }
+
+export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/**
+ * The audiences of the token exchange a managed identity (or any workload) presents as a federated
+ * credential: public cloud, US Government, China. A federated credential names one of them.
+ */
+export const tokenExchangeAudiences: readonly string[] = ['api://AzureADTokenExchange', 'api://AzureADTokenExchangeUSGov', 'api://AzureADTokenExchangeChina'];
+/**
+ * The application id of the public "AAD Token Exchange Endpoint": Entra's own v2.0 tokens for
+ * api://AzureADTokenExchange carry it as `aud`, and Entra matches it to a federated credential that
+ * names api://AzureADTokenExchange. Accepted as that alias here.
+ */
+export const tokenExchangeAppId = 'fb60f99c-7a34-4190-8149-302f77469936';
+
+/** Tolerance on a client assertion's `exp` and `nbf`: 5 minutes, Microsoft.IdentityModel's default clock skew. */
+const assertionClockSkewSeconds = 300;
+const certificateCredentialsDocs = 'https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials';
+
+/**
+ * Signature algorithms accepted in a certificate assertion. Entra's answer to another (AADSTS5002738,
+ * as seen live in 2023) listed 'RS256,RS384,RS512'; msal-node 2.11+ signs PS256 (RSA-PSS, SHA-256,
+ * salt as long as the digest) when given a SHA-256 thumbprint, and Entra takes it, so PS256 is added.
+ */
+const assertionAlgorithms: Record<string, { hash: string; pssSaltLength?: number }> = {
+  RS256: { hash: 'sha256' },
+  RS384: { hash: 'sha384' },
+  RS512: { hash: 'sha512' },
+  PS256: { hash: 'sha256', pssSaltLength: 32 },
+};
+
+interface ParsedJwt {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  signingInput: string;
+  signature: Buffer;
+}
+
+/** An AADSTS answer: HTTP status, OAuth error, code, text. */
+interface AadFailure {
+  status: number;
+  error: string;
+  code: number;
+  text: string;
+}
+
+type AssertionCheck = { ok: true; kind: 'certificate' | 'federated' } | { ok: false; failure: AadFailure };
 
 export class EntraStandIn {
   readonly signingKey = new SigningKey();
   readonly apps = new Map<string, AppRegistration>();
   readonly identities = new Map<string, ManagedIdentity>();
   readonly identityHeader = randomUUID();
-  readonly counters: EntraCounters = { discovery: 0, tokenRequests: 0, tokensIssued: 0, managedIdentityTokens: 0, faultsInjected: 0 };
+  readonly counters: EntraCounters = {
+    discovery: 0,
+    tokenRequests: 0,
+    tokensIssued: 0,
+    managedIdentityTokens: 0,
+    faultsInjected: 0,
+    certificateAssertionsAccepted: 0,
+    federatedAssertionsAccepted: 0,
+  };
   /** The shared fault plan (token-503, token-429). */
   plan: FaultPlan | undefined;
+  /**
+   * Lifetime in seconds of the managed-identity tokens issued from now on; undefined: the token
+   * lifetime (3599 by default). Tests set it low, or negative for a token already expired (Entra
+   * allows 300 seconds of clock skew on an assertion, so -301 or less is one it rejects).
+   */
+  identityTokenLifetimeSeconds: number | undefined;
   #server: RunningServer | undefined;
   #identityServer: RunningServer | undefined;
 
   constructor(private readonly options: EntraOptions) {
     this.plan = options.plan;
+    this.identityTokenLifetimeSeconds = options.identityTokenLifetimeSeconds;
   }
 
   get url(): string {
@@ -96,7 +198,51 @@ export class EntraStandIn {
   }
 
   registerApp(app: AppRegistration): void {
+    app.certificates ??= [];
+    app.federatedCredentials ??= [];
     this.apps.set(app.clientId.toLowerCase(), app);
+  }
+
+  /**
+   * Uploads a certificate (PEM; its public key only is used) to a registered app, as
+   * "Certificates & secrets > Upload certificate" does. Its thumbprints are computed from the DER
+   * bytes (SHA-256 and SHA-1) and its validity is kept: an assertion signed with it is refused once
+   * notAfter is past. Returns the registration (splice it out of app.certificates to remove it).
+   */
+  registerCertificate(clientId: string, certificatePem: string): RegisteredCertificate {
+    const app = this.#registeredApp(clientId);
+    const x509 = new X509Certificate(certificatePem);
+    const sha256 = Buffer.from(x509.fingerprint256.replace(/:/g, ''), 'hex');
+    const sha1 = Buffer.from(x509.fingerprint.replace(/:/g, ''), 'hex');
+    const certificate: RegisteredCertificate = {
+      pem: x509.toString(),
+      thumbprintSha256: sha256.toString('base64url'),
+      thumbprintSha1: sha1.toString('base64url'),
+      hexThumbprintSha1: sha1.toString('hex').toUpperCase(),
+      notBefore: new Date(x509.validFrom),
+      notAfter: new Date(x509.validTo),
+      publicKey: x509.publicKey,
+    };
+    (app.certificates ??= []).push(certificate);
+    return certificate;
+  }
+
+  /**
+   * Adds a federated identity credential to a registered app. For a managed identity of this
+   * tenant: issuer = this.issuer (`<authority>/<tenant id>/v2.0`), subject = its principal (object)
+   * id, audiences = ['api://AzureADTokenExchange'].
+   */
+  registerFederatedCredential(clientId: string, credential: FederatedCredential): FederatedCredential {
+    const app = this.#registeredApp(clientId);
+    const registered: FederatedCredential = { ...credential, audiences: [...credential.audiences] };
+    (app.federatedCredentials ??= []).push(registered);
+    return registered;
+  }
+
+  #registeredApp(clientId: string): AppRegistration {
+    const app = this.apps.get(clientId.toLowerCase());
+    if (app === undefined) throw new Error(`No app registration with client id ${clientId}`);
+    return app;
   }
 
   registerIdentity(identity: ManagedIdentity): void {
@@ -167,7 +313,28 @@ export class EntraStandIn {
     if (app === undefined) {
       return this.#aadError(res, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
     }
-    if (secret === '' || !app.secrets.includes(secret)) {
+    const assertion = form.get('client_assertion') ?? '';
+    let assertionKind: 'certificate' | 'federated' | undefined;
+    if (assertion !== '') {
+      const assertionType = form.get('client_assertion_type') ?? '';
+      const check: AssertionCheck =
+        secret !== ''
+          ? // Entra's answer to both credentials at once is documented nowhere we found (msal refuses to send
+            // both); RFC 6749 section 2.3 says a client MUST NOT use more than one authentication method, so
+            // the request is refused with the generic AADSTS90023 (InvalidRequest) and a text of ours.
+            { ok: false, failure: { status: 400, error: 'invalid_request', code: 90023, text: "The authentication service request is not valid: it carries both 'client_secret' and 'client_assertion'. Send one client credential." } }
+          : assertionType === ''
+            ? { ok: false, failure: missingField('client_assertion_type') }
+            : assertionType !== jwtBearerAssertionType
+              ? // An assertion of another type is not a credential Entra takes (inferred: no documented text).
+                { ok: false, failure: noCredential() }
+              : this.#checkAssertion(assertion, app);
+      if (!check.ok) return this.#aadError(res, check.failure.status, check.failure.error, check.failure.code, check.failure.text);
+      assertionKind = check.kind;
+    } else if (secret === '') {
+      const failure = noCredential();
+      return this.#aadError(res, failure.status, failure.error, failure.code, failure.text);
+    } else if (!app.secrets.includes(secret)) {
       return this.#aadError(res, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`);
     }
     const scope = (form.get('scope') ?? '').split(' ').find((s) => s !== '' && !['openid', 'profile', 'offline_access'].includes(s)) ?? '';
@@ -196,6 +363,8 @@ export class EntraStandIn {
       lifetime,
     );
     this.counters.tokensIssued++;
+    if (assertionKind === 'certificate') this.counters.certificateAssertionsAccepted++;
+    if (assertionKind === 'federated') this.counters.federatedAssertionsAccepted++;
     this.options.onTokenIssued?.(accessToken);
     sendJson(res, 200, { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken }, { 'cache-control': 'no-store, no-cache' });
   }
@@ -210,14 +379,31 @@ export class EntraStandIn {
     if (url.searchParams.get('api-version') !== '2019-08-01') {
       return sendJson(res, 400, { statusCode: 400, message: `Unsupported api-version '${url.searchParams.get('api-version') ?? ''}'.`, correlationId });
     }
-    const resource = (url.searchParams.get('resource') ?? '').replace(/\/$/, '');
+    let resource = (url.searchParams.get('resource') ?? '').replace(/\/$/, '');
     if (resource === '') return sendJson(res, 400, { statusCode: 400, message: 'The resource parameter is required.', correlationId });
+    // Clients pass the exchange audience with or without a scope suffix; the token's aud has none.
+    const withoutDefault = resource.replace(/\/\.default$/, '');
+    const exchange = tokenExchangeAudiences.includes(withoutDefault);
+    if (exchange) resource = withoutDefault;
     const clientId = url.searchParams.get('client_id') ?? url.searchParams.get('mi_res_id') ?? '';
     const identity = clientId === '' ? [...this.identities.values()][0] : this.identities.get(clientId.toLowerCase());
     if (identity === undefined) return sendJson(res, 400, { statusCode: 400, message: 'Unable to load the proper Managed Identity.', correlationId });
-    const lifetime = this.options.tokenLifetimeSeconds ?? 3599;
+    const lifetime = this.identityTokenLifetimeSeconds ?? this.options.tokenLifetimeSeconds ?? 3599;
+    // A token for the exchange is the one a federated credential names: the v2.0 issuer
+    // (<authority>/<tenant id>/v2.0), sub = the identity's principal (object) id, ver 2.0.
+    // (Entra's own v2.0 tokens for it carry aud = tokenExchangeAppId; here aud is the resource as asked.)
     const accessToken = this.signingKey.sign(
-      { aud: resource, iss: this.issuer, tid: this.options.tenantId, appid: identity.clientId, azp: identity.clientId, oid: identity.principalId, sub: identity.principalId, idtyp: 'app', ver: '1.0' },
+      {
+        aud: resource,
+        iss: this.issuer,
+        tid: this.options.tenantId,
+        appid: identity.clientId,
+        azp: identity.clientId,
+        oid: identity.principalId,
+        sub: identity.principalId,
+        idtyp: 'app',
+        ver: exchange ? '2.0' : '1.0',
+      },
       lifetime,
     );
     this.counters.managedIdentityTokens++;
@@ -229,6 +415,128 @@ export class EntraStandIn {
       token_type: 'Bearer',
       client_id: identity.clientId,
     });
+  }
+
+  /**
+   * A client assertion, checked as Entra ID checks it. Where the texts come from (all observed
+   * answers of login.microsoftonline.com, quoted in public sources):
+   * - AADSTS50027 "JWT token is invalid or malformed.", AADSTS90014 (a required claim missing),
+   *   AADSTS5002738 (algorithm), AADSTS5002723 (no thumbprint), AADSTS700021 (iss/sub is not the
+   *   client_id), AADSTS700024 (time range): live answers recorded in MSAL.NET's test constants
+   *   (AzureAD/microsoft-authentication-library-for-dotnet, TestConstants.cs, December 2023);
+   *   invalid_client for those MSAL.NET wraps as "a configuration issue", invalid_request otherwise.
+   * - AADSTS700023 "Client assertion audience claim does not match Realm issuer.": the Azure SDK
+   *   troubleshooting guides (ClientAssertionCredential), for an `aud` other than the token endpoint.
+   *   (Not AADSTS50013 or 700212: those are for user assertions (OBO) and federated audiences.)
+   * - AADSTS700027: "The certificate with identifier used to sign the client assertion is not
+   *   registered on application. [Reason - The key was not found., ...]" for an unknown thumbprint;
+   *   "Client assertion contains an invalid signature. [Reason - The key used is expired., ...]" for
+   *   an expired certificate (Microsoft's AD Connect troubleshooting quotes it); "... [Reason - The
+   *   provided signature value did not match the expected signature value., ...]" for a bad signature
+   *   (MSAL Python's documentation quotes it).
+   * - AADSTS70021 "No matching federated identity record found for presented assertion. Assertion
+   *   Issuer: '…'. Assertion Subject: '…'. Assertion Audience: '…'.": 400 invalid_request, as in the
+   *   AKS workload identity troubleshooting guide and many recorded answers (newer answers also use
+   *   the finer AADSTS700211/700212/700213; the stand-in keeps 70021).
+   * Not modelled: keys named by `kid` (keyCredential ids), trusted subject name + issuer (SNI)
+   * certificates (x5c is accepted and ignored: the thumbprint decides), a maximum assertion lifetime
+   * (none documented) and jti replay (Entra takes the same assertion again: msal-node reuses its
+   * assertion for up to 10 minutes). A federated assertion is one whose `iss` is a URL, as every
+   * federated credential's issuer is; only this stand-in's own tokens can be verified (its signing key).
+   */
+  #checkAssertion(assertion: string, app: AppRegistration): AssertionCheck {
+    const fail = (status: number, error: string, code: number, text: string): AssertionCheck => ({ ok: false, failure: { status, error, code, text } });
+    const jwt = parseJwt(assertion);
+    if (jwt === undefined) return fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
+    const { header, payload } = jwt;
+    for (const claim of ['iss', 'sub', 'aud']) {
+      if (payload[claim] === undefined || payload[claim] === '') return { ok: false, failure: missingField(claim) };
+    }
+    const iss = payload['iss'];
+    const sub = payload['sub'];
+    const aud: unknown = payload['aud'];
+    const audiences = Array.isArray(aud) ? aud : [aud];
+    if (typeof iss !== 'string' || typeof sub !== 'string' || !audiences.every((a): a is string => typeof a === 'string')) {
+      return fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
+    }
+    const now = Date.now() / 1000;
+    const timeRange = (): AssertionCheck | undefined => {
+      const exp = typeof payload['exp'] === 'number' ? payload['exp'] : 0;
+      const nbf = typeof payload['nbf'] === 'number' ? payload['nbf'] : undefined;
+      if (exp > now - assertionClockSkewSeconds && (nbf === undefined || nbf <= now + assertionClockSkewSeconds)) return undefined;
+      const from = nbf ?? (typeof payload['iat'] === 'number' ? payload['iat'] : 0);
+      return fail(
+        401,
+        'invalid_client',
+        700024,
+        `Client assertion is not within its valid time range. Current time: ${entraTime(now)}, assertion valid from ${entraTime(from)}, expiry time of assertion ${entraTime(exp)}. Review the documentation at ${certificateCredentialsDocs} .`,
+      );
+    };
+
+    if (/^https?:\/\//i.test(iss)) {
+      // Federated: a federated identity credential of the app must name this issuer, subject and audience.
+      const matches = (app.federatedCredentials ?? []).some(
+        (c) => c.issuer === iss && c.subject === sub && audiences.some((a) => c.audiences.some((ca) => ca === a || (a === tokenExchangeAppId && ca === tokenExchangeAudiences[0]))),
+      );
+      if (!matches) {
+        return fail(
+          400,
+          'invalid_request',
+          70021,
+          `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${audiences.join(',')}'. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation`,
+        );
+      }
+      // Entra verifies it with the keys the issuer publishes (its JWKS): here, this stand-in's signing key.
+      // (The text for a federated assertion that fails verification is not documented: 700027 with its reasons, as for a certificate.)
+      if (iss !== this.issuer || header['kid'] !== this.signingKey.kid) {
+        return fail(401, 'invalid_client', 700027, `Client assertion failed signature validation. [Reason - The key was not found., Assertion Issuer: '${iss}']`);
+      }
+      if (header['alg'] !== 'RS256' || !verifyJwt(jwt, this.signingKey.publicKey)) {
+        return fail(401, 'invalid_client', 700027, `Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Assertion Issuer: '${iss}']`);
+      }
+      return timeRange() ?? { ok: true, kind: 'federated' };
+    }
+
+    // Certificate: signed by the app itself with the key of a certificate registered on it.
+    const alg = typeof header['alg'] === 'string' ? header['alg'] : '';
+    if (assertionAlgorithms[alg] === undefined) {
+      return fail(401, 'invalid_client', 5002738, `Invalid JWT token. '${alg}' is not a supported signature algorithm. Supported signing algorithms are: '${Object.keys(assertionAlgorithms).join(',')}'`);
+    }
+    const x5tS256 = typeof header['x5t#S256'] === 'string' ? header['x5t#S256'] : undefined;
+    const x5t = typeof header['x5t'] === 'string' ? header['x5t'] : undefined;
+    if (x5tS256 === undefined && x5t === undefined) {
+      return fail(401, 'invalid_client', 5002723, 'Invalid JWT token. No certificate SHA-1 thumbprint, certificate SHA-256 thumbprint, nor keyId specified in token header.');
+    }
+    if (iss.toLowerCase() !== app.clientId.toLowerCase() || sub.toLowerCase() !== app.clientId.toLowerCase()) {
+      return fail(401, 'invalid_client', 700021, `Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at ${certificateCredentialsDocs} .`);
+    }
+    const thumbprint = Buffer.from(x5tS256 ?? x5t ?? '', 'base64url');
+    const certificate = (app.certificates ?? []).find((c) => Buffer.from(x5tS256 !== undefined ? c.thumbprintSha256 : c.thumbprintSha1, 'base64url').equals(thumbprint));
+    const shown = thumbprint.toString('hex').toUpperCase();
+    if (certificate === undefined) {
+      return fail(
+        401,
+        'invalid_client',
+        700027,
+        `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${shown}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${app.clientId}'. Review the documentation at https://docs.microsoft.com/en-us/graph/api/application-addkey .]`,
+      );
+    }
+    const found = `Found key 'Start=${keyTime(certificate.notBefore)}, End=${keyTime(certificate.notAfter)}'`;
+    if (certificate.notAfter.getTime() <= Date.now()) {
+      return fail(401, 'invalid_client', 700027, `Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '${shown}', ${found}]`);
+    }
+    if (!verifyJwt(jwt, certificate.publicKey)) {
+      return fail(401, 'invalid_client', 700027, `Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${shown}', ${found}]`);
+    }
+    // The token endpoint of this tenant, by id or by any verified domain (Entra: https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token).
+    const accepted = [this.options.tenantId, ...this.options.tenantDomains].map((t) => `${this.url}/${t}/oauth2/v2.0/token`.toLowerCase());
+    if (!audiences.some((a) => accepted.includes(a.toLowerCase()))) {
+      return fail(401, 'invalid_client', 700023, `Client assertion audience claim does not match Realm issuer. Review the documentation at ${certificateCredentialsDocs} .`);
+    }
+    const outOfRange = timeRange();
+    if (outOfRange !== undefined) return outOfRange;
+    if (typeof payload['jti'] !== 'string' || payload['jti'] === '') return { ok: false, failure: missingField('jti') };
+    return { ok: true, kind: 'certificate' };
   }
 
   #aadError(res: ServerResponse, status: number, error: string, code: number, text: string, headers: Record<string, string> = {}): void {
@@ -245,4 +553,61 @@ export class EntraStandIn {
       error_uri: `${this.url}/error?code=${code}`,
     }, headers);
   }
+}
+
+/** AADSTS90014 for a required field (form parameter or claim) that is missing. */
+function missingField(name: string): AadFailure {
+  return { status: 400, error: 'invalid_request', code: 90014, text: `The required field '${name}' is missing from the credential. Ensure that you have all the necessary parameters for the login request.` };
+}
+
+/** AADSTS7000216: a client credentials request with no credential Entra takes. */
+function noCredential(): AadFailure {
+  return { status: 401, error: 'invalid_client', code: 7000216, text: "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type." };
+}
+
+/** A compact JWS split and decoded; undefined when it is not one (three base64url parts, JSON objects). */
+function parseJwt(token: string): ParsedJwt | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) return undefined;
+  const [h = '', p = '', s = ''] = parts;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+    const payload: unknown = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+    if (!isRecord(header) || !isRecord(payload)) return undefined;
+    return { header, payload, signingInput: `${h}.${p}`, signature: Buffer.from(s, 'base64url') };
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The JWS signature, by the algorithm its header names (RS*: PKCS#1 v1.5; PS256: PSS with a salt as long as the digest). */
+function verifyJwt(jwt: ParsedJwt, key: KeyObject): boolean {
+  const alg = jwt.header['alg'];
+  const algorithm = typeof alg === 'string' ? assertionAlgorithms[alg] : undefined;
+  if (algorithm === undefined) return false;
+  try {
+    const padding =
+      algorithm.pssSaltLength === undefined
+        ? { key, padding: cryptoConstants.RSA_PKCS1_PADDING }
+        : { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: algorithm.pssSaltLength };
+    return verifySignature(algorithm.hash, Buffer.from(jwt.signingInput), padding, jwt.signature);
+  } catch {
+    return false;
+  }
+}
+
+/** 2023-12-11T23:52:19.6223401Z: the 7-digit .NET form Entra's AADSTS700024 text uses. */
+function entraTime(seconds: number): string {
+  const iso = new Date(Math.round(seconds * 1000)).toISOString();
+  return `${iso.slice(0, -1)}0000Z`;
+}
+
+/** 06/29/2021 21:13:15 (UTC): how an AADSTS700027 text shows a key's validity. */
+function keyTime(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${two(date.getUTCMonth() + 1)}/${two(date.getUTCDate())}/${date.getUTCFullYear()} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}`;
 }
