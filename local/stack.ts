@@ -4,6 +4,7 @@ import { startAzurite, type RunningAzurite } from './azurite';
 import { FaultPlan, parseFaults, type Fault } from './faults';
 import { EntraStandIn } from './stand-ins/entra';
 import { GraphStandIn } from './stand-ins/graph';
+import { generateCertificate, type GeneratedCertificate } from './stand-ins/certificates';
 import { KeyVaultStandIn, keyVaultResource } from './stand-ins/key-vault';
 import { loadTls, tlsDirVariable, type TlsMaterial } from './tls';
 
@@ -26,7 +27,16 @@ export interface LocalStackOptions {
   onSigterm?: () => void;
   /** Default: the directory named by LOCAL_STACK_TLS_DIR (set by with-trust). */
   tls?: TlsMaterial;
+  /**
+   * GRAPH_CREDENTIAL of `settings` (default secret). With secret, every mode is provisioned (the
+   * secret and the certificate in the vault, the certificate and the federated credential on the
+   * app), so a test can switch with settingsFor(mode); with certificate, the vault holds no plain
+   * secret; with managed-identity, the vault holds nothing at all.
+   */
+  credential?: StackCredential;
 }
+
+export type StackCredential = 'secret' | 'certificate' | 'managed-identity';
 
 export interface LocalStack {
   readonly entra: EntraStandIn;
@@ -46,6 +56,16 @@ export interface LocalStack {
   readonly identityClientId: string;
   readonly identityPrincipalId: string;
   readonly appPrincipalId: string;
+  /** The Key Vault certificate of GRAPH_CREDENTIAL=certificate (undefined with managed-identity). */
+  readonly certificateName: string;
+  readonly certificate: GeneratedCertificate | undefined;
+  /** The settings that switch the sync to `mode` (undefined: remove the setting); apply over `settings`. */
+  settingsFor(mode: StackCredential): Record<string, string | undefined>;
+  /**
+   * A new version of the certificate in the vault, registered on the app in place of the old one
+   * (as an operator rotates it); returns it.
+   */
+  rotateCertificate(options?: { expired?: boolean }): GeneratedCertificate;
   stop(): Promise<void>;
 }
 
@@ -67,6 +87,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const clientId = randomUUID();
   const clientSecret = `local~${randomUUID()}`;
   const secretName = 'graph-client-secret';
+  const certificateName = 'graph-sync-cert';
   const identityClientId = randomUUID();
   const identityPrincipalId = randomUUID();
   const appPrincipalId = randomUUID();
@@ -104,16 +125,39 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (armAtStart !== undefined) plan.arm(armAtStart);
     }
 
+    const mode = options.credential ?? 'secret';
     entra.registerApp({ clientId, servicePrincipalId: appPrincipalId, secrets: [clientSecret], appRoles: { [graph.url]: ['User.Read.All'] } });
     entra.registerIdentity({ clientId: identityClientId, principalId: identityPrincipalId });
-    keyVault.setSecret(secretName, clientSecret);
-    keyVault.secretsUsers.add(identityPrincipalId);
+    // managed-identity: the identity's token for the exchange audience is the app's credential (issuer, subject, audience as Azure's).
+    entra.registerFederatedCredential(clientId, { name: 'graph-user-sync', issuer: `${entra.url}/${tenantId}/v2.0`, subject: identityPrincipalId, audiences: ['api://AzureADTokenExchange'] });
+    if (mode === 'secret') {
+      keyVault.setSecret(secretName, clientSecret);
+      keyVault.secretsUsers.add(identityPrincipalId);
+    }
+    let certificate: GeneratedCertificate | undefined;
+    const installCertificate = (generated: GeneratedCertificate): GeneratedCertificate => {
+      keyVault.setCertificate(certificateName, generated, { contentType: 'application/x-pkcs12' });
+      const app = entra.apps.get(clientId);
+      if (app !== undefined) app.certificates = [];
+      entra.registerCertificate(clientId, generated.certificatePem);
+      certificate = generated;
+      return generated;
+    };
+    if (mode !== 'managed-identity') {
+      installCertificate(generateCertificate({ commonName: 'graph-user-sync-local' }));
+      keyVault.certificateUsers.add(identityPrincipalId);
+    }
 
+    const credentialSettings = (chosen: StackCredential): Record<string, string | undefined> => ({
+      GRAPH_CREDENTIAL: chosen,
+      KEY_VAULT_URL: chosen === 'managed-identity' ? undefined : keyVault.url,
+      GRAPH_CLIENT_SECRET_NAME: chosen === 'secret' ? secretName : undefined,
+      GRAPH_CERTIFICATE_NAME: chosen === 'certificate' ? certificateName : undefined,
+    });
     const settings: Record<string, string> = {
       GRAPH_TENANT_ID: tenantId,
       GRAPH_CLIENT_ID: clientId,
-      KEY_VAULT_URL: keyVault.url,
-      GRAPH_CLIENT_SECRET_NAME: secretName,
+      ...(Object.fromEntries(Object.entries(credentialSettings(mode)).filter(([, v]) => v !== undefined)) as Record<string, string>),
       AUTHORITY_HOST: entra.url,
       GRAPH_BASE_URL: graph.url,
       USER_FIELDS: 'id,displayName,mail,userPrincipalName,accountEnabled',
@@ -139,6 +183,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       identityClientId,
       identityPrincipalId,
       appPrincipalId,
+      certificateName,
+      get certificate() {
+        return certificate;
+      },
+      settingsFor: credentialSettings,
+      rotateCertificate: (rotation = {}) => installCertificate(generateCertificate({ commonName: 'graph-user-sync-local', ...rotation })),
       stop: async () => {
         await Promise.all(started.map((s) => s.stop()));
       },

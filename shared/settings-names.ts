@@ -6,8 +6,11 @@
 export const SettingNames = {
   tenantId: 'GRAPH_TENANT_ID',
   clientId: 'GRAPH_CLIENT_ID',
+  graphCredential: 'GRAPH_CREDENTIAL',
   keyVaultUrl: 'KEY_VAULT_URL',
   clientSecretName: 'GRAPH_CLIENT_SECRET_NAME',
+  certificateName: 'GRAPH_CERTIFICATE_NAME',
+  federatedAudience: 'GRAPH_FEDERATED_AUDIENCE',
   authorityHost: 'AUTHORITY_HOST',
   graphBaseUrl: 'GRAPH_BASE_URL',
   userFields: 'USER_FIELDS',
@@ -39,6 +42,7 @@ export const allSettingNames: readonly string[] = Object.values(SettingNames);
 
 /** Defaults, in the unit and form of the app setting itself (seconds, comma-separated text). */
 export const SettingDefaults = {
+  graphCredential: 'secret',
   clientSecretName: 'graph-client-secret',
   authorityHost: 'https://login.microsoftonline.com',
   graphBaseUrl: 'https://graph.microsoft.com',

@@ -1,6 +1,7 @@
 import { SyncError, SyncErrorCodes } from './errors';
 import { parseOrigin, readAllowedHosts } from './settings-hosts';
 import { SettingDefaults, SettingNames } from './settings-names';
+import { readGraphCredential, type GraphCredentialSettings } from './settings-credential';
 import { readAllowRemovals, readRemovalLimit, readSyncMode, type RemovalLimit, type SyncMode } from './settings-mode';
 import { readContainerName, readQueueName, readStorage, type StorageConnection } from './settings-storage';
 import { checkClientId, checkSchedule, checkTenantId, exampleGuid, parseUserFields, readWholeNumber, show, type SettingsReader } from './settings-values';
@@ -15,6 +16,7 @@ import { checkClientId, checkSchedule, checkTenantId, exampleGuid, parseUserFiel
 
 export { SettingDefaults, SettingNames, allSettingNames } from './settings-names';
 export { MicrosoftHosts, isLoopbackHost, isMicrosoftHost } from './settings-hosts';
+export { federatedAudienceFor, graphCredentialModes, type GraphCredentialMode, type GraphCredentialSettings } from './settings-credential';
 export { describeThreshold, parseRemovalLimit, removalThreshold, type RemovalLimit, type SyncMode } from './settings-mode';
 export { blobEndpointOf, queueEndpointOf, type StorageConnection } from './settings-storage';
 
@@ -23,9 +25,8 @@ export type MessageEncoding = 'base64' | 'none';
 export interface SyncSettings {
   readonly tenantId: string;
   readonly clientId: string;
-  /** Without trailing slash. */
-  readonly keyVaultUrl: string;
-  readonly clientSecretName: string;
+  /** GRAPH_CREDENTIAL and its mode's settings: how the app proves itself to Entra ID. */
+  readonly credential: GraphCredentialSettings;
   /** Without trailing slash. */
   readonly authorityHost: string;
   /** Without trailing slash. */
@@ -87,8 +88,6 @@ export class SettingsError extends SyncError {
   }
 }
 
-const secretNamePattern = /^[0-9a-zA-Z-]{1,127}$/;
-
 /**
  * Reads and checks every setting. A value that is empty or only whitespace counts as unset: the
  * default applies, or, for a required setting, it is reported missing. Throws one SettingsError
@@ -119,17 +118,6 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
   const clientId = required(SettingNames.clientId, exampleGuid, "the app registration's application (client) ID");
   if (clientId !== undefined) checkClientId(SettingNames.clientId, clientId, "the app registration's application (client) ID", problems);
 
-  const vaultExample = 'https://my-vault.vault.azure.net/';
-  const keyVaultUrl = required(SettingNames.keyVaultUrl, vaultExample, 'the URL of the Key Vault holding the client secret');
-  const vault = keyVaultUrl === undefined ? undefined : parseOrigin(keyVaultUrl, SettingNames.keyVaultUrl, vaultExample, problems, { kind: 'keyVault', allowedHosts });
-
-  const clientSecretName = reader.get(SettingNames.clientSecretName) ?? SettingDefaults.clientSecretName;
-  if (!secretNamePattern.test(clientSecretName)) {
-    problems.push(
-      `${SettingNames.clientSecretName} ${show(clientSecretName)} is not a Key Vault secret name (1-127 letters, digits and dashes), e.g. ${SettingNames.clientSecretName}=${SettingDefaults.clientSecretName}`,
-    );
-  }
-
   const authorityHost = parseOrigin(reader.get(SettingNames.authorityHost) ?? SettingDefaults.authorityHost, SettingNames.authorityHost, SettingDefaults.authorityHost, problems, { kind: 'authority', allowedHosts });
   const graphBaseUrl = parseOrigin(reader.get(SettingNames.graphBaseUrl) ?? SettingDefaults.graphBaseUrl, SettingNames.graphBaseUrl, SettingDefaults.graphBaseUrl, problems, { kind: 'graph', allowedHosts });
 
@@ -148,7 +136,13 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
   const sendConcurrency = readWholeNumber(reader, SettingNames.sendConcurrency, SettingDefaults.sendConcurrency, 1, 256);
 
   const managedIdentityClientId = reader.get(SettingNames.managedIdentityClientId);
+  const identityProblems = problems.length;
   if (managedIdentityClientId !== undefined) checkClientId(SettingNames.managedIdentityClientId, managedIdentityClientId, 'the client ID of the user-assigned managed identity', problems);
+  const credential = readGraphCredential(reader, {
+    allowedHosts,
+    authorityHost,
+    managedIdentityClientId: problems.length === identityProblems ? managedIdentityClientId : undefined,
+  });
 
   const graphRequestTimeoutSeconds = readWholeNumber(reader, SettingNames.graphRequestTimeoutSeconds, SettingDefaults.graphRequestTimeoutSeconds, 1, 600, 'seconds');
   const retryBudgetSeconds = readWholeNumber(reader, SettingNames.retryBudgetSeconds, SettingDefaults.retryBudgetSeconds, 1, 86400, 'seconds');
@@ -162,15 +156,14 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
 
   const storage = readStorage(reader);
 
-  if (problems.length > 0 || tenantId === undefined || clientId === undefined || vault === undefined || authorityHost === undefined || graphBaseUrl === undefined || storage === undefined) {
+  if (problems.length > 0 || tenantId === undefined || clientId === undefined || credential === undefined || authorityHost === undefined || graphBaseUrl === undefined || storage === undefined) {
     throw new SettingsError(problems, options.source);
   }
 
   return {
     tenantId,
     clientId,
-    keyVaultUrl: vault,
-    clientSecretName,
+    credential,
     authorityHost,
     graphBaseUrl,
     userFields,

@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import type { QueueClient } from '@azure/storage-queue';
 import { RunStateStore, checkpointVersion, type RunCheckpoint, type RunLock } from './checkpoint';
-import { createClientSecretSource, type ClientSecretSource } from './credential';
+import { createClientCredential, type ClientCredential } from './client-credential';
 import { SyncError, SyncErrorCodes, toSyncError } from './errors';
 import { readUserPages, usersDeltaUrl, usersUrl, type FetchedUsersPage } from './graph';
 import {
@@ -54,7 +54,8 @@ class RunBudget implements BudgetSource {
 
 export interface SyncRuntime {
   readonly settings: SyncSettings;
-  readonly secretSource: ClientSecretSource;
+  /** How the app proves itself to Entra ID (GRAPH_CREDENTIAL). */
+  readonly credential: ClientCredential;
   readonly tokenProvider: AppTokenProvider;
   readonly graphCredential: GraphTokenCredential;
   readonly queueClient: QueueClient;
@@ -69,23 +70,25 @@ export interface SyncRuntime {
 export interface SyncRuntimeOptions {
   /** For Key Vault; default DefaultAzureCredential (the managed identity in Azure, AZURE_CLIENT_ID honoured). */
   keyVaultCredential?: TokenCredential;
+  /** GRAPH_CREDENTIAL=managed-identity: the identity whose token is the assertion; default ManagedIdentityCredential(AZURE_CLIENT_ID). */
+  identityCredential?: TokenCredential;
   /** For an identity-based storage connection; default follows AzureWebJobsStorage__credential / __clientId. */
   storageCredential?: TokenCredential;
 }
 
 export function createSyncRuntime(settings: SyncSettings, options: SyncRuntimeOptions = {}): SyncRuntime {
   const budget = new RunBudget(settings.retryBudgetMs);
-  const keyVaultCredential =
-    options.keyVaultCredential ??
-    new DefaultAzureCredential(settings.managedIdentityClientId === undefined ? {} : { managedIdentityClientId: settings.managedIdentityClientId });
-  const secretSource = createClientSecretSource(settings.keyVaultUrl, settings.clientSecretName, keyVaultCredential, { budgets: budget });
+  const credential = createClientCredential(settings.credential, settings.managedIdentityClientId, {
+    budgets: budget,
+    ...(options.keyVaultCredential === undefined ? {} : { keyVaultCredential: options.keyVaultCredential }),
+    ...(options.identityCredential === undefined ? {} : { identityCredential: options.identityCredential }),
+  });
   const tokenProvider = createAppTokenProvider({
     tenantId: settings.tenantId,
     clientId: settings.clientId,
     authorityHost: settings.authorityHost,
     scope: `${settings.graphBaseUrl}/.default`,
-    secretSource,
-    secretName: settings.clientSecretName,
+    credential,
     budgets: budget,
   });
   const storage = settings.storage;
@@ -102,7 +105,7 @@ export function createSyncRuntime(settings: SyncSettings, options: SyncRuntimeOp
   const overflowContainer = createContainerClient(storage, settings.overflowContainer, storageOptions);
   return {
     settings,
-    secretSource,
+    credential,
     tokenProvider,
     graphCredential: graphTokenCredential(tokenProvider),
     queueClient,
@@ -173,6 +176,7 @@ export async function runSync(runtime: SyncRuntime, run: RunInfo, options: RunSy
   const notice = options.onNotice ?? (() => undefined);
   const started = now();
   const budget = runtime.budget.reset();
+  runtime.credential.startRun();
 
   let lock: RunLock;
   try {

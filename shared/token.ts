@@ -1,6 +1,6 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
-import type { ClientSecretSource } from './credential';
+import type { ClientCredential, CurrentClientAuth } from './client-credential';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
 import { createRetryingNetworkModule } from './msal-network';
 import { RetryBudget, type BudgetSource } from './retry';
@@ -10,18 +10,18 @@ const defaultTokenBudgetMs = 600_000;
 /**
  * Step 2: an app-only token for Graph with msal-node's client credentials flow.
  *
- * The ConfidentialClientApplication lives as long as this provider (the Function keeps one per
- * worker), so its in-memory token cache serves later runs: Microsoft's guidance for Functions.
- * If Entra ID rejects the secret (AADSTS7000215, typically after a rotation) the secret is read
- * from Key Vault once more and the token requested once more with the new value.
+ * The ConfidentialClientApplication lives as long as this provider and its credential (the
+ * Function keeps one per worker), so its in-memory token cache serves later runs: Microsoft's
+ * guidance for Functions. The credential (client-credential.ts: a secret, a certificate or the
+ * managed identity's assertion) says which AADSTS codes mean it was refused; then it is read
+ * again once (a rotated secret, a new certificate version, a fresh assertion) and the token
+ * requested once more.
  * msal's network goes through a retrying pipeline (msal-network.ts): transient faults of the
  * token endpoint are retried within the run's budget; permanent AADSTS errors fail at once.
  */
 
 /** AADSTS codes this module turns into actionable errors (exported like msal's own error codes). */
 export const AadstsCodes = {
-  invalidClientSecret: '7000215',
-  expiredClientSecret: '7000222',
   applicationNotFound: '700016',
   tenantNotFound: '90002',
   tenantNotFoundByDomain: '90023',
@@ -52,9 +52,8 @@ export interface AppTokenProviderOptions {
   authorityHost: string;
   /** e.g. https://graph.microsoft.com/.default */
   scope: string;
-  secretSource: ClientSecretSource;
-  /** Name of the Key Vault secret, for error messages. */
-  secretName: string;
+  /** How the app proves itself: a secret, a certificate, or the managed identity's assertion. */
+  credential: ClientCredential;
   /** The run's retry budget (token calls are retried within it); default 600 s per getToken call. */
   budgets?: BudgetSource;
   probe?: AuthorityProbe;
@@ -74,28 +73,29 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
   const authority = `${options.authorityHost}/${options.tenantId}`;
   const authorityHost = new URL(options.authorityHost).host;
   const probe = options.probe ?? defaultProbe;
-  let client: { secret: string; app: ConfidentialClientApplication } | undefined;
+  let client: { key: string; app: ConfidentialClientApplication } | undefined;
   let perCall = new RetryBudget(defaultTokenBudgetMs);
   const network = createRetryingNetworkModule(options.budgets ?? { current: () => perCall });
+  const context = { tenantId: options.tenantId, clientId: options.clientId, authorityHost: options.authorityHost };
 
-  function clientFor(secret: string): ConfidentialClientApplication {
-    if (client?.secret !== secret) {
+  function clientFor(current: CurrentClientAuth): ConfidentialClientApplication {
+    if (client?.key !== current.key) {
       const config: Configuration = {
         auth: {
           clientId: options.clientId,
           authority,
-          clientSecret: secret,
+          ...current.auth,
           knownAuthorities: microsoftAuthorityHosts.has(authorityHost) ? [] : [authorityHost],
         },
         system: { loggerOptions: { piiLoggingEnabled: false }, networkClient: network },
       };
-      client = { secret, app: new ConfidentialClientApplication(config) };
+      client = { key: current.key, app: new ConfidentialClientApplication(config) };
     }
     return client.app;
   }
 
-  async function acquire(secret: string): Promise<AppToken> {
-    const result = await clientFor(secret).acquireTokenByClientCredential({ scopes: [options.scope] });
+  async function acquire(): Promise<AppToken> {
+    const result = await clientFor(await options.credential.current()).acquireTokenByClientCredential({ scopes: [options.scope] });
     if (result === null || result.accessToken === '') {
       throw new SyncError(SyncErrorCodes.tokenFailed, `Entra ID returned no access token for ${options.scope}.`);
     }
@@ -106,19 +106,19 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
     async getToken(): Promise<AppToken> {
       network.lastError = undefined;
       perCall = new RetryBudget(defaultTokenBudgetMs);
-      const secret = await options.secretSource.get();
       try {
-        return await acquire(secret);
+        return await acquire();
       } catch (error) {
-        if (!isSecretRejected(error)) throw await failure(error);
+        const no = errorNoOf(error);
+        if (no === undefined || !options.credential.isRejection(no)) throw await failure(error);
       }
-      // The secret was rejected: perhaps it was rotated since we cached it. Read it again, once.
-      options.secretSource.invalidate();
-      const fresh = await options.secretSource.get();
+      // Refused: perhaps rotated since we cached it, or an assertion that lapsed. Read it again, once.
+      options.credential.invalidate();
       try {
-        return await acquire(fresh);
+        return await acquire();
       } catch (error) {
-        throw await failure(error);
+        const no = errorNoOf(error);
+        throw (no === undefined ? undefined : options.credential.rejected(no, error, context)) ?? (await failure(error));
       }
     },
   };
@@ -167,24 +167,11 @@ function errorNoOf(error: unknown): string | undefined {
   return match?.[1];
 }
 
-function isSecretRejected(error: unknown): boolean {
-  const no = errorNoOf(error);
-  return no === AadstsCodes.invalidClientSecret || no === AadstsCodes.expiredClientSecret;
-}
-
 async function mapTokenError(error: unknown, options: AppTokenProviderOptions, authority: string, probe: AuthorityProbe): Promise<SyncError> {
   if (error instanceof SyncError) return error;
   const no = errorNoOf(error);
   const details = { aadsts: no, tenantId: options.tenantId, clientId: options.clientId };
   switch (no) {
-    case AadstsCodes.invalidClientSecret:
-    case AadstsCodes.expiredClientSecret:
-      return new SyncError(
-        SyncErrorCodes.clientSecretRejected,
-        `Entra ID rejected the client secret stored in Key Vault secret "${options.secretName}" (AADSTS${no}), also after reading it again. ` +
-          `Store the secret's Value (shown once, when the secret is created under Certificates & secrets), not its Secret ID, and check that it has not expired.`,
-        { cause: error, details },
-      );
     case AadstsCodes.applicationNotFound:
       return new SyncError(
         SyncErrorCodes.clientIdUnknown,

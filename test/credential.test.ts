@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManagedIdentityCredential } from '@azure/identity';
-import { createClientSecretSource } from '../shared/credential';
+import { createClientSecretSource } from '../shared/credential-secret';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
 import type { LocalStack } from '../local/stack';
 import { startStackForTests } from './helpers/stack';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SyncErrorCodes, scrub } from '../shared/errors';
-import { MicrosoftHosts, SettingDefaults, SettingNames, SettingsError, allSettingNames, blobEndpointOf, describeThreshold, parseRemovalLimit, queueEndpointOf, readSettings, removalThreshold } from '../shared/settings';
+import { MicrosoftHosts, SettingDefaults, SettingNames, SettingsError, allSettingNames, blobEndpointOf, describeThreshold, parseRemovalLimit, queueEndpointOf, readSettings, removalThreshold, type SyncSettings } from '../shared/settings';
 
 const valid = {
   GRAPH_TENANT_ID: 'contoso.onmicrosoft.com',
@@ -39,7 +39,7 @@ describe('readSettings', () => {
 
   it('applies the documented defaults', () => {
     const s = readSettings(valid);
-    assert.equal(s.clientSecretName, 'graph-client-secret');
+    assert.deepEqual(s.credential, { mode: 'secret', keyVaultUrl: 'https://kv-sync.vault.azure.net', secretName: 'graph-client-secret' });
     assert.equal(s.authorityHost, 'https://login.microsoftonline.com');
     assert.equal(s.graphBaseUrl, 'https://graph.microsoft.com');
     assert.deepEqual(s.userFields, ['id', 'displayName', 'mail', 'userPrincipalName', 'accountEnabled']);
@@ -47,7 +47,6 @@ describe('readSettings', () => {
     assert.equal(s.queueName, 'users');
     assert.equal(s.messageEncoding, 'base64');
     assert.equal(s.sendConcurrency, 32);
-    assert.equal(s.keyVaultUrl, 'https://kv-sync.vault.azure.net');
     assert.equal(s.managedIdentityClientId, undefined);
     assert.equal(s.graphRequestTimeoutMs, 100_000);
     assert.equal(s.retryBudgetMs, 600_000);
@@ -325,12 +324,12 @@ describe('readSettings: new settings', () => {
 });
 
 describe('readSettings: hosts that receive secrets', () => {
-  const hostOf = { AUTHORITY_HOST: 'authorityHost', GRAPH_BASE_URL: 'graphBaseUrl', KEY_VAULT_URL: 'keyVaultUrl' } as const;
+  const vaultOf = (s: SyncSettings): string | undefined => ('keyVaultUrl' in s.credential ? s.credential.keyVaultUrl : undefined);
 
   it("accepts every Microsoft cloud's hosts", () => {
     for (const host of MicrosoftHosts.authority) assert.equal(readSettings({ ...valid, AUTHORITY_HOST: `https://${host}` }).authorityHost, `https://${host}`);
     for (const host of MicrosoftHosts.graph) assert.equal(readSettings({ ...valid, GRAPH_BASE_URL: `https://${host}/` }).graphBaseUrl, `https://${host}`);
-    for (const suffix of MicrosoftHosts.keyVaultSuffixes) assert.equal(readSettings({ ...valid, KEY_VAULT_URL: `https://kv-sync-01.${suffix}/` }).keyVaultUrl, `https://kv-sync-01.${suffix}`);
+    for (const suffix of MicrosoftHosts.keyVaultSuffixes) assert.deepEqual(readSettings({ ...valid, KEY_VAULT_URL: `https://kv-sync-01.${suffix}/` }).credential, { mode: 'secret', keyVaultUrl: `https://kv-sync-01.${suffix}`, secretName: 'graph-client-secret' });
     // Hostnames are case-insensitive; URL lowercases them.
     assert.equal(readSettings({ ...valid, AUTHORITY_HOST: 'https://LOGIN.MicrosoftOnline.US' }).authorityHost, 'https://login.microsoftonline.us');
   });
@@ -338,12 +337,12 @@ describe('readSettings: hosts that receive secrets', () => {
   it('accepts loopback for all three (the local stand-ins)', () => {
     for (const origin of ['https://127.0.0.1:8443', 'https://127.5.6.7', 'https://localhost:4443', 'https://[::1]:9443']) {
       const s = readSettings({ ...valid, AUTHORITY_HOST: origin, GRAPH_BASE_URL: origin, KEY_VAULT_URL: `${origin}/` });
-      for (const field of Object.values(hostOf)) assert.equal(s[field], origin);
+      assert.deepEqual([s.authorityHost, s.graphBaseUrl, vaultOf(s)], [origin, origin, origin]);
     }
   });
 
   it('refuses any other host, naming the setting, the host and SYNC_ALLOWED_HOSTS', () => {
-    const cases: [keyof typeof hostOf, string, string][] = [
+    const cases: ['AUTHORITY_HOST' | 'GRAPH_BASE_URL' | 'KEY_VAULT_URL', string, string][] = [
       ['AUTHORITY_HOST', 'https://login.example.org', 'login.example.org'],
       ['AUTHORITY_HOST', 'https://login.microsoftonline.com.evil.example', 'login.microsoftonline.com.evil.example'],
       ['AUTHORITY_HOST', 'https://10.0.0.5', '10.0.0.5'],
@@ -374,7 +373,7 @@ describe('readSettings: hosts that receive secrets', () => {
       GRAPH_BASE_URL: 'https://graph.example.org',
       KEY_VAULT_URL: 'https://kv.example.org/',
     });
-    assert.deepEqual([s.authorityHost, s.graphBaseUrl, s.keyVaultUrl], ['https://login.example.org:8443', 'https://graph.example.org', 'https://kv.example.org']);
+    assert.deepEqual([s.authorityHost, s.graphBaseUrl, vaultOf(s)], ['https://login.example.org:8443', 'https://graph.example.org', 'https://kv.example.org']);
     // Exact match: neither a parent domain nor a sibling is enough.
     const problems = problemsOf({ ...valid, SYNC_ALLOWED_HOSTS: 'example.org,login.example.org', AUTHORITY_HOST: 'https://sts.example.org', GRAPH_BASE_URL: 'https://x.login.example.org' });
     assert.deepEqual(problems.map((p) => p.split(' ')[0]), ['AUTHORITY_HOST', 'GRAPH_BASE_URL']);
@@ -671,5 +670,59 @@ describe('settings: SYNC_MODE and the mass-deletion guard', () => {
   it('reports the three together, one problem each', () => {
     const problems = problemsOf({ ...valid, SYNC_MODE: 'sometimes', SYNC_MAX_REMOVALS: 'lots', SYNC_ALLOW_REMOVALS: 'all' });
     assert.deepEqual(problems.map((p) => p.split(' ')[0]).sort(), ['SYNC_ALLOW_REMOVALS', 'SYNC_MAX_REMOVALS', 'SYNC_MODE']);
+  });
+});
+
+describe('readSettings: GRAPH_CREDENTIAL and the settings of each mode', () => {
+  const identity = '0b6e3a5c-9d1f-4c2a-8e7b-3f5d6c7a8b9c';
+  const mi = { GRAPH_TENANT_ID: valid.GRAPH_TENANT_ID, GRAPH_CLIENT_ID: valid.GRAPH_CLIENT_ID, AzureWebJobsStorage: valid.AzureWebJobsStorage, GRAPH_CREDENTIAL: 'managed-identity', AZURE_CLIENT_ID: identity };
+
+  it('secret is the default; certificate needs GRAPH_CERTIFICATE_NAME and the vault', () => {
+    assert.equal(readSettings(valid).credential.mode, 'secret');
+    assert.deepEqual(readSettings({ ...valid, GRAPH_CREDENTIAL: 'Certificate', GRAPH_CERTIFICATE_NAME: 'graph-sync-cert' }).credential, {
+      mode: 'certificate',
+      keyVaultUrl: 'https://kv-sync.vault.azure.net',
+      certificateName: 'graph-sync-cert',
+    });
+    const missing = problemsOf({ ...valid, GRAPH_CREDENTIAL: 'certificate' });
+    assert.equal(missing.length, 1);
+    assert.match(missing[0] ?? '', /^GRAPH_CERTIFICATE_NAME is missing: GRAPH_CREDENTIAL=certificate needs the name of the Key Vault certificate, e.g. GRAPH_CERTIFICATE_NAME=/);
+    assert.match(problemsOf({ ...valid, GRAPH_CREDENTIAL: 'certificate', GRAPH_CERTIFICATE_NAME: 'a b' })[0] ?? '', /^GRAPH_CERTIFICATE_NAME "a b" is not a Key Vault certificate name/);
+    assert.match(problemsOf({ ...valid, KEY_VAULT_URL: undefined, GRAPH_CREDENTIAL: 'certificate', GRAPH_CERTIFICATE_NAME: 'c' })[0] ?? '', /^KEY_VAULT_URL is missing: the URL of the Key Vault holding the certificate/);
+  });
+
+  it('managed-identity needs no vault, takes AZURE_CLIENT_ID and derives the audience from the cloud', () => {
+    assert.deepEqual(readSettings(mi).credential, { mode: 'managed-identity', audience: 'api://AzureADTokenExchange', identityClientId: identity });
+    const audienceOf = (host: string): string => {
+      const c = readSettings({ ...mi, AUTHORITY_HOST: host }).credential;
+      return c.mode === 'managed-identity' ? c.audience : '';
+    };
+    assert.equal(audienceOf('https://login.microsoftonline.us'), 'api://AzureADTokenExchangeUSGov');
+    assert.equal(audienceOf('https://login.chinacloudapi.cn'), 'api://AzureADTokenExchangeChina');
+    assert.equal(audienceOf('https://127.0.0.1:8443'), 'api://AzureADTokenExchange');
+    const custom = readSettings({ ...mi, GRAPH_FEDERATED_AUDIENCE: 'api://AzureADTokenExchangeCustom' }).credential;
+    assert.equal(custom.mode === 'managed-identity' && custom.audience, 'api://AzureADTokenExchangeCustom');
+    assert.match(problemsOf({ ...mi, GRAPH_FEDERATED_AUDIENCE: 'https://x' })[0] ?? '', /^GRAPH_FEDERATED_AUDIENCE "https:\/\/x" must be a token-exchange audience such as api:\/\/AzureADTokenExchange/);
+    assert.match(problemsOf({ ...mi, AZURE_CLIENT_ID: undefined })[0] ?? '', /^AZURE_CLIENT_ID is missing: GRAPH_CREDENTIAL=managed-identity needs the client ID of the Function App's user-assigned managed identity/);
+  });
+
+  it('refuses a setting of another mode, naming the mode it belongs to', () => {
+    const problems = problemsOf({ ...mi, KEY_VAULT_URL: 'https://kv-sync.vault.azure.net/', GRAPH_CLIENT_SECRET_NAME: 's', GRAPH_CERTIFICATE_NAME: 'c' });
+    assert.deepEqual(problems, [
+      'KEY_VAULT_URL belongs to GRAPH_CREDENTIAL=secret or certificate, not managed-identity: remove it (or set GRAPH_CREDENTIAL=secret)',
+      'GRAPH_CLIENT_SECRET_NAME belongs to GRAPH_CREDENTIAL=secret, not managed-identity: remove it (or set GRAPH_CREDENTIAL=secret)',
+      'GRAPH_CERTIFICATE_NAME belongs to GRAPH_CREDENTIAL=certificate, not managed-identity: remove it (or set GRAPH_CREDENTIAL=certificate)',
+    ]);
+    assert.deepEqual(problemsOf({ ...valid, GRAPH_CERTIFICATE_NAME: 'c', GRAPH_FEDERATED_AUDIENCE: 'api://AzureADTokenExchange' }), [
+      'GRAPH_CERTIFICATE_NAME belongs to GRAPH_CREDENTIAL=certificate, not secret: remove it (or set GRAPH_CREDENTIAL=certificate)',
+      'GRAPH_FEDERATED_AUDIENCE belongs to GRAPH_CREDENTIAL=managed-identity, not secret: remove it (or set GRAPH_CREDENTIAL=managed-identity)',
+    ]);
+    assert.deepEqual(problemsOf({ ...valid, GRAPH_CREDENTIAL: 'certificate', GRAPH_CERTIFICATE_NAME: 'c', GRAPH_CLIENT_SECRET_NAME: 's' }), [
+      'GRAPH_CLIENT_SECRET_NAME belongs to GRAPH_CREDENTIAL=secret, not certificate: remove it (or set GRAPH_CREDENTIAL=secret)',
+    ]);
+  });
+
+  it('an unknown mode names the three', () => {
+    assert.match(problemsOf({ ...valid, GRAPH_CREDENTIAL: 'password' })[0] ?? '', /^GRAPH_CREDENTIAL "password" must be one of secret, certificate, managed-identity/);
   });
 });

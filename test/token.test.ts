@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManagedIdentityCredential } from '@azure/identity';
 import jwt from 'jsonwebtoken';
-import { createClientSecretSource } from '../shared/credential';
+import { createClientSecretSource, createSecretCredential } from '../shared/credential-secret';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
 import { RetryBudget, fixedBudget } from '../shared/retry';
 import { createAppTokenProvider, type AppTokenProviderOptions } from '../shared/token';
@@ -23,7 +23,7 @@ describe('app-only token (msal-node)', () => {
   after(() => stack.stop());
 
   function provider(overrides: Partial<AppTokenProviderOptions> = {}, secretName = stack.secretName): ReturnType<typeof createAppTokenProvider> {
-    return graphTokenProvider(stack, { secretName, ...overrides });
+    return graphTokenProvider(stack, overrides, secretName);
   }
 
   function expectCode(code: string, ...patterns: RegExp[]) {
@@ -69,7 +69,7 @@ describe('app-only token (msal-node)', () => {
     app.secrets.splice(0, app.secrets.length, rotated);
     stack.keyVault.setSecret(name, rotated);
     try {
-      const tokens = createAppTokenProvider({ tenantId: stack.tenantId, clientId: stack.clientId, authorityHost: stack.entra.url, scope: `${stack.graph.url}/.default`, secretSource: source, secretName: name });
+      const tokens = createAppTokenProvider({ tenantId: stack.tenantId, clientId: stack.clientId, authorityHost: stack.entra.url, scope: `${stack.graph.url}/.default`, credential: createSecretCredential(source, name) });
       const token = await tokens.getToken();
       assert.equal(token.fromCache, false);
       assert.equal(source.reads, 2);
@@ -82,7 +82,7 @@ describe('app-only token (msal-node)', () => {
   it('re-reads only once when Key Vault still holds the rejected secret', async () => {
     stack.keyVault.setSecret('stale-secret', 'stale-value');
     const source = createClientSecretSource(stack.keyVault.url, 'stale-secret', credential);
-    const tokens = createAppTokenProvider({ tenantId: stack.tenantId, clientId: stack.clientId, authorityHost: stack.entra.url, scope: `${stack.graph.url}/.default`, secretSource: source, secretName: 'stale-secret' });
+    const tokens = createAppTokenProvider({ tenantId: stack.tenantId, clientId: stack.clientId, authorityHost: stack.entra.url, scope: `${stack.graph.url}/.default`, credential: createSecretCredential(source, 'stale-secret') });
     await assert.rejects(tokens.getToken(), expectCode(SyncErrorCodes.clientSecretRejected, /also after reading it again/));
     assert.equal(source.reads, 2);
   });

@@ -158,6 +158,8 @@ export class EntraStandIn {
    * allows 300 seconds of clock skew on an assertion, so -301 or less is one it rejects).
    */
   identityTokenLifetimeSeconds: number | undefined;
+  /** How far Entra's clock is ahead of this machine's when it checks assertion times (a client with a wrong clock); default 0. */
+  clockOffsetSeconds = 0;
   #server: RunningServer | undefined;
   #identityServer: RunningServer | undefined;
 
@@ -459,7 +461,7 @@ export class EntraStandIn {
     if (typeof iss !== 'string' || typeof sub !== 'string' || !audiences.every((a): a is string => typeof a === 'string')) {
       return fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
     }
-    const now = Date.now() / 1000;
+    const now = Date.now() / 1000 + this.clockOffsetSeconds;
     const timeRange = (): AssertionCheck | undefined => {
       const exp = typeof payload['exp'] === 'number' ? payload['exp'] : 0;
       const nbf = typeof payload['nbf'] === 'number' ? payload['nbf'] : undefined;

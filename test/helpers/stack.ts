@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
-import { createClientSecretSource } from '../../shared/credential';
+import { createClientSecretSource, createSecretCredential } from '../../shared/credential-secret';
 import { createAppTokenProvider, type AppTokenProvider, type AppTokenProviderOptions } from '../../shared/token';
 import { MessageTypes, type SnapshotCompletedMessage, type SyncMessage, type UserMessage } from '../../shared/messages';
 import { allSettingNames, type MessageEncoding } from '../../shared/settings';
@@ -87,16 +87,15 @@ export async function clearQueue(connectionString: string, queueName: string): P
   if (await queue.exists()) await queue.clearMessages();
 }
 
-/** A Graph token provider wired as the app wires it: secret from the stand-in vault via managed identity. */
-export function graphTokenProvider(stack: LocalStack, overrides: Partial<AppTokenProviderOptions> = {}): AppTokenProvider {
-  const secretName = overrides.secretName ?? stack.secretName;
+/** A Graph token provider wired as the app wires it: secret (named `secretName`) from the stand-in vault via managed identity. */
+export function graphTokenProvider(stack: LocalStack, overrides: Partial<AppTokenProviderOptions> = {}, secretName: string = stack.secretName): AppTokenProvider {
+  const source = createClientSecretSource(stack.keyVault.url, secretName, new ManagedIdentityCredential({ clientId: stack.identityClientId }));
   return createAppTokenProvider({
     tenantId: stack.tenantId,
     clientId: stack.clientId,
     authorityHost: stack.entra.url,
     scope: `${stack.graph.url}/.default`,
-    secretSource: createClientSecretSource(stack.keyVault.url, secretName, new ManagedIdentityCredential({ clientId: stack.identityClientId })),
-    secretName,
+    credential: createSecretCredential(source, secretName),
     ...overrides,
   });
 }
