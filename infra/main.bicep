@@ -30,14 +30,21 @@ param graphTenantId string = tenant().tenantId
 @description('GRAPH_CLIENT_ID: the app registration\'s client id (azd and az prompt for it). When createAppRegistration is true it is ignored: give 00000000-0000-0000-0000-000000000000.')
 param graphClientId string
 
-@description('GRAPH_CLIENT_SECRET_NAME: name of the Key Vault secret holding the client secret value.')
+@allowed(['secret', 'certificate', 'managed-identity'])
+@description('GRAPH_CREDENTIAL: how the app authenticates to Microsoft Graph. secret: a client secret in Key Vault; certificate: a Key Vault certificate with an exportable key; managed-identity: the user-assigned identity as a federated credential of the app registration (no Key Vault). See infra/README.md, "Choosing the credential".')
+param graphCredential string = 'secret'
+
+@description('GRAPH_CLIENT_SECRET_NAME (secret mode only): name of the Key Vault secret holding the client secret value.')
 param graphClientSecretName string = 'graph-client-secret'
 
+@description('GRAPH_CERTIFICATE_NAME (certificate mode only): name of the Key Vault certificate (exportable key) the app signs its client assertions with. Created after deployment (infra/README.md).')
+param graphCertificateName string = 'graph-sync-cert'
+
 @secure()
-@description('Optional: the client secret value, stored in Key Vault under graphClientSecretName. Leave empty to set it yourself.')
+@description('Optional, secret mode only: the client secret value, stored in Key Vault under graphClientSecretName. Leave empty to set it yourself.')
 param graphClientSecret string = ''
 
-@description('Create the app registration, its service principal and the User.Read.All grant with the Microsoft Graph Bicep extension.')
+@description('Create the app registration, its service principal and the User.Read.All grant with the Microsoft Graph Bicep extension (in managed-identity mode also its federated credential trusting the identity).')
 param createAppRegistration bool = false
 
 @description('USER_FIELDS: Graph user properties to select.')
@@ -85,7 +92,7 @@ param syncMode string = 'delta'
 @description('SYNC_MAX_REMOVALS: a delta run with more removals than this (a count, a percentage of the last full snapshot, or both: the lesser) sends none and fails until allowed once.')
 param syncMaxRemovals string = '500,5%'
 
-@description('Object id of a developer to grant data access (Key Vault Secrets Officer, Storage Queue Data Contributor on the queue, Storage Blob Data Contributor on the two sync containers) for running the sync from a laptop. Empty for none.')
+@description('Object id of a developer to grant data access (Key Vault Secrets Officer in secret and certificate modes, Key Vault Certificates Officer in certificate mode, Storage Queue Data Contributor on the queue, Storage Blob Data Contributor on the two sync containers) for setting the credential and running the sync from a laptop. Empty for none.')
 param developerPrincipalId string = ''
 
 @allowed(['User', 'ServicePrincipal', 'Group'])
@@ -95,11 +102,25 @@ var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, 
 var tags = { 'azd-env-name': environmentName, app: 'graph-user-sync' }
 var functionAppName = 'func-${environmentName}-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 10)}'
+var keyVaultName = 'kv-${resourceToken}'
+
+// Only the secret and certificate modes read Key Vault; managed-identity mode has no vault at all.
+var usesKeyVault = graphCredential == 'secret' || graphCredential == 'certificate'
 
 // Graph endpoint of the cloud deployed to (environment().graph is the retired Azure AD Graph).
 var graphBaseUrl = environment().name == 'AzureUSGovernment'
   ? 'https://graph.microsoft.us'
   : environment().name == 'AzureChinaCloud' ? 'https://microsoftgraph.chinacloudapi.cn' : 'https://graph.microsoft.com'
+
+// managed-identity mode: the app registration's federated credential trusts tokens that Entra ID
+// issues to the identity (subject: its principal id) for the token-exchange audience of this
+// cloud. loginEndpoint ends with '/'. The app derives the same audience from AUTHORITY_HOST, so
+// GRAPH_FEDERATED_AUDIENCE is not set. (The inner ternary is parenthesized for tree-sitter-bicep,
+// which test/infra.test.ts parses with and which misreads an unparenthesized nested one.)
+var federatedCredentialIssuer = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+var federatedCredentialAudience = environment().name == 'AzureUSGovernment'
+  ? 'api://AzureADTokenExchangeUSGov'
+  : (environment().name == 'AzureChinaCloud' ? 'api://AzureADTokenExchangeChina' : 'api://AzureADTokenExchange')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-${environmentName}-${resourceToken}'
@@ -130,15 +151,16 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
-module keyVault 'modules/keyvault.bicep' = {
+module keyVault 'modules/keyvault.bicep' = if (usesKeyVault) {
   name: 'keyvault'
   params: {
     location: location
     tags: tags
-    keyVaultName: 'kv-${resourceToken}'
+    keyVaultName: keyVaultName
     tenantId: tenant().tenantId
     secretName: graphClientSecretName
-    secretValue: graphClientSecret
+    // Only the secret mode stores a client secret.
+    secretValue: graphCredential == 'secret' ? graphClientSecret : ''
   }
 }
 
@@ -147,33 +169,45 @@ module appRegistration 'modules/app-registration.bicep' = if (createAppRegistrat
   params: {
     uniqueName: 'graph-user-sync-${resourceToken}'
     displayName: 'graph-user-sync (${environmentName})'
+    graphCredential: graphCredential
+    identityPrincipalId: identity.properties.principalId
+    federatedCredentialIssuer: federatedCredentialIssuer
+    federatedCredentialAudience: federatedCredentialAudience
   }
 }
+
+var graphClientIdSetting = createAppRegistration ? appRegistration!.outputs.clientId : graphClientId
 
 // Exactly the settings shared/settings.ts reads (the drift test in test/infra.test.ts checks it);
 // the host-storage settings (AzureWebJobsStorage__*, which the code reads too) and the Application
 // Insights ones are added in functionapp.bicep. SYNC_ALLOWED_HOSTS is deliberately not set: it is
-// an escape hatch, empty by default, for an operator to set by hand.
-var syncSettings = {
-  GRAPH_TENANT_ID: graphTenantId
-  GRAPH_CLIENT_ID: createAppRegistration ? appRegistration!.outputs.clientId : graphClientId
-  KEY_VAULT_URL: keyVault.outputs.uri
-  GRAPH_CLIENT_SECRET_NAME: graphClientSecretName
-  AUTHORITY_HOST: environment().authentication.loginEndpoint
-  GRAPH_BASE_URL: graphBaseUrl
-  USER_FIELDS: userFields
-  SYNC_SCHEDULE: syncSchedule
-  USERS_QUEUE_NAME: usersQueueName
-  USERS_QUEUE_MESSAGE_ENCODING: queueMessageEncoding
-  QUEUE_SEND_CONCURRENCY: string(queueSendConcurrency)
-  SYNC_STATE_CONTAINER: syncStateContainerName
-  USERS_OVERFLOW_CONTAINER: usersOverflowContainerName
-  GRAPH_REQUEST_TIMEOUT_SECONDS: string(graphRequestTimeoutSeconds)
-  SYNC_RETRY_BUDGET_SECONDS: string(syncRetryBudgetSeconds)
-  SYNC_MODE: syncMode
-  SYNC_MAX_REMOVALS: syncMaxRemovals
-  AZURE_CLIENT_ID: identity.properties.clientId
-}
+// an escape hatch, empty by default, for an operator to set by hand. The credential settings
+// depend on GRAPH_CREDENTIAL: the app refuses a setting that belongs to another mode, so each is
+// set only in its own mode.
+var syncSettings = union(
+  {
+    GRAPH_TENANT_ID: graphTenantId
+    GRAPH_CLIENT_ID: graphClientIdSetting
+    GRAPH_CREDENTIAL: graphCredential
+    AUTHORITY_HOST: environment().authentication.loginEndpoint
+    GRAPH_BASE_URL: graphBaseUrl
+    USER_FIELDS: userFields
+    SYNC_SCHEDULE: syncSchedule
+    USERS_QUEUE_NAME: usersQueueName
+    USERS_QUEUE_MESSAGE_ENCODING: queueMessageEncoding
+    QUEUE_SEND_CONCURRENCY: string(queueSendConcurrency)
+    SYNC_STATE_CONTAINER: syncStateContainerName
+    USERS_OVERFLOW_CONTAINER: usersOverflowContainerName
+    GRAPH_REQUEST_TIMEOUT_SECONDS: string(graphRequestTimeoutSeconds)
+    SYNC_RETRY_BUDGET_SECONDS: string(syncRetryBudgetSeconds)
+    SYNC_MODE: syncMode
+    SYNC_MAX_REMOVALS: syncMaxRemovals
+    AZURE_CLIENT_ID: identity.properties.clientId
+  },
+  usesKeyVault ? { KEY_VAULT_URL: keyVault!.outputs.uri } : {},
+  graphCredential == 'secret' ? { GRAPH_CLIENT_SECRET_NAME: graphClientSecretName } : {},
+  graphCredential == 'certificate' ? { GRAPH_CERTIFICATE_NAME: graphCertificateName } : {}
+)
 
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
@@ -197,12 +231,16 @@ module functionApp 'modules/functionapp.bicep' = {
 
 module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
+  // The vault's role assignments need the vault; it is named here rather than read from the
+  // (conditional) module's outputs, so the dependency is explicit.
+  dependsOn: [keyVault]
   params: {
     storageAccountName: storage.outputs.name
     usersQueueName: usersQueueName
     syncStateContainerName: syncStateContainerName
     usersOverflowContainerName: usersOverflowContainerName
-    keyVaultName: keyVault.outputs.name
+    graphCredential: graphCredential
+    keyVaultName: keyVaultName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.properties.principalId
     developerPrincipalId: developerPrincipalId
@@ -210,12 +248,19 @@ module rbac 'modules/rbac.bicep' = {
   }
 }
 
-// No secrets here: names, URLs and the identity's client id only.
+// No secrets here: names, URLs and the identity's ids only. The Key Vault outputs are empty in
+// managed-identity mode (no vault).
 output FUNCTION_APP_NAME string = functionApp.outputs.name
-output KEY_VAULT_URL string = keyVault.outputs.uri
-output KEY_VAULT_NAME string = keyVault.outputs.name
+output GRAPH_CREDENTIAL string = graphCredential
+output KEY_VAULT_URL string = usesKeyVault ? keyVault!.outputs.uri : ''
+output KEY_VAULT_NAME string = usesKeyVault ? keyVault!.outputs.name : ''
 output USERS_QUEUE_URL string = storage.outputs.usersQueueUrl
 output USERS_OVERFLOW_CONTAINER_URL string = storage.outputs.usersOverflowContainerUrl
 output IDENTITY_CLIENT_ID string = identity.properties.clientId
-output GRAPH_CLIENT_ID string = syncSettings.GRAPH_CLIENT_ID
-output ADMIN_CONSENT_URL string = '${environment().authentication.loginEndpoint}${graphTenantId}/adminconsent?client_id=${syncSettings.GRAPH_CLIENT_ID}'
+// For the federated credential of managed-identity mode when you create it yourself
+// (createAppRegistration=false): its subject, issuer and audience (infra/README.md).
+output IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
+output FEDERATED_CREDENTIAL_ISSUER string = federatedCredentialIssuer
+output FEDERATED_CREDENTIAL_AUDIENCE string = federatedCredentialAudience
+output GRAPH_CLIENT_ID string = graphClientIdSetting
+output ADMIN_CONSENT_URL string = '${environment().authentication.loginEndpoint}${graphTenantId}/adminconsent?client_id=${graphClientIdSetting}'

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import Parser from 'tree-sitter';
 import Bicep from 'tree-sitter-bicep';
-import { allSettingNames } from '../shared/settings';
+import { SettingDefaults, allSettingNames } from '../shared/settings';
 
 // infra/ without Azure: syntax (tree-sitter-bicep), settings drift against shared/settings.ts and
 // local.settings.json.example, and least-privilege rules.
@@ -52,11 +52,115 @@ function objectKeys(object: Parser.SyntaxNode): string[] {
   return object.namedChildren.filter((c) => c.type === 'object_property').map((p) => p.namedChildren[0]?.text.replace(/^'|'$/g, '') ?? '');
 }
 
+/** A file's variables: name → value expression. */
+function variables(tree: Parser.SyntaxNode): Map<string, Parser.SyntaxNode> {
+  return new Map(
+    descendants(tree, 'variable_declaration').flatMap((v) => {
+      const value = v.namedChildren.at(-1);
+      return value === undefined ? [] : [[v.namedChildren[0]?.text ?? '', value] as const];
+    }),
+  );
+}
+
+/** Parameter values (and values of expressions such as `environment().name`) to evaluate with. */
+type Values = Readonly<Record<string, string | boolean>>;
+
+/**
+ * The value of a Bicep expression, for the subset conditions are written in (string literals,
+ * booleans, parameters given in `values`, the file's variables, == != && || !, ternaries,
+ * empty()); undefined for anything it cannot tell.
+ */
+function evaluate(node: Parser.SyntaxNode | undefined | null, values: Values, vars: ReadonlyMap<string, Parser.SyntaxNode>): string | boolean | undefined {
+  if (!node) return undefined;
+  if (node.text in values) return values[node.text];
+  switch (node.type) {
+    case 'parenthesized_expression':
+      return evaluate(node.namedChildren[0], values, vars);
+    case 'boolean':
+      return node.text === 'true';
+    case 'string':
+      return node.namedChildren.every((c) => c.type === 'string_content') ? node.namedChildren.map((c) => c.text).join('') : undefined;
+    case 'identifier': {
+      const value = vars.get(node.text);
+      return value === undefined ? undefined : evaluate(value, values, vars);
+    }
+    case 'unary_expression': {
+      const operand = evaluate(node.namedChildren[0], values, vars);
+      return node.children[0]?.type === '!' && typeof operand === 'boolean' ? !operand : undefined;
+    }
+    case 'binary_expression': {
+      const left = evaluate(node.childForFieldName('left'), values, vars);
+      const right = evaluate(node.childForFieldName('right'), values, vars);
+      const operator = node.children[1]?.type;
+      if (operator === '&&') return left === false || right === false ? false : left === true && right === true ? true : undefined;
+      if (operator === '||') return left === true || right === true ? true : left === false && right === false ? false : undefined;
+      if (left === undefined || right === undefined) return undefined;
+      if (operator === '==') return left === right;
+      if (operator === '!=') return left !== right;
+      return undefined;
+    }
+    case 'ternary_expression': {
+      const condition = evaluate(node.childForFieldName('condition'), values, vars);
+      if (typeof condition !== 'boolean') return undefined;
+      return evaluate(node.childForFieldName(condition ? 'consequence' : 'alternative'), values, vars);
+    }
+    case 'call_expression': {
+      const args = node.childForFieldName('arguments')?.namedChildren ?? [];
+      if (node.childForFieldName('function')?.text !== 'empty' || args.length !== 1) return undefined;
+      const value = evaluate(args[0], values, vars);
+      return typeof value === 'string' ? value === '' : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The app settings an expression built of object literals, union() and ternaries assigns, each
+ * with its value expression. With `values`, as deployed with those parameters (every ternary
+ * condition must then be decidable); without, every branch counts (a conditional key is set).
+ */
+function settingsOf(node: Parser.SyntaxNode | undefined | null, vars: ReadonlyMap<string, Parser.SyntaxNode>, values?: Values): Map<string, Parser.SyntaxNode> {
+  const found = new Map<string, Parser.SyntaxNode>();
+  const visit = (n: Parser.SyntaxNode | undefined | null): void => {
+    assert.ok(n, 'a settings expression is missing a part');
+    if (n.type === 'object') {
+      for (const p of n.namedChildren.filter((c) => c.type === 'object_property')) {
+        const value = p.namedChildren[1];
+        if (value) found.set(p.namedChildren[0]?.text.replace(/^'|'$/g, '') ?? '', value);
+      }
+    } else if (n.type === 'call_expression' && n.childForFieldName('function')?.text === 'union') {
+      for (const arg of n.childForFieldName('arguments')?.namedChildren ?? []) visit(arg);
+    } else if (n.type === 'ternary_expression') {
+      if (values === undefined) {
+        visit(n.childForFieldName('consequence'));
+        visit(n.childForFieldName('alternative'));
+      } else {
+        const condition = evaluate(n.childForFieldName('condition'), values, vars);
+        assert.equal(typeof condition, 'boolean', `cannot decide ${n.childForFieldName('condition')?.text ?? ''} with ${JSON.stringify(values)}`);
+        visit(n.childForFieldName(condition === true ? 'consequence' : 'alternative'));
+      }
+    } else if (n.type === 'parenthesized_expression') {
+      visit(n.namedChildren[0]);
+    } else if (n.type === 'identifier' && vars.has(n.text)) {
+      visit(vars.get(n.text));
+    } else {
+      assert.fail(`settings are object literals, union() and ternaries; not ${n.text.slice(0, 60)}`);
+    }
+  };
+  visit(node);
+  return found;
+}
+
+function syncSettingsExpression(): { readonly node: Parser.SyntaxNode; readonly vars: Map<string, Parser.SyntaxNode> } {
+  const vars = variables(parseBicep(join(infra, 'main.bicep')).rootNode);
+  const node = vars.get('syncSettings');
+  assert.ok(node, 'main.bicep declares var syncSettings');
+  return { node, vars };
+}
+
 function appSettingsAssignedByBicep(): Set<string> {
-  const main = parseBicep(join(infra, 'main.bicep')).rootNode;
-  const syncSettings = descendants(main, 'variable_declaration').find((v) => v.namedChildren[0]?.text === 'syncSettings');
-  const syncObject = syncSettings?.namedChildren.find((c) => c.type === 'object');
-  assert.ok(syncObject, 'main.bicep declares var syncSettings = { ... }');
+  const { node: syncSettings, vars } = syncSettingsExpression();
 
   const app = parseBicep(join(infra, 'modules', 'functionapp.bicep')).rootNode;
   const config = descendants(app, 'resource_declaration').find((r) => /'config'/.test(r.namedChildren[1]?.text ?? '') && /name: 'appsettings'/.test(r.text));
@@ -66,7 +170,7 @@ function appSettingsAssignedByBicep(): Set<string> {
   assert.equal(args[0]?.text, 'syncSettings', 'app settings are union(syncSettings, { ...platform settings })');
   const platform = args[1];
   assert.ok(platform?.type === 'object');
-  return new Set([...objectKeys(syncObject), ...objectKeys(platform)]);
+  return new Set([...settingsOf(syncSettings, vars).keys(), ...objectKeys(platform)]);
 }
 
 // Settings the Functions platform or host reads, not shared/settings.ts.
@@ -77,12 +181,15 @@ const notInAzure: Record<string, string> = {
   AzureWebJobsStorage__accountName: 'an alternative to the __queueServiceUri / __blobServiceUri set here',
   SYNC_ALLOWED_HOSTS: 'an escape hatch, empty by default: an operator sets it by hand when needed, never the template',
   SYNC_ALLOW_REMOVALS: 'set by hand to let one held run through the mass-deletion guard; a template must never open it',
+  GRAPH_FEDERATED_AUDIENCE: 'derived from AUTHORITY_HOST (the cloud); an override for unusual clouds, set by hand',
 };
 
 // Every built-in role this project may assign, by id and name.
 const builtInRoles: Record<string, string> = {
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
   'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': 'Key Vault Secrets Officer',
+  'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba': 'Key Vault Certificate User',
+  'a4417e6f-fecd-4de8-b567-7b0420556985': 'Key Vault Certificates Officer',
   'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner',
   'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a': 'Storage Queue Data Message Sender',
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
@@ -96,6 +203,11 @@ const containerType = 'Microsoft.Storage/storageAccounts/blobServices/containers
 function declarationBody(declaration: Parser.SyntaxNode | undefined): Parser.SyntaxNode | undefined {
   const direct = declaration?.namedChildren.find((c) => c.type === 'object');
   return direct ?? declaration?.namedChildren.find((c) => c.type === 'if_statement')?.namedChildren.find((c) => c.type === 'object');
+}
+
+/** The condition of a resource or module declared `= if (condition) { ... }`; undefined when unconditional. */
+function declarationCondition(declaration: Parser.SyntaxNode | undefined): Parser.SyntaxNode | undefined {
+  return declaration?.namedChildren.find((c) => c.type === 'if_statement')?.namedChildren.find((c) => c.type === 'parenthesized_expression');
 }
 
 function property(object: Parser.SyntaxNode | undefined, key: string): Parser.SyntaxNode | undefined {
@@ -138,6 +250,8 @@ interface RoleAssignment {
   readonly scopeType: string;
   readonly principal: string;
   readonly roleId: string;
+  /** Whether it is deployed with these parameter values (undefined: the condition cannot be decided). */
+  readonly deployedWith: (values: Values) => boolean | undefined;
 }
 
 /** Every role assignment in infra/, resolved structurally (scope type, role id via the file's `var roles`). */
@@ -145,6 +259,7 @@ function roleAssignments(): RoleAssignment[] {
   return bicepFiles(infra).flatMap((file) => {
     const tree = parseBicep(file).rootNode;
     const resources = declaredResources(tree);
+    const vars = variables(tree);
     const rolesVar = descendants(tree, 'variable_declaration').find((v) => v.namedChildren[0]?.text === 'roles');
     const roleIds = new Map(
       (rolesVar?.namedChildren.find((c) => c.type === 'object')?.namedChildren ?? [])
@@ -160,6 +275,7 @@ function roleAssignments(): RoleAssignment[] {
         const properties = property(body, 'properties');
         const roleRef = property(properties, 'roleDefinitionId')?.text ?? '';
         const roleVar = /roles\.(\w+)\)$/.exec(roleRef)?.[1];
+        const condition = declarationCondition(r);
         return {
           file: relative(root, file),
           resource,
@@ -167,6 +283,11 @@ function roleAssignments(): RoleAssignment[] {
           scopeType: resources.get(scope) ?? `(not a resource of ${relative(infra, file)}: ${scope || 'no scope'})`,
           principal: property(properties, 'principalId')?.text ?? '',
           roleId: roleVar === undefined ? `(roleDefinitionId not from var roles: ${roleRef})` : (roleIds.get(roleVar) ?? `(roles.${roleVar} undefined)`),
+          deployedWith: (values: Values) => {
+            if (condition === undefined) return true;
+            const deployed = evaluate(condition, values, vars);
+            return typeof deployed === 'boolean' ? deployed : undefined;
+          },
         };
       });
   });
@@ -320,5 +441,190 @@ describe('infra/', () => {
     assert.match(vault, /enablePurgeProtection: true/);
     assert.match(vault, /enableSoftDelete: true/);
     assert.match(readFileSync(join(infra, 'modules', 'monitoring.bicep'), 'utf8'), /DisableLocalAuth: true/);
+  });
+
+  describe('Graph credential modes (GRAPH_CREDENTIAL)', () => {
+    const main = parseBicep(join(infra, 'main.bicep')).rootNode;
+    const mainVars = variables(main);
+    const params = new Map(descendants(main, 'parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p]));
+    const modules = new Map(descendants(main, 'module_declaration').map((m) => [m.namedChildren[0]?.text ?? '', m]));
+    const moduleParams = (name: string): Parser.SyntaxNode | undefined => property(declarationBody(modules.get(name)), 'params');
+    const modes = ['secret', 'certificate', 'managed-identity'] as const;
+    /** Every combination of the parameters that shape main.bicep's structure. */
+    const mainScopes: Values[] = modes.flatMap((graphCredential) => [false, true].map((createAppRegistration) => ({ graphCredential, createAppRegistration })));
+    const credentialSettings = ['KEY_VAULT_URL', 'GRAPH_CLIENT_SECRET_NAME', 'GRAPH_CERTIFICATE_NAME'];
+    const vaultType = 'Microsoft.KeyVault/vaults';
+
+    it('graphCredential allows exactly the three modes and defaults to the code\'s default', () => {
+      const param = params.get('graphCredential');
+      assert.ok(param, 'main.bicep declares param graphCredential');
+      const decorators = param.previousNamedSibling?.type === 'decorators' ? param.previousNamedSibling : undefined;
+      const allowed = decorators?.namedChildren
+        .map((d) => d.namedChildren[0])
+        .find((call) => call?.childForFieldName('function')?.text === 'allowed')
+        ?.childForFieldName('arguments')?.namedChildren[0];
+      assert.deepEqual(allowed?.namedChildren.map((v) => evaluate(v, {}, mainVars)), [...modes]);
+      assert.ok(decorators?.text.includes('@description('), 'graphCredential has a description');
+      assert.equal(evaluate(param.namedChildren.at(-1), {}, mainVars), SettingDefaults.graphCredential);
+      assert.equal(evaluate(params.get('graphCertificateName')?.namedChildren.at(-1), {}, mainVars), 'graph-sync-cert');
+      assert.equal(evaluate(params.get('graphClientSecretName')?.namedChildren.at(-1), {}, mainVars), SettingDefaults.clientSecretName);
+    });
+
+    it('sets each mode\'s credential settings only in that mode, and the others alike in every mode', () => {
+      const { node, vars } = syncSettingsExpression();
+      const expected: Record<string, string[]> = {
+        secret: ['KEY_VAULT_URL', 'GRAPH_CLIENT_SECRET_NAME'],
+        certificate: ['KEY_VAULT_URL', 'GRAPH_CERTIFICATE_NAME'],
+        'managed-identity': [],
+      };
+      const common = new Set<string>();
+      for (const values of mainScopes) {
+        const settings = settingsOf(node, vars, values);
+        const mode = String(values.graphCredential);
+        assert.deepEqual(credentialSettings.filter((n) => settings.has(n)), expected[mode], `credential settings with ${JSON.stringify(values)}`);
+        assert.equal(settings.get('GRAPH_CREDENTIAL')?.text, 'graphCredential');
+        assert.equal(settings.get('AZURE_CLIENT_ID')?.text, 'identity.properties.clientId', 'the identity the app (and managed-identity mode) uses');
+        assert.ok(!settings.has('GRAPH_FEDERATED_AUDIENCE'), 'the audience is derived from the cloud, not set');
+        const others = [...settings.keys()].filter((n) => !credentialSettings.includes(n)).sort();
+        if (common.size === 0) for (const n of others) common.add(n);
+        assert.deepEqual(others, [...common].sort(), `the same other settings with ${JSON.stringify(values)}`);
+      }
+      const all = settingsOf(node, vars);
+      assert.equal(all.get('GRAPH_CLIENT_SECRET_NAME')?.text, 'graphClientSecretName');
+      assert.equal(all.get('GRAPH_CERTIFICATE_NAME')?.text, 'graphCertificateName');
+      assert.match(all.get('KEY_VAULT_URL')?.text ?? '', /^keyVault!?\.outputs\.uri$/);
+    });
+
+    it('deploys Key Vault only for the secret and certificate modes, and reads conditional modules only where they are deployed', () => {
+      const keyVaultCondition = declarationCondition(modules.get('keyVault'));
+      assert.ok(keyVaultCondition, 'module keyVault is conditional');
+      for (const mode of modes) assert.equal(evaluate(keyVaultCondition, { graphCredential: mode }, mainVars), mode !== 'managed-identity', `Key Vault with ${mode}`);
+
+      // Without a Bicep compiler: every `<module>.outputs` of a conditional module sits behind
+      // ternaries that, whenever they select it, imply the module's condition.
+      const conditional = [...modules].flatMap(([name, m]) => {
+        const condition = declarationCondition(m);
+        return condition === undefined ? [] : [[name, condition] as const];
+      });
+      assert.deepEqual(conditional.map(([name]) => name).sort(), ['appRegistration', 'keyVault']);
+      for (const [name, condition] of conditional) {
+        const reads = descendants(main, 'member_expression').filter((e) => e.namedChildren[0]?.type === 'identifier' && e.namedChildren[0].text === name && e.namedChildren[1]?.text === 'outputs');
+        assert.ok(reads.length > 0, `main.bicep reads ${name}'s outputs`);
+        for (const read of reads) {
+          const guards: { condition: Parser.SyntaxNode; when: boolean }[] = [];
+          for (let child = read, parent = read.parent; parent; child = parent, parent = parent.parent) {
+            if (parent.type !== 'ternary_expression') continue;
+            const ternaryCondition = parent.childForFieldName('condition');
+            const consequence = parent.childForFieldName('consequence');
+            if (!ternaryCondition || ternaryCondition.startIndex === child.startIndex) continue;
+            guards.push({ condition: ternaryCondition, when: consequence?.startIndex === child.startIndex && consequence.endIndex === child.endIndex });
+          }
+          for (const values of mainScopes) {
+            const selected = guards.every((g) => evaluate(g.condition, values, mainVars) === g.when);
+            if (selected) assert.equal(evaluate(condition, values, mainVars), true, `line ${read.startPosition.row + 1}: ${read.text} is read with ${JSON.stringify(values)}, where ${name} is not deployed`);
+          }
+        }
+      }
+
+      // The vault's role assignments need it: rbac names the same vault and waits for the module.
+      assert.equal(property(moduleParams('keyVault'), 'keyVaultName')?.text, 'keyVaultName');
+      assert.equal(property(moduleParams('rbac'), 'keyVaultName')?.text, 'keyVaultName');
+      assert.deepEqual(property(declarationBody(modules.get('rbac')), 'dependsOn')?.namedChildren.map((c) => c.text), ['keyVault']);
+      assert.equal(property(moduleParams('rbac'), 'graphCredential')?.text, 'graphCredential');
+      assert.match(property(moduleParams('keyVault'), 'secretValue')?.text ?? '', /^graphCredential == 'secret' \? graphClientSecret : ''$/, 'a client secret is stored only in secret mode');
+    });
+
+    it('gives the app and the developer Key Vault roles per mode, and the same other roles in every mode', () => {
+      const assignments = roleAssignments();
+      const expected: Record<string, { app: string[]; developer: string[] }> = {
+        secret: { app: ['Key Vault Secrets User'], developer: ['Key Vault Secrets Officer'] },
+        certificate: { app: ['Key Vault Certificate User', 'Key Vault Secrets User'], developer: ['Key Vault Certificates Officer', 'Key Vault Secrets Officer'] },
+        'managed-identity': { app: [], developer: [] },
+      };
+      let others: string[] | undefined;
+      for (const mode of modes) {
+        for (const developerPrincipalId of ['', '00000000-0000-0000-0000-000000000001']) {
+          const values = { graphCredential: mode, developerPrincipalId };
+          for (const a of assignments) assert.equal(typeof a.deployedWith(values), 'boolean', `${a.file} ${a.resource}: condition undecidable with ${JSON.stringify(values)}`);
+          const deployed = assignments.filter((a) => a.deployedWith(values) === true);
+          const onVault = (principal: string): string[] => deployed.filter((a) => a.scopeType === vaultType && a.principal === principal).map((a) => builtInRoles[a.roleId] ?? a.roleId).sort();
+          assert.deepEqual(onVault('appPrincipalId'), expected[mode]?.app, `app roles on the vault with ${mode}`);
+          assert.deepEqual(onVault('developerPrincipalId'), developerPrincipalId === '' ? [] : expected[mode]?.developer, `developer roles on the vault with ${mode}`);
+          assert.deepEqual(deployed.filter((a) => a.scopeType === vaultType).map((a) => a.scope), deployed.filter((a) => a.scopeType === vaultType).map(() => 'vault'));
+          if (developerPrincipalId !== '') {
+            const rest = deployed.filter((a) => a.scopeType !== vaultType).map((a) => `${a.resource}: ${builtInRoles[a.roleId] ?? a.roleId} on ${a.scope}`).sort();
+            others ??= rest;
+            assert.deepEqual(rest, others, `roles outside the vault with ${mode}`);
+          }
+        }
+      }
+    });
+
+    it('the app registration module trusts the identity with a federated credential in managed-identity mode only', () => {
+      const module = parseBicep(join(infra, 'modules', 'app-registration.bicep')).rootNode;
+      const moduleVars = variables(module);
+      const fics = descendants(module, 'resource_declaration').filter((r) => /^'Microsoft\.Graph\/applications\/federatedIdentityCredentials@v1\.0'$/.test(r.namedChildren[1]?.text ?? ''));
+      assert.equal(fics.length, 1, 'one Microsoft.Graph/applications/federatedIdentityCredentials@v1.0 resource');
+      const fic = fics[0];
+      const condition = declarationCondition(fic);
+      for (const mode of modes) assert.equal(evaluate(condition, { graphCredential: mode }, moduleVars), mode === 'managed-identity', `federated credential with ${mode}`);
+      const body = declarationBody(fic);
+      assert.equal(property(body, 'name')?.text, "'${application.uniqueName}/graph-user-sync'", 'named <application uniqueName>/graph-user-sync');
+      assert.equal(property(body, 'subject')?.text, 'identityPrincipalId');
+      assert.equal(property(body, 'issuer')?.text, 'federatedCredentialIssuer');
+      assert.deepEqual(property(body, 'audiences')?.namedChildren.map((c) => c.text), ['federatedCredentialAudience']);
+
+      // Every parameter it uses comes from main.bicep, from the identity and the cloud.
+      const given = moduleParams('appRegistration');
+      assert.equal(property(given, 'graphCredential')?.text, 'graphCredential');
+      assert.equal(property(given, 'identityPrincipalId')?.text, 'identity.properties.principalId');
+      const issuer = property(given, 'federatedCredentialIssuer');
+      const audience = property(given, 'federatedCredentialAudience');
+      assert.ok(issuer?.type === 'identifier' && audience?.type === 'identifier', 'issuer and audience are variables of main.bicep (also its outputs)');
+      // loginEndpoint ends with '/': <login endpoint><tenant id>/v2.0, no doubled slash.
+      assert.equal(mainVars.get(issuer.text)?.text, "'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'");
+      const audiences = {
+        AzureCloud: 'api://AzureADTokenExchange',
+        AzureUSGovernment: 'api://AzureADTokenExchangeUSGov',
+        AzureChinaCloud: 'api://AzureADTokenExchangeChina',
+      };
+      for (const [cloud, value] of Object.entries(audiences)) assert.equal(evaluate(audience, { 'environment().name': cloud }, mainVars), value, `audience in ${cloud}`);
+
+      // The same values are outputs, for creating the credential by hand (createAppRegistration=false).
+      const outputs = new Map(descendants(main, 'output_declaration').map((o) => [o.namedChildren[0]?.text ?? '', o.namedChildren.at(-1)?.text]));
+      assert.equal(outputs.get('IDENTITY_PRINCIPAL_ID'), 'identity.properties.principalId');
+      assert.equal(outputs.get('FEDERATED_CREDENTIAL_ISSUER'), issuer.text);
+      assert.equal(outputs.get('FEDERATED_CREDENTIAL_AUDIENCE'), audience.text);
+    });
+
+    it('main.bicep passes every module exactly the parameters it declares, every required one', () => {
+      for (const [name, m] of modules) {
+        const path = join(infra, (m.namedChildren[1]?.text ?? '').replace(/^'|'$/g, ''));
+        const declared = descendants(parseBicep(path).rootNode, 'parameter_declaration');
+        const given = (moduleParams(name)?.namedChildren ?? []).filter((c) => c.type === 'object_property').map((p) => p.namedChildren[0]?.text ?? '');
+        const names = declared.map((p) => p.namedChildren[0]?.text ?? '');
+        for (const g of given) assert.ok(names.includes(g), `${name}: ${g} is not a parameter of ${relative(root, path)}`);
+        for (const p of declared.filter((d) => d.namedChildren.length === 2)) {
+          assert.ok(given.includes(p.namedChildren[0]?.text ?? ''), `${name}: required parameter ${p.namedChildren[0]?.text ?? ''} of ${relative(root, path)} is not given`);
+        }
+      }
+    });
+
+    it('infra/README.md says what to do after deployment in each mode', () => {
+      const readme = readFileSync(join(infra, 'README.md'), 'utf8');
+      const section = /## Choosing the credential\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+      assert.ok(section !== '', 'infra/README.md has a "Choosing the credential" section');
+      for (const mode of modes) assert.ok(section.includes(`\`${mode}\``), `the section names ${mode}`);
+      assert.match(readme, /az keyvault secret set/);
+      assert.match(section, /az keyvault certificate create /);
+      assert.match(section, /"keyProperties": \{ "exportable": true/, 'the certificate policy makes the key exportable');
+      assert.match(section, /az keyvault certificate download [^\n]*-f cert\.pem/);
+      assert.match(section, /az ad app credential reset --id [^\n]*--cert @cert\.pem --append/);
+      assert.match(section, /az ad app federated-credential create/);
+      // (`az` lowercases the first letters of output names: identitY_PRINCIPAL_ID.)
+      for (const output of ['IDENTITY_PRINCIPAL_ID', 'FEDERATED_CREDENTIAL_ISSUER', 'FEDERATED_CREDENTIAL_AUDIENCE']) {
+        assert.ok(section.toLowerCase().includes(output.toLowerCase()), `the section reads the ${output} output`);
+      }
+    });
   });
 });

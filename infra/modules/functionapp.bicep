@@ -1,5 +1,6 @@
 // The Function App on the Flex Consumption plan (FC1, Linux), running as a user-assigned managed
-// identity that reaches host storage, the deployment package, Key Vault and Application Insights.
+// identity that reaches host storage, the deployment package, Key Vault (secret and certificate
+// modes) and Application Insights, and that is the Graph credential itself in managed-identity mode.
 param location string
 param tags object
 param planName string

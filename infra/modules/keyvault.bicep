@@ -1,6 +1,8 @@
-// The vault holding the app registration's client secret. RBAC authorization (no access
-// policies), soft delete and purge protection. The secret is created only when a value is given;
-// it never appears in an output.
+// The vault holding the app registration's credential: the client secret (GRAPH_CREDENTIAL=secret)
+// or the certificate with its exportable key (certificate); not deployed in managed-identity mode.
+// RBAC authorization (no access policies), soft delete and purge protection. The secret is created
+// only when a value is given; it never appears in an output. The certificate is created after
+// deployment (infra/README.md): creating one is a data-plane operation, which plain Bicep cannot do.
 param location string
 param tags object
 param keyVaultName string

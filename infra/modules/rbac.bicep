@@ -4,6 +4,10 @@ param storageAccountName string
 param usersQueueName string
 param syncStateContainerName string
 param usersOverflowContainerName string
+@allowed(['secret', 'certificate', 'managed-identity'])
+@description('GRAPH_CREDENTIAL: which Key Vault roles the app needs (none in managed-identity mode, where the vault is not deployed).')
+param graphCredential string
+@description('Name of the vault of the secret and certificate modes. In managed-identity mode no vault is deployed and no assignment here is made on it.')
 param keyVaultName string
 param applicationInsightsName string
 param appPrincipalId string
@@ -16,6 +20,8 @@ param developerPrincipalType string
 var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  keyVaultCertificateUser: 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
+  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
@@ -46,18 +52,37 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
+// Which credential the app reads from the vault: a client secret (secret), or a certificate and
+// the secret of the same name that holds its exportable private key (certificate).
+var usesKeyVault = graphCredential == 'secret' || graphCredential == 'certificate'
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
-// Key Vault Secrets User on the vault: read secret values (the client secret), nothing else.
-resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+// Key Vault Secrets User on the vault (secret and certificate modes): read secret values, nothing
+// else: the client secret, or the certificate's private key, which Key Vault exposes only as the
+// secret of the certificate's name.
+resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (usesKeyVault) {
   name: guid(vault.id, appPrincipalId, roles.keyVaultSecretsUser)
   scope: vault
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+  }
+}
+
+// Key Vault Certificate User on the vault (certificate mode): read the certificate itself (its
+// public part and thumbprint, sent in the client assertion's header); the key comes through the
+// secret above.
+resource appCertificateUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (graphCredential == 'certificate') {
+  name: guid(vault.id, appPrincipalId, roles.keyVaultCertificateUser)
+  scope: vault
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificateUser)
   }
 }
 
@@ -137,14 +162,27 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
 }
 
 // Optional, for a developer running `npm run sync` from a laptop against these resources:
-// Key Vault Secrets Officer on the vault (read the secret, and set it when rotating) ...
-resource developerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(developerPrincipalId)) {
+// Key Vault Secrets Officer on the vault, secret and certificate modes (read the secret or the
+// certificate's key, and set the secret when rotating) ...
+resource developerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (usesKeyVault && !empty(developerPrincipalId)) {
   name: guid(vault.id, developerPrincipalId, roles.keyVaultSecretsOfficer)
   scope: vault
   properties: {
     principalId: developerPrincipalId
     principalType: developerPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
+  }
+}
+
+// ... and Key Vault Certificates Officer on the vault, certificate mode (create the certificate,
+// download its public part for the app registration, renew it) ...
+resource developerCertificatesOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (graphCredential == 'certificate' && !empty(developerPrincipalId)) {
+  name: guid(vault.id, developerPrincipalId, roles.keyVaultCertificatesOfficer)
+  scope: vault
+  properties: {
+    principalId: developerPrincipalId
+    principalType: developerPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificatesOfficer)
   }
 }
 
