@@ -5,12 +5,12 @@ import type { Cron } from 'croner';
 import { formatFaults, parseFaults, type Fault } from './faults';
 import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
 import { summarizeChurn } from './churn';
-import { startLocalStack } from './stack';
+import { startLocalStack, stackCredentials } from './stack';
 import { prng } from './stand-ins/seed';
 import { count } from '../shared/words';
 
 /**
- * `npm run local [-- --once] [--users N] [--churn N] [--faults LIST]`: the whole offline stack,
+ * `npm run local [-- --once] [--users N] [--churn N] [--credential M] [--faults LIST]`: the whole offline stack,
  * one sync at once with a live progress line, the summary and one message read back from the
  * queue; then (without --once) N random changes to the directory and a second run right away,
  * which in delta mode sends only those; then the sync again on SYNC_SCHEDULE, N changes before
@@ -23,7 +23,15 @@ const userTunable = ['USER_FIELDS', 'SYNC_SCHEDULE', 'USERS_QUEUE_NAME', 'USERS_
 const defaultChurn = 25;
 
 async function main(): Promise<number> {
-  const values = parseCommandArgs({ once: { type: 'boolean', default: false }, users: { type: 'string', default: '2500' }, churn: { type: 'string', default: String(defaultChurn) }, faults: { type: 'string' } });
+  const values = parseCommandArgs({
+    once: { type: 'boolean', default: false },
+    users: { type: 'string', default: '2500' },
+    churn: { type: 'string', default: String(defaultChurn) },
+    credential: { type: 'string', default: 'secret' },
+    faults: { type: 'string' },
+  });
+  const credential = stackCredentials.find((c) => c === values.credential);
+  if (credential === undefined) throw new UsageError(`--credential "${values.credential}" must be one of ${stackCredentials.join(', ')}, e.g. --credential managed-identity`);
   const users = Number(values.users);
   if (!/^\d+$/.test(values.users) || users > 1_000_000) throw new UsageError(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500`);
   const churn = Number(values.churn);
@@ -37,7 +45,7 @@ async function main(): Promise<number> {
 
   process.stdout.write(`Starting the local stack (Entra ID, Graph with ${count(users, 'user')}, Key Vault, Azurite)…\n`);
   // queue-down restarts Azurite: only on disk does the queue keep its messages through that.
-  const stack = await startLocalStack({ users, faults, persistent: faults.some((f) => f.name === 'queue-down') });
+  const stack = await startLocalStack({ users, faults, persistent: faults.some((f) => f.name === 'queue-down'), credential });
   let job: Cron | undefined = undefined;
   onShutdown(async () => {
     job?.stop();
@@ -48,6 +56,8 @@ async function main(): Promise<number> {
     if (!exported.includes(name)) process.env[name] = value;
   }
   Object.assign(process.env, stack.identityEnvironment);
+  const vault = credential === 'managed-identity' ? 'holds nothing: no secret anywhere' : credential === 'certificate' ? `holds certificate "${stack.certificateName}", no secret` : `holds secret "${stack.secretName}"`;
+  process.stdout.write(`  Credential ${credential} (GRAPH_CREDENTIAL); the vault ${vault}\n`);
   process.stdout.write(`  Entra ID  ${stack.entra.url} (tenant ${stack.tenantId})\n  Graph     ${stack.graph.url}\n  Key Vault ${stack.keyVault.url}\n  Azurite   ${stack.azurite.queueEndpoint}\n`);
   if (faults.length > 0) process.stdout.write(`  Faults    ${formatFaults(stack.faults.pending)}\n`);
 
@@ -102,7 +112,7 @@ async function main(): Promise<number> {
 runCommand(
   'npm run local',
   main,
-  `usage: npm run local -- [--once] [--users N] [--churn N] [--faults LIST]
+  `usage: npm run local -- [--once] [--users N] [--churn N] [--credential M] [--faults LIST]
   Starts the offline stack (Entra ID, Graph, Key Vault stand-ins and Azurite), runs the sync once,
   then changes the directory and runs it again (delta mode: only the changes), then on
   SYNC_SCHEDULE until Ctrl-C. Exported USER_FIELDS, SYNC_SCHEDULE, USERS_QUEUE_NAME,
@@ -111,6 +121,7 @@ runCommand(
   --once          one run, then stop the stack and exit
   --users N       users seeded in the Graph stand-in, 0 to 1000000 (default 2500)
   --churn N       random directory changes before each run after the first (default ${defaultChurn}; 0: none)
+  --credential M  GRAPH_CREDENTIAL: secret (default), certificate or managed-identity (then no secret anywhere)
   --faults LIST   faults for the stand-ins, e.g. graph-429@2,token-503,queue-down@2x3
   -h, --help      this text
 Exit status: 0 ok, 1 a failed run, 2 bad settings or arguments.`,

@@ -36,7 +36,8 @@ export interface LocalStackOptions {
   credential?: StackCredential;
 }
 
-export type StackCredential = 'secret' | 'certificate' | 'managed-identity';
+export const stackCredentials = ['secret', 'certificate', 'managed-identity'] as const;
+export type StackCredential = (typeof stackCredentials)[number];
 
 export interface LocalStack {
   readonly entra: EntraStandIn;

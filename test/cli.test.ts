@@ -161,6 +161,16 @@ describe('commands', () => {
     assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
   });
 
+  it('npm run local -- --once --credential managed-identity: syncs with no secret and no certificate in the stack\'s vault', async () => {
+    const result = await run('local/run.js', ['--once', '--users', '30', '--credential', 'managed-identity'], cleanEnv());
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Credential managed-identity \(GRAPH_CREDENTIAL\); the vault holds nothing: no secret anywhere/);
+    assert.match(result.stdout, /Sync finished \(delta mode, snapshot \(first-delta\): 30 snapshot users/);
+    const bad = await run('local/run.js', ['--once', '--credential', 'password'], cleanEnv());
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--credential "password" must be one of secret, certificate, managed-identity/);
+  });
+
   it('npm run sync -- --once: exit 0 against whatever settings the environment holds', async () => {
     const stack = await startLocalStack({ users: 12 });
     try {

@@ -55,12 +55,15 @@ describe('Key Vault client secret source', () => {
   });
 
   it('says the identity lacks Key Vault Secrets User (403)', async () => {
+    // Key Vault Certificate User may read secrets too (it includes secrets/getSecret/action): neither role.
     stack.keyVault.secretsUsers.delete(stack.identityPrincipalId);
+    stack.keyVault.certificateUsers.delete(stack.identityPrincipalId);
     try {
       const source = createClientSecretSource(stack.keyVault.url, stack.secretName, credential);
       await assert.rejects(source.get(), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.keyVaultForbidden && /Key Vault Secrets User/.test(error.message));
     } finally {
       stack.keyVault.secretsUsers.add(stack.identityPrincipalId);
+      stack.keyVault.certificateUsers.add(stack.identityPrincipalId);
     }
   });
 

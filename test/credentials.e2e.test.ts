@@ -5,7 +5,7 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { syncUsersHandler } from '../functions/syncUsersHandler';
 import { createManagedIdentityCredential } from '../shared/credential-managed-identity';
 import { SyncError, SyncErrorCodes, type SyncErrorCode } from '../shared/errors';
-import type { LocalStack, StackCredential } from '../local/stack';
+import { startLocalStack, type LocalStack, type StackCredential } from '../local/stack';
 import { generateCertificate } from '../local/stand-ins/certificates';
 import { applySettings, drainQueue, startStackForTests, testContext, timer } from './helpers/stack';
 
@@ -140,6 +140,27 @@ describe('Graph credential modes, end to end', () => {
       use('managed-identity', { AZURE_CLIENT_ID: randomUUID() });
       await fails(SyncErrorCodes.managedIdentityFailed, /could not get a token for api:\/\/AzureADTokenExchange: .*Assign that user-assigned identity to the Function App, or set AZURE_CLIENT_ID/);
     });
+  });
+});
+
+describe('the local stack of one credential mode', () => {
+  it('managed-identity: the vault holds no secret and no certificate, and the settings name no vault; certificate: no plain secret', async () => {
+    const only = await startLocalStack({ credential: 'managed-identity' });
+    try {
+      assert.equal(only.keyVault.secrets.size, 0);
+      assert.equal(only.keyVault.certificateVersions(only.certificateName).length, 0);
+      assert.deepEqual([only.settings['GRAPH_CREDENTIAL'], only.settings['KEY_VAULT_URL'], only.settings['GRAPH_CLIENT_SECRET_NAME']], ['managed-identity', undefined, undefined]);
+    } finally {
+      await only.stop();
+    }
+    const certificate = await startLocalStack({ credential: 'certificate' });
+    try {
+      assert.equal(certificate.keyVault.secrets.size, 0, 'no plain secret');
+      assert.equal(certificate.keyVault.certificateVersions(certificate.certificateName).length, 1);
+      assert.equal(certificate.settings['GRAPH_CLIENT_SECRET_NAME'], undefined);
+    } finally {
+      await certificate.stop();
+    }
   });
 });
 

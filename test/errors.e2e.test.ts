@@ -82,11 +82,14 @@ describe('syncUsers errors, end to end', () => {
   });
 
   it('Key Vault 403: the identity lacks Key Vault Secrets User', async () => {
+    // Key Vault Certificate User may read secrets too (it includes secrets/getSecret/action): neither role.
     stack.keyVault.secretsUsers.delete(stack.identityPrincipalId);
+    stack.keyVault.certificateUsers.delete(stack.identityPrincipalId);
     try {
       await expectFailure(SyncErrorCodes.keyVaultForbidden, {}, /Key Vault Secrets User/);
     } finally {
       stack.keyVault.secretsUsers.add(stack.identityPrincipalId);
+      stack.keyVault.certificateUsers.add(stack.identityPrincipalId);
     }
   });
 

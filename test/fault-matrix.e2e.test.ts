@@ -133,3 +133,34 @@ for (const mode of ['full', 'delta'] as const) {
     }
   });
 }
+
+// The token and Key Vault faults again with the other credentials: the retry of the token call
+// lives below msal for every mode (a certificate's assertion, the managed identity's), and the
+// certificate's reads go through the same Key Vault budget as the secret's.
+const credentialRows: readonly { credential: 'certificate' | 'managed-identity'; fault: string }[] = [
+  { credential: 'certificate', fault: 'token-503x2' },
+  { credential: 'certificate', fault: 'token-429' },
+  { credential: 'certificate', fault: 'kv-429' },
+  { credential: 'certificate', fault: 'kv-503x2' },
+  { credential: 'managed-identity', fault: 'token-503x2' },
+  { credential: 'managed-identity', fault: 'token-429' },
+];
+
+describe('fault matrix, credential modes: token and Key Vault faults survived in the run', () => {
+  for (const [index, row] of credentialRows.entries()) {
+    it(`${row.credential}, ${row.fault}: every user delivered in the same run`, async () => {
+      const queue = `matrix-credential-${index}`;
+      applySettings(stack, { ...stack.settingsFor(row.credential), SYNC_MODE: 'full', USERS_QUEUE_NAME: queue, SYNC_RETRY_BUDGET_SECONDS: '90' });
+      const seeded = stack.graph.seed(users);
+      const injectedBefore = stack.faults.injected;
+      stack.faults.arm(row.fault);
+      const { context, logs } = testContext();
+      const summary = await syncUsersHandler(timer(), context).catch((error: unknown) => assert.fail(`${String(error)} | ${logs.map((l) => l.text).join(' | ')}`));
+      assert.ok(stack.faults.injected > injectedBefore, 'the fault was injected');
+      assert.equal(summary.snapshots, users);
+      const delivered = new Set((await drainQueue(stack.azurite.connectionString, queue)).map((m) => m.user.id));
+      assert.deepEqual(delivered, new Set(seeded.map((u) => u.id)));
+      stack.faults.clear();
+    });
+  }
+});
