@@ -77,13 +77,13 @@ export function createManagedIdentityCredential(identity: TokenCredential, audie
       const claims = cached === undefined ? {} : claimsOf(cached.token);
       const issuer = claims.iss ?? `${context.authorityHost}/${context.tenantId}/v2.0`;
       const subject = claims.sub ?? '<the object (principal) id of the managed identity>';
-      const parameters = JSON.stringify({ name: 'graph-user-sync', issuer, subject, audiences: [claims.aud ?? audience] });
+      const parameters = JSON.stringify({ name: 'graph-user-sync', issuer, subject, audiences: [audience] });
       return new SyncError(
         SyncErrorCodes.federatedCredentialMismatch,
         `No federated identity credential on app registration ${context.clientId} matches the managed identity's token (AADSTS70021). ` +
-          `Add one with issuer ${issuer}, subject ${subject} and audience ${claims.aud ?? audience} (they are case-sensitive): ` +
+          `Add one with issuer ${issuer}, subject ${subject} and audience ${audience} (they are case-sensitive): ` +
           `az ad app federated-credential create --id ${context.clientId} --parameters '${parameters}'`,
-        { cause, details: { ...details, issuer, subject, audience: claims.aud ?? audience } },
+        { cause, details: { ...details, issuer, subject, audience } },
       );
     },
     get reads(): number {
