@@ -1,6 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { scrub, toSyncError } from '../shared/errors';
-import { readSettings } from '../shared/settings';
+import { dryRun, type DryRunReport } from '../shared/dry-run';
+import { readSettings, type SyncSettings } from '../shared/settings';
 import { createSyncRuntime, runSync, type RunSyncOptions, type SyncRuntime, type SyncSummary } from '../shared/sync';
 import { trackRun } from './shutdown';
 import { count } from '../shared/words';
@@ -23,25 +24,62 @@ export async function syncUsersHandler(timer: Timer, context: InvocationContext)
 }
 
 /** What an operator can ask of one run from the command line (`npm run sync -- --once --full`); the timer asks nothing. */
-export type SyncRequest = Pick<RunSyncOptions, 'forceFull' | 'allowRemovals'>;
+export type SyncRequest = Pick<RunSyncOptions, 'forceFull' | 'allowRemovals'> & {
+  /** Read as a run would, write nothing, report what it would send (`--dry-run`). */
+  dryRun?: boolean;
+};
 
-/** The handler with a request: used by the local commands, which take --full and --allow-removals. */
-export async function handleSync(timer: Timer, context: InvocationContext, request: SyncRequest = {}): Promise<SyncSummary> {
+/** The handler with a request: used by the local commands, which take --full, --allow-removals and --dry-run. */
+export function handleSync(timer: Timer, context: InvocationContext, request: SyncRequest & { dryRun: true }): Promise<DryRunReport>;
+export function handleSync(timer: Timer, context: InvocationContext, request?: SyncRequest): Promise<SyncSummary>;
+export async function handleSync(timer: Timer, context: InvocationContext, request: SyncRequest = {}): Promise<SyncSummary | DryRunReport> {
   const controller = new AbortController();
-  const running = run(timer, context, controller.signal, request);
+  const running = request.dryRun === true ? dry(context, controller.signal, request) : run(timer, context, controller.signal, request);
   trackRun(controller, running);
   return running;
 }
 
+async function dry(context: InvocationContext, abortSignal: AbortSignal, request: SyncRequest): Promise<DryRunReport> {
+  try {
+    const runtime = runtimeFor(readSettings(process.env, { source: appSettingsSource }));
+    const report = await dryRun(runtime, { abortSignal, ...(request.forceFull === undefined ? {} : { forceFull: request.forceFull }), ...(request.allowRemovals === undefined ? {} : { allowRemovals: request.allowRemovals }) });
+    for (const notice of report.notices) context.warn(scrub(notice));
+    for (const line of dryRunLines(report)) context.log(line);
+    return report;
+  } catch (error) {
+    const failure = toSyncError(error);
+    context.error(`Dry run failed [${failure.code}]: ${scrub(failure.message)}`);
+    throw failure;
+  }
+}
+
+function runtimeFor(settings: SyncSettings): SyncRuntime {
+  // App settings only change with a restart in Azure; the key keeps a changed environment honest elsewhere.
+  const key = JSON.stringify(settings);
+  if (current?.key !== key) current = { key, runtime: createSyncRuntime(settings) };
+  return current.runtime;
+}
+
+/** The dry run's report, as log lines: what it would send, the guard's verdict, sample ids. */
+export function dryRunLines(report: DryRunReport): string[] {
+  const what = report.kind === 'snapshot' ? `a snapshot (${report.snapshotReason ?? 'full'})` : 'the changes since the saved delta link';
+  const guard = report.guard.wouldHold
+    ? `the mass-deletion guard would hold the run: ${count(report.guard.counted, 'removal')} over the threshold of ${report.guard.threshold}`
+    : `the mass-deletion guard would let it pass (${report.guard.counted} of at most ${report.guard.threshold} removals)`;
+  return [
+    `Dry run (${report.mode} mode, ${what}${report.resumes === undefined ? '' : `, carrying on run ${report.resumes.runId} at page ${report.resumes.atPage}`}): nothing was written. ` +
+      `It would send ${count(report.snapshots, 'snapshot user')}, ${count(report.upserts, 'upsert')} and ${count(report.removals, 'removal')}, ` +
+      `from ${count(report.entries, 'entry', 'entries')} read in ${count(report.pages, 'page')}; ${guard}.`,
+    ...(['snapshot', 'upserted', 'removed'] as const).filter((k) => report.samples[k].length > 0).map((k) => `  first ${k === 'snapshot' ? 'snapshot users' : k}: ${report.samples[k].join(', ')}`),
+  ];
+}
+
 async function run(timer: Timer, context: InvocationContext, abortSignal: AbortSignal, request: SyncRequest): Promise<SyncSummary> {
   try {
-    const settings = readSettings(process.env, { source: appSettingsSource });
-    // App settings only change with a restart in Azure; the key keeps a changed environment honest elsewhere.
-    const key = JSON.stringify(settings);
-    if (current?.key !== key) current = { key, runtime: createSyncRuntime(settings) };
+    const runtime = runtimeFor(readSettings(process.env, { source: appSettingsSource }));
     if (timer.isPastDue) context.warn('The timer is past due: this run starts late (the app was down or busy at the scheduled time).');
 
-    const summary = await runSync(current.runtime, { runId: context.invocationId, runAt: new Date() }, {
+    const summary = await runSync(runtime, { runId: context.invocationId, runAt: new Date() }, {
       onProgress: (progress) => context.debug('sync progress', progress),
       onNotice: (message) => context.warn(scrub(message)),
       abortSignal,

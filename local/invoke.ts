@@ -5,6 +5,7 @@ import { Cron } from 'croner';
 import { stopCurrentRun } from '../functions/shutdown';
 import { handleSync, type SyncRequest } from '../functions/syncUsersHandler';
 import { SettingsError } from '../shared/settings';
+import type { DryRunReport } from '../shared/dry-run';
 import type { SyncProgress, SyncSummary } from '../shared/sync';
 import { count } from '../shared/words';
 
@@ -24,6 +25,26 @@ export interface InvokeOptions {
 }
 
 export async function invokeSync(options: InvokeOptions = {}): Promise<SyncSummary | undefined> {
+  const { context, timer } = invocation(options);
+  try {
+    return await handleSync(timer, context, { ...options.request, dryRun: false });
+  } catch {
+    // The handler has logged the failure through the context, clearly; nothing more to say.
+    return undefined;
+  }
+}
+
+/** The handler's dry run (`--dry-run`): what a run would send, nothing written. */
+export async function invokeDryRun(options: InvokeOptions = {}): Promise<DryRunReport | undefined> {
+  const { context, timer } = invocation(options);
+  try {
+    return await handleSync(timer, context, { ...options.request, dryRun: true });
+  } catch {
+    return undefined;
+  }
+}
+
+function invocation(options: InvokeOptions): { context: InvocationContext; timer: Timer } {
   const write = options.write ?? defaultWrite;
   const live = options.liveProgress === true && process.stderr.isTTY;
   let progressShown = false;
@@ -53,12 +74,7 @@ export async function invokeSync(options: InvokeOptions = {}): Promise<SyncSumma
   });
   const now = new Date().toISOString();
   const timer: Timer = { isPastDue: options.isPastDue ?? false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } };
-  try {
-    return await handleSync(timer, context, options.request);
-  } catch {
-    // The handler has logged the failure through the context, clearly; nothing more to say.
-    return undefined;
-  }
+  return { context, timer };
 }
 
 function defaultWrite(level: LogLevel, line: string): void {

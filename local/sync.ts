@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { readSettings } from '../shared/settings';
 import { spawnForwarding } from './child';
-import { ExitCode, invokeSync, onShutdown, parseAllowRemovals, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
+import { ExitCode, invokeDryRun, invokeSync, onShutdown, parseAllowRemovals, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
 
 /**
  * `npm run sync -- --once [--settings local.settings.json] [--full] [--allow-removals N]`: the Function's handler against
@@ -10,17 +10,19 @@ import { ExitCode, invokeSync, onShutdown, parseAllowRemovals, parseCommandArgs,
  * Values fill in what the environment does not set. Exit 0 on success, 1 on a failed run,
  * 2 on bad settings or arguments. Without --once it keeps firing on SYNC_SCHEDULE until Ctrl-C.
  */
-const usage = `usage: npm run sync -- [--once] [--settings FILE] [--full] [--allow-removals N]
+const usage = `usage: npm run sync -- [--once] [--settings FILE] [--full] [--allow-removals N] [--dry-run]
   Runs the Function's handler with the settings of the environment (a real tenant included).
   --once               one run, then exit (otherwise: one run now, then on SYNC_SCHEDULE until Ctrl-C)
   --settings FILE      a local.settings.json whose Values fill in what the environment does not set
   --full               the first run sends a full snapshot whatever SYNC_MODE says (in delta mode it renews the delta link)
   --allow-removals N   the first run may send up to N removals past the mass-deletion guard (SYNC_MAX_REMOVALS)
+  --dry-run            with --once: read as the run would, write nothing (no message, no checkpoint), say what it would send
   -h, --help         this text
 Exit status: 0 ok, 1 a failed run, 2 bad settings or arguments.`;
 
 async function main(): Promise<number> {
-  const values = parseCommandArgs({ once: { type: 'boolean', default: false }, settings: { type: 'string' }, full: { type: 'boolean', default: false }, 'allow-removals': { type: 'string' } });
+  const values = parseCommandArgs({ once: { type: 'boolean', default: false }, settings: { type: 'string' }, full: { type: 'boolean', default: false }, 'allow-removals': { type: 'string' }, 'dry-run': { type: 'boolean', default: false } });
+  if (values['dry-run'] && !values.once) throw new UsageError('--dry-run needs --once: a dry run is one run, e.g. npm run sync -- --once --dry-run');
   const allowRemovals = parseAllowRemovals(values['allow-removals']);
   const request = { forceFull: values.full, ...(allowRemovals === undefined ? {} : { allowRemovals }) };
   if (values.settings !== undefined) {
@@ -55,6 +57,7 @@ async function main(): Promise<number> {
     for (const job of jobs) job.stop();
     return Promise.resolve();
   });
+  if (values['dry-run']) return (await invokeDryRun({ request })) === undefined ? ExitCode.failed : ExitCode.ok;
   // --full and --allow-removals apply to the first run only: the guard must not stay open by accident.
   if (values.once) return (await invokeSync({ liveProgress: true, request })) === undefined ? ExitCode.failed : ExitCode.ok;
   await invokeSync({ liveProgress: true, request });

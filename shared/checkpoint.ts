@@ -108,6 +108,17 @@ export class RunStateStore {
     private readonly options: RunStateOptions = {},
   ) {}
 
+  /** What the run state holds now, read without the lock and without writing anything (a dry run); undefined when there is none. */
+  async peek(): Promise<RunCheckpoint | undefined> {
+    const blob = this.container.getBlockBlobClient(this.blobName);
+    try {
+      return parseCheckpoint((await blob.downloadToBuffer()).toString('utf8'));
+    } catch (error) {
+      if ((error as { statusCode?: unknown }).statusCode === 404) return undefined;
+      throw this.#failure(error, 'read');
+    }
+  }
+
   /** Takes the run lock, or throws RUN_LOCKED when another run holds it. */
   async lock(): Promise<RunLock> {
     const blob = this.container.getBlockBlobClient(this.blobName);

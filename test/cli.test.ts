@@ -174,9 +174,14 @@ describe('commands', () => {
   it('npm run sync -- --once: exit 0 against whatever settings the environment holds', async () => {
     const stack = await startLocalStack({ users: 12 });
     try {
-      const result = await run('local/sync.js', ['--once'], { ...cleanEnv(), ...stack.settings, ...stack.identityEnvironment });
+      const env = { ...cleanEnv(), ...stack.settings, ...stack.identityEnvironment };
+      const dry = await run('local/sync.js', ['--once', '--dry-run'], env);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /Dry run \(delta mode, a snapshot \(first-delta\)\): nothing was written\. It would send 12 snapshot users, 0 upserts and 0 removals/);
+      assert.equal((await run('local/sync.js', ['--dry-run'], env)).code, 2, '--dry-run needs --once');
+      const result = await run('local/sync.js', ['--once'], env);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /12 entries read in 1 page, 13 messages written/);
+      assert.match(result.stdout, /12 entries read in 1 page, 13 messages written/, 'the real run after the dry run still sends everything');
     } finally {
       await stack.stop();
     }
