@@ -293,6 +293,72 @@ function roleAssignments(): RoleAssignment[] {
   });
 }
 
+/**
+ * Flex Consumption: site properties and app settings that are deprecated, moved or rejected.
+ * Source: learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
+ * (MicrosoftDocs/azure-docs articles/azure-functions/functions-app-settings.md, "Flex Consumption
+ * plan deprecations"); plus the site configuration properties ARM rejects on a Flex site with
+ * "The following list of 4 site configuration properties (Site.SiteConfig.FtpsState,
+ * Site.SiteConfig.Use32BitWorkerProcess, Site.SiteConfig.NetFrameworkVersion,
+ * Site.SiteConfig.FunctionsRuntimeScaleMonitoringEnabled) for Flex Consumption sites is invalid"
+ * (github.com/microsoft/azure-pipelines-tasks/issues/21032).
+ */
+const flexDeprecatedAppSettings = [
+  'ENABLE_ORYX_BUILD',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_WORKER_RUNTIME_VERSION',
+  'FUNCTIONS_MAX_HTTP_CONCURRENCY',
+  'FUNCTIONS_WORKER_PROCESS_COUNT',
+  'FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_CONTENTOVERVNET',
+  'WEBSITE_CONTENTSHARE',
+  'WEBSITE_DNS_SERVER',
+  'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_SKIP_CONTENTSHARE_VALIDATION',
+  'WEBSITE_VNET_ROUTE_ALL',
+];
+const flexDeprecatedSiteProperties = [
+  'alwaysOn',
+  'containerSize',
+  'ftpsState',
+  'isReserved',
+  'IsXenon',
+  'javaVersion',
+  'LinuxFxVersion',
+  'netFrameworkVersion',
+  'powerShellVersion',
+  'functionAppScaleLimit',
+  'preWarmedInstanceCount',
+  'use32BitWorkerProcess',
+  'vnetBackupRestoreEnabled',
+  'vnetContentShareEnabled',
+  'vnetImagePullEnabled',
+  'vnetRouteAllEnabled',
+  'windowsFxVersion',
+  // The ARM error's list, beyond the documented one.
+  'functionsRuntimeScaleMonitoringEnabled',
+];
+
+/** Every property key written anywhere inside a declaration (nested objects and child resources included). */
+function keysWithin(node: Parser.SyntaxNode): string[] {
+  return descendants(node, 'object_property').map((p) => p.namedChildren[0]?.text.replace(/^'|'$/g, '') ?? '');
+}
+
+/** The Flex deprecation entries a set of site property keys and app setting names uses (case-insensitive, as ARM compares). */
+function flexDeprecationsUsed(siteKeys: readonly string[], appSettings: readonly string[]): string[] {
+  const keys = new Set(siteKeys.map((k) => k.toLowerCase()));
+  const settings = new Set(appSettings.map((k) => k.toLowerCase()));
+  return [
+    ...flexDeprecatedSiteProperties.filter((p) => keys.has(p.toLowerCase())).map((p) => `site property ${p}`),
+    ...flexDeprecatedAppSettings.filter((n) => settings.has(n.toLowerCase()) || keys.has(n.toLowerCase())).map((n) => `app setting ${n}`),
+  ];
+}
+
 // The one blob data role assigned on the whole account: the Functions host's own storage
 // (AzureWebJobsStorage: timer leases and schedule status in containers the host creates itself)
 // and the Flex Consumption deployment package. Every other blob data role is scoped to a container.
@@ -415,6 +481,21 @@ describe('infra/', () => {
     const defaults = Object.fromEntries(descendants(main, 'parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p.namedChildren.at(-1)?.text ?? '']));
     assert.equal(defaults.syncStateContainerName, "'sync-state'");
     assert.equal(defaults.usersOverflowContainerName, "'users-overflow'");
+  });
+
+  it('sets nothing on the Flex Consumption deprecation list on the site, its config or its app settings', () => {
+    const app = parseBicep(join(infra, 'modules', 'functionapp.bicep')).rootNode;
+    const sites = descendants(app, 'resource_declaration').filter((r) => /^'Microsoft\.Web\/sites@/.test(r.namedChildren[1]?.text ?? ''));
+    assert.equal(sites.length, 1, 'functionapp.bicep declares one Microsoft.Web/sites');
+    const site = sites[0];
+    assert.ok(site);
+    assert.deepEqual(flexDeprecationsUsed(keysWithin(site), [...appSettingsAssignedByBicep()]), []);
+    // The runtime lives in functionAppConfig.runtime, not in FUNCTIONS_WORKER_RUNTIME; TLS stays enforced.
+    assert.match(site.text, /runtime: \{ name: 'node', version: nodeVersion \}/);
+    assert.match(site.text, /siteConfig: \{ minTlsVersion: '1\.2' \}/);
+    // The check sees what the issue found: ftpsState in siteConfig, and a worker-runtime setting.
+    const broken = parser.parse("resource s 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  properties: {\n    siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled' }\n  }\n}\n").rootNode;
+    assert.deepEqual(flexDeprecationsUsed(keysWithin(broken), ['FUNCTIONS_WORKER_RUNTIME']), ['site property ftpsState', 'app setting FUNCTIONS_WORKER_RUNTIME']);
   });
 
   it('has no keys, no key-based connection strings and no secrets in outputs', () => {
