@@ -1,6 +1,9 @@
 // graph-user-sync: a timer-triggered Function App that reads the directory's users from
 // Microsoft Graph and writes one message per user to a Storage queue.
-// Deploy with `azd up`, or `az deployment group create` (see infra/README.md).
+// Deploy with `azd up`, or `az deployment group create` (see infra/README.md). This file uses no
+// Bicep extension: it needs the client id of an existing app registration (graphClientId).
+// main-graph.bicep deploys this file as a module together with the app registration (Microsoft
+// Graph Bicep extension), for those who want the deployment to create it.
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -8,7 +11,9 @@ targetScope = 'resourceGroup'
 @description('Short name of this environment; part of every resource name.')
 param environmentName string = 'graphsync'
 
-@description('Region for every resource; must offer the Flex Consumption plan.')
+@minLength(1)
+@description('Region for every resource; must offer the Flex Consumption plan. azd passes AZURE_LOCATION.')
+@metadata({ azd: { type: 'location' } })
 param location string = resourceGroup().location
 
 @allowed(['22', '24'])
@@ -27,8 +32,8 @@ param maximumInstanceCount int = 40
 @description('GRAPH_TENANT_ID: the tenant whose users are read. Default: the tenant deployed to.')
 param graphTenantId string = tenant().tenantId
 
-@description('GRAPH_CLIENT_ID: the app registration\'s client id (azd and az prompt for it). When createAppRegistration is true it is ignored: give 00000000-0000-0000-0000-000000000000.')
-param graphClientId string
+@description('GRAPH_CLIENT_ID: the client id of the app registration the app signs in as. Required here (azd: `azd env set GRAPH_CLIENT_ID <id>`; az: `-p graphClientId=<id>`); the deployment stops with a message when it is empty. main-graph.bicep creates the app registration and passes its id.')
+param graphClientId string = ''
 
 @allowed(['secret', 'certificate', 'managed-identity'])
 @description('GRAPH_CREDENTIAL: how the app authenticates to Microsoft Graph. secret: a client secret in Key Vault; certificate: a Key Vault certificate with an exportable key; managed-identity: the user-assigned identity as a federated credential of the app registration (no Key Vault). See infra/README.md, "Choosing the credential".')
@@ -43,9 +48,6 @@ param graphCertificateName string = 'graph-sync-cert'
 @secure()
 @description('Optional, secret mode only: the client secret value, stored in Key Vault under graphClientSecretName. Leave empty to set it yourself.')
 param graphClientSecret string = ''
-
-@description('Create the app registration, its service principal and the User.Read.All grant with the Microsoft Graph Bicep extension (in managed-identity mode also its federated credential trusting the identity).')
-param createAppRegistration bool = false
 
 @description('USER_FIELDS: Graph user properties to select.')
 param userFields string = 'id,displayName,mail,userPrincipalName,accountEnabled'
@@ -92,17 +94,25 @@ param syncMode string = 'delta'
 @description('SYNC_MAX_REMOVALS: a delta run with more removals than this (a count, a percentage of the last full snapshot, or both: the lesser) sends none and fails until allowed once.')
 param syncMaxRemovals string = '500,5%'
 
-@description('Object id of a developer to grant data access (Key Vault Secrets Officer in secret and certificate modes, Key Vault Certificates Officer in certificate mode, Storage Queue Data Contributor on the queue, Storage Blob Data Contributor on the two sync containers) for setting the credential and running the sync from a laptop. Empty for none.')
+@description('Object id of a developer to grant data access (Key Vault Secrets Officer in secret and certificate modes, Key Vault Certificates Officer in certificate mode, Storage Queue Data Contributor on the queue, Storage Blob Data Contributor on the two sync containers) for setting the credential and running the sync from a laptop. azd passes AZURE_PRINCIPAL_ID (the signed-in principal); empty means the principal running the deployment (deployer().objectId). grantDeveloperRoles=false grants nobody.')
 param developerPrincipalId string = ''
 
 @allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Type of developerPrincipalId. azd (1.17.1 or later) passes AZURE_PRINCIPAL_TYPE: User, or ServicePrincipal when it is logged in as one (CI). With az as a service principal, pass ServicePrincipal.')
 param developerPrincipalType string = 'User'
+
+@description('Grant the developer (developerPrincipalId, or the deploying principal) the data roles above. false: none, e.g. for a production deployment from a pipeline that needs no data access.')
+param grantDeveloperRoles bool = true
+
+@maxLength(8)
+@description('Appended to the Key Vault name (kv-<token><suffix>; letters and digits). Purge protection keeps a deleted vault\'s name for 90 days: after `azd down` or deleting the resource group, redeploying the same environment fails until you set a new suffix (or recover the old vault, infra/README.md "Redeploying after azd down").')
+param keyVaultNameSuffix string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName, app: 'graph-user-sync' }
 var functionAppName = 'func-${environmentName}-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 10)}'
-var keyVaultName = 'kv-${resourceToken}'
+var keyVaultName = 'kv-${resourceToken}${keyVaultNameSuffix}'
 
 // Only the secret and certificate modes read Key Vault; managed-identity mode has no vault at all.
 var usesKeyVault = graphCredential == 'secret' || graphCredential == 'certificate'
@@ -164,19 +174,14 @@ module keyVault 'modules/keyvault.bicep' = if (usesKeyVault) {
   }
 }
 
-module appRegistration 'modules/app-registration.bicep' = if (createAppRegistration) {
-  name: 'app-registration'
-  params: {
-    uniqueName: 'graph-user-sync-${resourceToken}'
-    displayName: 'graph-user-sync (${environmentName})'
-    graphCredential: graphCredential
-    identityPrincipalId: identity.properties.principalId
-    federatedCredentialIssuer: federatedCredentialIssuer
-    federatedCredentialAudience: federatedCredentialAudience
-  }
-}
+// Without a client id the app cannot sign in: stop the deployment (before anything is created)
+// with what to do, rather than deploy an app that fails every run.
+var graphClientIdSetting = empty(graphClientId)
+  ? fail('graphClientId is empty: give the client id of the app registration (azd env set GRAPH_CLIENT_ID <client-id>, or az ... -p graphClientId=<client-id>), or deploy infra/main-graph.bicep, which creates the app registration (infra/README.md).')
+  : graphClientId
 
-var graphClientIdSetting = createAppRegistration ? appRegistration!.outputs.clientId : graphClientId
+// The developer who gets data access: the given principal, else whoever runs the deployment.
+var developerPrincipal = grantDeveloperRoles ? (empty(developerPrincipalId) ? deployer().objectId : developerPrincipalId) : ''
 
 // Exactly the settings shared/settings.ts reads (the drift test in test/infra.test.ts checks it);
 // the host-storage settings (AzureWebJobsStorage__*, which the code reads too) and the Application
@@ -243,14 +248,21 @@ module rbac 'modules/rbac.bicep' = {
     keyVaultName: keyVaultName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.properties.principalId
-    developerPrincipalId: developerPrincipalId
+    developerPrincipalId: developerPrincipal
     developerPrincipalType: developerPrincipalType
   }
 }
 
 // No secrets here: names, URLs and the identity's ids only. The Key Vault outputs are empty in
-// managed-identity mode (no vault).
-output FUNCTION_APP_NAME string = functionApp.outputs.name
+// managed-identity mode (no vault). The first five are the outputs azd's Functions templates
+// emit (Azure-Samples/functions-quickstart-typescript-azd); azd stores every output in the
+// environment (`azd env get-value AZURE_FUNCTION_NAME`). The connection string is no secret:
+// with local auth disabled a sender also needs an Entra token.
+output AZURE_FUNCTION_NAME string = functionApp.outputs.name
+output SERVICE_API_NAME string = functionApp.outputs.name
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 output GRAPH_CREDENTIAL string = graphCredential
 output KEY_VAULT_URL string = usesKeyVault ? keyVault!.outputs.uri : ''
 output KEY_VAULT_NAME string = usesKeyVault ? keyVault!.outputs.name : ''
@@ -258,7 +270,8 @@ output USERS_QUEUE_URL string = storage.outputs.usersQueueUrl
 output USERS_OVERFLOW_CONTAINER_URL string = storage.outputs.usersOverflowContainerUrl
 output IDENTITY_CLIENT_ID string = identity.properties.clientId
 // For the federated credential of managed-identity mode when you create it yourself
-// (createAppRegistration=false): its subject, issuer and audience (infra/README.md).
+// (with your own app registration; main-graph.bicep creates it from these): its subject, issuer
+// and audience (infra/README.md).
 output IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 output FEDERATED_CREDENTIAL_ISSUER string = federatedCredentialIssuer
 output FEDERATED_CREDENTIAL_AUDIENCE string = federatedCredentialAudience

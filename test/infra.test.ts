@@ -37,6 +37,11 @@ function parseBicep(path: string): Parser.Tree {
   return parser.parse(source);
 }
 
+/** The `parameters` of infra/<template>.parameters.json. */
+function parametersFile(template: string): Record<string, { value: unknown }> {
+  return (JSON.parse(readFileSync(join(infra, `${template}.parameters.json`), 'utf8')) as { parameters: Record<string, { value: unknown }> }).parameters;
+}
+
 function errors(node: Parser.SyntaxNode, found: string[] = []): string[] {
   if (node.type === 'ERROR' || node.isMissing) found.push(`line ${node.startPosition.row + 1}: ${node.text.slice(0, 60)}`);
   for (const child of node.children) errors(child, found);
@@ -293,6 +298,72 @@ function roleAssignments(): RoleAssignment[] {
   });
 }
 
+/**
+ * Flex Consumption: site properties and app settings that are deprecated, moved or rejected.
+ * Source: learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
+ * (MicrosoftDocs/azure-docs articles/azure-functions/functions-app-settings.md, "Flex Consumption
+ * plan deprecations"); plus the site configuration properties ARM rejects on a Flex site with
+ * "The following list of 4 site configuration properties (Site.SiteConfig.FtpsState,
+ * Site.SiteConfig.Use32BitWorkerProcess, Site.SiteConfig.NetFrameworkVersion,
+ * Site.SiteConfig.FunctionsRuntimeScaleMonitoringEnabled) for Flex Consumption sites is invalid"
+ * (github.com/microsoft/azure-pipelines-tasks/issues/21032).
+ */
+const flexDeprecatedAppSettings = [
+  'ENABLE_ORYX_BUILD',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_WORKER_RUNTIME_VERSION',
+  'FUNCTIONS_MAX_HTTP_CONCURRENCY',
+  'FUNCTIONS_WORKER_PROCESS_COUNT',
+  'FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_CONTENTOVERVNET',
+  'WEBSITE_CONTENTSHARE',
+  'WEBSITE_DNS_SERVER',
+  'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_SKIP_CONTENTSHARE_VALIDATION',
+  'WEBSITE_VNET_ROUTE_ALL',
+];
+const flexDeprecatedSiteProperties = [
+  'alwaysOn',
+  'containerSize',
+  'ftpsState',
+  'isReserved',
+  'IsXenon',
+  'javaVersion',
+  'LinuxFxVersion',
+  'netFrameworkVersion',
+  'powerShellVersion',
+  'functionAppScaleLimit',
+  'preWarmedInstanceCount',
+  'use32BitWorkerProcess',
+  'vnetBackupRestoreEnabled',
+  'vnetContentShareEnabled',
+  'vnetImagePullEnabled',
+  'vnetRouteAllEnabled',
+  'windowsFxVersion',
+  // The ARM error's list, beyond the documented one.
+  'functionsRuntimeScaleMonitoringEnabled',
+];
+
+/** Every property key written anywhere inside a declaration (nested objects and child resources included). */
+function keysWithin(node: Parser.SyntaxNode): string[] {
+  return descendants(node, 'object_property').map((p) => p.namedChildren[0]?.text.replace(/^'|'$/g, '') ?? '');
+}
+
+/** The Flex deprecation entries a set of site property keys and app setting names uses (case-insensitive, as ARM compares). */
+function flexDeprecationsUsed(siteKeys: readonly string[], appSettings: readonly string[]): string[] {
+  const keys = new Set(siteKeys.map((k) => k.toLowerCase()));
+  const settings = new Set(appSettings.map((k) => k.toLowerCase()));
+  return [
+    ...flexDeprecatedSiteProperties.filter((p) => keys.has(p.toLowerCase())).map((p) => `site property ${p}`),
+    ...flexDeprecatedAppSettings.filter((n) => settings.has(n.toLowerCase()) || keys.has(n.toLowerCase())).map((n) => `app setting ${n}`),
+  ];
+}
+
 // The one blob data role assigned on the whole account: the Functions host's own storage
 // (AzureWebJobsStorage: timer leases and schedule status in containers the host creates itself)
 // and the Flex Consumption deployment package. Every other blob data role is scoped to a container.
@@ -301,9 +372,9 @@ const accountScopedHostStorage = { resource: 'appBlobOwner', role: 'Storage Blob
 describe('infra/', () => {
   const files = bicepFiles(infra);
 
-  it('has main.bicep, its modules, parameters, README and azure.yaml', () => {
-    for (const f of ['main.bicep', 'main.parameters.json', 'README.md', 'bicepconfig.json']) assert.ok(existsSync(join(infra, f)), f);
-    assert.ok(files.length >= 6);
+  it('has main.bicep, main-graph.bicep, their modules, parameters, README and azure.yaml', () => {
+    for (const f of ['main.bicep', 'main.parameters.json', 'main-graph.bicep', 'main-graph.parameters.json', 'README.md', 'bicepconfig.json']) assert.ok(existsSync(join(infra, f)), f);
+    assert.ok(files.length >= 7);
     const azureYaml = readFileSync(join(root, 'azure.yaml'), 'utf8');
     assert.match(azureYaml, /language: ts/);
     assert.match(azureYaml, /host: function/);
@@ -322,10 +393,12 @@ describe('infra/', () => {
     assert.equal(parser.parse("param x string = 'a'\nresource r 'T@1' = {\n  name: \n").rootNode.hasError, true);
   });
 
-  it('main.parameters.json only names parameters main.bicep declares', () => {
-    const declared = new Set(descendants(parseBicep(join(infra, 'main.bicep')).rootNode, 'parameter_declaration').map((p) => p.namedChildren[0]?.text));
-    const given = Object.keys((JSON.parse(readFileSync(join(infra, 'main.parameters.json'), 'utf8')) as { parameters: object }).parameters);
-    for (const name of given) assert.ok(declared.has(name), `${name} is not a parameter of main.bicep`);
+  it('each parameters file only names parameters its template declares', () => {
+    for (const template of ['main', 'main-graph']) {
+      const declared = new Set(descendants(parseBicep(join(infra, `${template}.bicep`)).rootNode, 'parameter_declaration').map((p) => p.namedChildren[0]?.text));
+      const given = Object.keys(parametersFile(template));
+      for (const name of given) assert.ok(declared.has(name), `${name} is not a parameter of ${template}.bicep`);
+    }
   });
 
   it('assigns exactly the app settings the code reads (plus named platform settings)', () => {
@@ -417,6 +490,21 @@ describe('infra/', () => {
     assert.equal(defaults.usersOverflowContainerName, "'users-overflow'");
   });
 
+  it('sets nothing on the Flex Consumption deprecation list on the site, its config or its app settings', () => {
+    const app = parseBicep(join(infra, 'modules', 'functionapp.bicep')).rootNode;
+    const sites = descendants(app, 'resource_declaration').filter((r) => /^'Microsoft\.Web\/sites@/.test(r.namedChildren[1]?.text ?? ''));
+    assert.equal(sites.length, 1, 'functionapp.bicep declares one Microsoft.Web/sites');
+    const site = sites[0];
+    assert.ok(site);
+    assert.deepEqual(flexDeprecationsUsed(keysWithin(site), [...appSettingsAssignedByBicep()]), []);
+    // The runtime lives in functionAppConfig.runtime, not in FUNCTIONS_WORKER_RUNTIME; TLS stays enforced.
+    assert.match(site.text, /runtime: \{ name: 'node', version: nodeVersion \}/);
+    assert.match(site.text, /siteConfig: \{ minTlsVersion: '1\.2' \}/);
+    // The check sees what the issue found: ftpsState in siteConfig, and a worker-runtime setting.
+    const broken = parser.parse("resource s 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  properties: {\n    siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled' }\n  }\n}\n").rootNode;
+    assert.deepEqual(flexDeprecationsUsed(keysWithin(broken), ['FUNCTIONS_WORKER_RUNTIME']), ['site property ftpsState', 'app setting FUNCTIONS_WORKER_RUNTIME']);
+  });
+
   it('has no keys, no key-based connection strings and no secrets in outputs', () => {
     for (const file of files) {
       const text = readFileSync(file, 'utf8');
@@ -451,7 +539,7 @@ describe('infra/', () => {
     const moduleParams = (name: string): Parser.SyntaxNode | undefined => property(declarationBody(modules.get(name)), 'params');
     const modes = ['secret', 'certificate', 'managed-identity'] as const;
     /** Every combination of the parameters that shape main.bicep's structure. */
-    const mainScopes: Values[] = modes.flatMap((graphCredential) => [false, true].map((createAppRegistration) => ({ graphCredential, createAppRegistration })));
+    const mainScopes: Values[] = modes.map((graphCredential) => ({ graphCredential }));
     const credentialSettings = ['KEY_VAULT_URL', 'GRAPH_CLIENT_SECRET_NAME', 'GRAPH_CERTIFICATE_NAME'];
     const vaultType = 'Microsoft.KeyVault/vaults';
 
@@ -506,7 +594,7 @@ describe('infra/', () => {
         const condition = declarationCondition(m);
         return condition === undefined ? [] : [[name, condition] as const];
       });
-      assert.deepEqual(conditional.map(([name]) => name).sort(), ['appRegistration', 'keyVault']);
+      assert.deepEqual(conditional.map(([name]) => name).sort(), ['keyVault']);
       for (const [name, condition] of conditional) {
         const reads = descendants(main, 'member_expression').filter((e) => e.namedChildren[0]?.type === 'identifier' && e.namedChildren[0].text === name && e.namedChildren[1]?.text === 'outputs');
         assert.ok(reads.length > 0, `main.bicep reads ${name}'s outputs`);
@@ -560,52 +648,49 @@ describe('infra/', () => {
       }
     });
 
-    it('the app registration module trusts the identity with a federated credential in managed-identity mode only', () => {
-      const module = parseBicep(join(infra, 'modules', 'app-registration.bicep')).rootNode;
-      const moduleVars = variables(module);
-      const fics = descendants(module, 'resource_declaration').filter((r) => /^'Microsoft\.Graph\/applications\/federatedIdentityCredentials@v1\.0'$/.test(r.namedChildren[1]?.text ?? ''));
+    it('main-graph.bicep trusts the identity with a federated credential in managed-identity mode only', () => {
+      const graph = parseBicep(join(infra, 'main-graph.bicep')).rootNode;
+      const graphVars = variables(graph);
+      const fics = descendants(graph, 'resource_declaration').filter((r) => /^'Microsoft\.Graph\/applications\/federatedIdentityCredentials@v1\.0'$/.test(r.namedChildren[1]?.text ?? ''));
       assert.equal(fics.length, 1, 'one Microsoft.Graph/applications/federatedIdentityCredentials@v1.0 resource');
       const fic = fics[0];
       const condition = declarationCondition(fic);
-      for (const mode of modes) assert.equal(evaluate(condition, { graphCredential: mode }, moduleVars), mode === 'managed-identity', `federated credential with ${mode}`);
+      for (const mode of modes) assert.equal(evaluate(condition, { graphCredential: mode }, graphVars), mode === 'managed-identity', `federated credential with ${mode}`);
       const body = declarationBody(fic);
       assert.equal(property(body, 'name')?.text, "'${application.uniqueName}/graph-user-sync'", 'named <application uniqueName>/graph-user-sync');
-      assert.equal(property(body, 'subject')?.text, 'identityPrincipalId');
-      assert.equal(property(body, 'issuer')?.text, 'federatedCredentialIssuer');
-      assert.deepEqual(property(body, 'audiences')?.namedChildren.map((c) => c.text), ['federatedCredentialAudience']);
+      // Subject, issuer and audience are main.bicep's outputs, from the identity and the cloud.
+      assert.equal(property(body, 'subject')?.text, 'sync.outputs.IDENTITY_PRINCIPAL_ID');
+      assert.equal(property(body, 'issuer')?.text, 'sync.outputs.FEDERATED_CREDENTIAL_ISSUER');
+      assert.deepEqual(property(body, 'audiences')?.namedChildren.map((c) => c.text), ['sync.outputs.FEDERATED_CREDENTIAL_AUDIENCE']);
 
-      // Every parameter it uses comes from main.bicep, from the identity and the cloud.
-      const given = moduleParams('appRegistration');
-      assert.equal(property(given, 'graphCredential')?.text, 'graphCredential');
-      assert.equal(property(given, 'identityPrincipalId')?.text, 'identity.properties.principalId');
-      const issuer = property(given, 'federatedCredentialIssuer');
-      const audience = property(given, 'federatedCredentialAudience');
-      assert.ok(issuer?.type === 'identifier' && audience?.type === 'identifier', 'issuer and audience are variables of main.bicep (also its outputs)');
+      const outputs = new Map(descendants(main, 'output_declaration').map((o) => [o.namedChildren[0]?.text ?? '', o.namedChildren.at(-1)?.text]));
+      assert.equal(outputs.get('IDENTITY_PRINCIPAL_ID'), 'identity.properties.principalId');
+      const issuer = outputs.get('FEDERATED_CREDENTIAL_ISSUER') ?? '';
+      const audience = outputs.get('FEDERATED_CREDENTIAL_AUDIENCE') ?? '';
+      assert.ok(mainVars.has(issuer) && mainVars.has(audience), 'issuer and audience are variables of main.bicep');
       // loginEndpoint ends with '/': <login endpoint><tenant id>/v2.0, no doubled slash.
-      assert.equal(mainVars.get(issuer.text)?.text, "'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'");
+      assert.equal(mainVars.get(issuer)?.text, "'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'");
       const audiences = {
         AzureCloud: 'api://AzureADTokenExchange',
         AzureUSGovernment: 'api://AzureADTokenExchangeUSGov',
         AzureChinaCloud: 'api://AzureADTokenExchangeChina',
       };
-      for (const [cloud, value] of Object.entries(audiences)) assert.equal(evaluate(audience, { 'environment().name': cloud }, mainVars), value, `audience in ${cloud}`);
-
-      // The same values are outputs, for creating the credential by hand (createAppRegistration=false).
-      const outputs = new Map(descendants(main, 'output_declaration').map((o) => [o.namedChildren[0]?.text ?? '', o.namedChildren.at(-1)?.text]));
-      assert.equal(outputs.get('IDENTITY_PRINCIPAL_ID'), 'identity.properties.principalId');
-      assert.equal(outputs.get('FEDERATED_CREDENTIAL_ISSUER'), issuer.text);
-      assert.equal(outputs.get('FEDERATED_CREDENTIAL_AUDIENCE'), audience.text);
+      for (const [cloud, value] of Object.entries(audiences)) assert.equal(evaluate(mainVars.get(audience), { 'environment().name': cloud }, mainVars), value, `audience in ${cloud}`);
     });
 
-    it('main.bicep passes every module exactly the parameters it declares, every required one', () => {
-      for (const [name, m] of modules) {
-        const path = join(infra, (m.namedChildren[1]?.text ?? '').replace(/^'|'$/g, ''));
-        const declared = descendants(parseBicep(path).rootNode, 'parameter_declaration');
-        const given = (moduleParams(name)?.namedChildren ?? []).filter((c) => c.type === 'object_property').map((p) => p.namedChildren[0]?.text ?? '');
-        const names = declared.map((p) => p.namedChildren[0]?.text ?? '');
-        for (const g of given) assert.ok(names.includes(g), `${name}: ${g} is not a parameter of ${relative(root, path)}`);
-        for (const p of declared.filter((d) => d.namedChildren.length === 2)) {
-          assert.ok(given.includes(p.namedChildren[0]?.text ?? ''), `${name}: required parameter ${p.namedChildren[0]?.text ?? ''} of ${relative(root, path)} is not given`);
+    it('main.bicep and main-graph.bicep pass every module exactly the parameters it declares, every required one', () => {
+      for (const template of ['main.bicep', 'main-graph.bicep']) {
+        const tree = parseBicep(join(infra, template)).rootNode;
+        for (const m of descendants(tree, 'module_declaration')) {
+          const name = m.namedChildren[0]?.text ?? '';
+          const path = join(infra, (m.namedChildren[1]?.text ?? '').replace(/^'|'$/g, ''));
+          const declared = descendants(parseBicep(path).rootNode, 'parameter_declaration');
+          const given = (property(declarationBody(m), 'params')?.namedChildren ?? []).filter((c) => c.type === 'object_property').map((p) => p.namedChildren[0]?.text ?? '');
+          const names = declared.map((p) => p.namedChildren[0]?.text ?? '');
+          for (const g of given) assert.ok(names.includes(g), `${template} ${name}: ${g} is not a parameter of ${relative(root, path)}`);
+          for (const p of declared.filter((d) => d.namedChildren.length === 2)) {
+            assert.ok(given.includes(p.namedChildren[0]?.text ?? ''), `${template} ${name}: required parameter ${p.namedChildren[0]?.text ?? ''} of ${relative(root, path)} is not given`);
+          }
         }
       }
     });
@@ -626,5 +711,166 @@ describe('infra/', () => {
         assert.ok(section.toLowerCase().includes(output.toLowerCase()), `the section reads the ${output} output`);
       }
     });
+  });
+});
+
+describe('infra/: both deployment paths', () => {
+  const main = parseBicep(join(infra, 'main.bicep')).rootNode;
+  const mainVars = variables(main);
+  const graph = parseBicep(join(infra, 'main-graph.bicep')).rootNode;
+  const declarations = (tree: Parser.SyntaxNode): Map<string, Parser.SyntaxNode> => new Map(descendants(tree, 'parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p]));
+  /** A parameter as written: its decorators and its declaration. */
+  const written = (param: Parser.SyntaxNode | undefined): string => `${param?.previousNamedSibling?.type === 'decorators' ? param.previousNamedSibling.text : ''}\n${param?.text ?? ''}`;
+  const mainParams = declarations(main);
+  const outputsOf = (tree: Parser.SyntaxNode): Map<string, string> => new Map(descendants(tree, 'output_declaration').map((o) => [o.namedChildren[0]?.text ?? '', o.namedChildren.at(-1)?.text ?? '']));
+
+  it('main.bicep and every file it deploys use no Bicep extension; main-graph.bicep alone loads the Graph types, pinned to v1.0:1.0.0', () => {
+    const config = JSON.parse(readFileSync(join(infra, 'bicepconfig.json'), 'utf8')) as { extensions: Record<string, string> };
+    assert.deepEqual(config.extensions, { microsoftGraphV1: 'br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0' });
+    // The files main.bicep compiles: itself and its modules, transitively.
+    const compiled = new Set<string>();
+    const visit = (file: string): void => {
+      if (compiled.has(file)) return;
+      compiled.add(file);
+      for (const m of descendants(parseBicep(file).rootNode, 'module_declaration')) visit(join(file, '..', (m.namedChildren[1]?.text ?? '').replace(/^'|'$/g, '')));
+    };
+    visit(join(infra, 'main.bicep'));
+    assert.ok(compiled.size >= 6);
+    for (const file of compiled) {
+      const text = readFileSync(file, 'utf8');
+      assert.doesNotMatch(text, /^\s*(extension|provider|import)\s/m, `${relative(root, file)} loads an extension`);
+      assert.doesNotMatch(text, /'Microsoft\.Graph\//, `${relative(root, file)} declares a Microsoft Graph resource`);
+    }
+    const withExtension = bicepFiles(infra).filter((f) => /^extension \w+$/m.test(readFileSync(f, 'utf8'))).map((f) => relative(root, f));
+    assert.deepEqual(withExtension, [join('infra', 'main-graph.bicep')]);
+  });
+
+  it('main-graph.bicep declares main.bicep\'s parameters as main.bicep does, passes each through with the new client id, and re-exports every output', () => {
+    const graphParams = declarations(graph);
+    for (const [name, param] of mainParams) {
+      if (name === 'graphClientId') {
+        assert.ok(!graphParams.has(name), 'main-graph.bicep takes no graphClientId: it creates the app registration');
+        continue;
+      }
+      assert.equal(written(graphParams.get(name)), written(param), `main-graph.bicep declares ${name} as main.bicep does`);
+    }
+    assert.deepEqual([...graphParams.keys()].filter((n) => !mainParams.has(n)), ['grantUserReadAll']);
+    const modules = descendants(graph, 'module_declaration');
+    assert.equal(modules.length, 1);
+    assert.equal(modules[0]?.namedChildren[1]?.text, "'main.bicep'");
+    const given = property(declarationBody(modules[0]), 'params');
+    for (const name of mainParams.keys()) {
+      assert.equal(property(given, name)?.text, name === 'graphClientId' ? 'application.appId' : name, `main-graph.bicep passes ${name}`);
+    }
+    const mainOutputs = outputsOf(main);
+    const graphOutputs = outputsOf(graph);
+    assert.deepEqual([...graphOutputs.keys()], [...mainOutputs.keys()], 'the same outputs, in the same order');
+    for (const name of mainOutputs.keys()) assert.equal(graphOutputs.get(name), `sync.outputs.${name}`);
+    // The grant can be left out on a redeploy ("EntitlementGrant entry already exists").
+    const grant = descendants(graph, 'resource_declaration').find((r) => /^'Microsoft\.Graph\/appRoleAssignedTo@v1\.0'$/.test(r.namedChildren[1]?.text ?? ''));
+    assert.equal(declarationCondition(grant)?.text, '(grantUserReadAll)');
+    assert.equal(evaluate(graphParams.get('grantUserReadAll')?.namedChildren.at(-1), {}, new Map()), true);
+    // One environment, one set of names: the same resource token as main.bicep.
+    assert.equal(variables(graph).get('resourceToken')?.text, mainVars.get('resourceToken')?.text);
+  });
+
+  it('graphClientId is not asked for when the deployment creates the app registration, and main.bicep stops with what to do when it is missing', () => {
+    const param = mainParams.get('graphClientId');
+    assert.equal(param?.namedChildren.at(-1)?.text, "''", 'graphClientId defaults to empty');
+    const setting = mainVars.get('graphClientIdSetting');
+    assert.equal(setting?.type, 'ternary_expression');
+    assert.equal(setting?.childForFieldName('condition')?.text, 'empty(graphClientId)');
+    const failure = setting?.childForFieldName('consequence');
+    assert.equal(failure?.childForFieldName('function')?.text, 'fail');
+    assert.match(failure?.text ?? '', /graphClientId is empty.*GRAPH_CLIENT_ID.*-p graphClientId=.*main-graph\.bicep/);
+    assert.equal(setting?.childForFieldName('alternative')?.text, 'graphClientId');
+    // GRAPH_CLIENT_ID, the outputs and the consent URL all use the checked value.
+    const { node, vars } = syncSettingsExpression();
+    assert.equal(settingsOf(node, vars).get('GRAPH_CLIENT_ID')?.text, 'graphClientIdSetting');
+    assert.equal(outputsOf(main).get('GRAPH_CLIENT_ID'), 'graphClientIdSetting');
+    assert.match(outputsOf(main).get('ADMIN_CONSENT_URL') ?? '', /client_id=\$\{graphClientIdSetting\}/);
+  });
+
+  it('the parameter files map the azd environment as Microsoft\'s template does, and nothing else from it', () => {
+    const mapped = {
+      environmentName: '${AZURE_ENV_NAME}',
+      location: '${AZURE_LOCATION}',
+      developerPrincipalId: '${AZURE_PRINCIPAL_ID}',
+      developerPrincipalType: '${AZURE_PRINCIPAL_TYPE}',
+      graphClientId: '${GRAPH_CLIENT_ID}',
+      graphCredential: '${GRAPH_CREDENTIAL=secret}',
+      keyVaultNameSuffix: '${KEY_VAULT_NAME_SUFFIX}',
+    };
+    const mainFile = parametersFile('main');
+    const graphFile = parametersFile('main-graph');
+    for (const [name, value] of Object.entries(mapped)) assert.equal(mainFile[name]?.value, value, `main.parameters.json: ${name}`);
+    for (const [name, entry] of Object.entries(mainFile)) {
+      if (typeof entry.value === 'string' && entry.value.includes('${')) assert.ok(name in mapped, `${name} is mapped to an azd variable`);
+    }
+    // main-graph: the same, without graphClientId.
+    assert.deepEqual(graphFile, Object.fromEntries(Object.entries(mainFile).filter(([name]) => name !== 'graphClientId')));
+    // A literal in a parameters file must be the template's own default (the file only documents it).
+    for (const [name, entry] of Object.entries(mainFile)) {
+      if (typeof entry.value === 'string' && entry.value.includes('${')) continue;
+      const declared = mainParams.get(name)?.namedChildren.at(-1)?.text;
+      assert.equal(declared, typeof entry.value === 'string' ? `'${entry.value}'` : String(entry.value), `${name}: the parameters file repeats the default`);
+    }
+    // azd asks for the location with its picker.
+    assert.match(written(mainParams.get('location')), /@metadata\(\{ azd: \{ type: 'location' \} \}\)/);
+    assert.match(written(mainParams.get('location')), /@minLength\(1\)/);
+  });
+
+  it('grants the developer roles to the given principal, else to whoever deploys (deployer()), and to nobody on request', () => {
+    const developer = mainVars.get('developerPrincipal');
+    assert.equal(evaluate(developer, { grantDeveloperRoles: false, developerPrincipalId: '' }, mainVars), '');
+    assert.equal(evaluate(developer, { grantDeveloperRoles: false, developerPrincipalId: 'someone' }, mainVars), '');
+    assert.equal(evaluate(developer, { grantDeveloperRoles: true, developerPrincipalId: 'someone' }, mainVars), 'someone');
+    assert.equal(developer?.text, "grantDeveloperRoles ? (empty(developerPrincipalId) ? deployer().objectId : developerPrincipalId) : ''");
+    const rbac = descendants(main, 'module_declaration').find((m) => m.namedChildren[0]?.text === 'rbac');
+    assert.equal(property(property(declarationBody(rbac), 'params'), 'developerPrincipalId')?.text, 'developerPrincipal');
+    assert.equal(mainParams.get('grantDeveloperRoles')?.namedChildren.at(-1)?.text, 'true');
+    assert.match(written(mainParams.get('developerPrincipalType')), /@allowed\(\['User', 'ServicePrincipal', 'Group'\]\)/);
+  });
+
+  it('emits the outputs azd\'s Functions templates emit', () => {
+    const outputs = outputsOf(main);
+    assert.equal(outputs.get('AZURE_FUNCTION_NAME'), 'functionApp.outputs.name');
+    assert.equal(outputs.get('SERVICE_API_NAME'), 'functionApp.outputs.name');
+    assert.equal(outputs.get('AZURE_LOCATION'), 'location');
+    assert.equal(outputs.get('AZURE_TENANT_ID'), 'tenant().tenantId');
+    assert.equal(outputs.get('APPLICATIONINSIGHTS_CONNECTION_STRING'), 'monitoring.outputs.connectionString');
+    assert.ok(!outputs.has('FUNCTION_APP_NAME'), 'one name for the app: AZURE_FUNCTION_NAME');
+    // The service the app is deployed as is the one azure.yaml names.
+    assert.match(readFileSync(join(infra, 'modules', 'functionapp.bicep'), 'utf8'), /'azd-service-name': 'api'/);
+    assert.match(readFileSync(join(root, 'azure.yaml'), 'utf8'), /^services:\n {2}api:\n/m);
+  });
+
+  it('names the vault with a changeable suffix, within Key Vault\'s 24 characters, and keeps purge protection', () => {
+    assert.equal(mainVars.get('keyVaultName')?.text, "'kv-${resourceToken}${keyVaultNameSuffix}'");
+    assert.match(written(mainParams.get('keyVaultNameSuffix')), /@maxLength\(8\)/);
+    assert.equal(mainParams.get('keyVaultNameSuffix')?.namedChildren.at(-1)?.text, "''", 'no suffix by default: the name of an existing deployment does not change');
+    // uniqueString() is 13 characters: 'kv-' + 13 + 8 = 24.
+    assert.match(mainVars.get('resourceToken')?.text ?? '', /^toLower\(uniqueString\(/);
+    assert.ok('kv-'.length + 13 + 8 <= 24);
+    assert.match(readFileSync(join(infra, 'modules', 'keyvault.bicep'), 'utf8'), /enablePurgeProtection: true/);
+  });
+
+  it('infra/README.md states the versions each path needs and steps that work from a fresh clone', () => {
+    const readme = readFileSync(join(infra, 'README.md'), 'utf8');
+    for (const needed of [/Bicep 0\.36\.1/, /azd 1\.18\.0/, /0\.32\.4/, /az bicep upgrade/, /Core Tools 4\.0\.5700/]) assert.match(readme, needed);
+    // az does not substitute azd's ${...}: Path 2 passes its parameters itself.
+    const path2 = /## Path 2: az \+ func\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+    assert.ok(path2 !== '');
+    assert.doesNotMatch(path2, /-p infra\/main(-graph)?\.parameters\.json/);
+    assert.match(path2, /az deployment group create -g [^\n]*-f infra\/main\.bicep/);
+    // No local.settings.json in a fresh clone: the worker runtime comes from the flag; the remote
+    // build installs the dependencies that .funcignore leaves out.
+    assert.match(path2, /func azure functionapp publish "\$APP" --typescript --build remote/);
+    assert.match(path2, /AZURE_FUNCTION_NAME/i);
+    const path1 = /## Path 1: azd\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+    assert.match(path1, /azd env set GRAPH_CLIENT_ID/);
+    for (const text of ['azd down --purge', 'KEY_VAULT_NAME_SUFFIX', 'az keyvault recover', 'Not a valid reference update', 'EntitlementGrant entry already exists', 'grantUserReadAll', 'msgraph-bicep-types/issues/264', 'main-graph.bicep']) {
+      assert.ok(readme.includes(text), `infra/README.md mentions ${text}`);
+    }
   });
 });

@@ -42,7 +42,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled' }
+    // Only minTlsVersion: Flex Consumption rejects ftpsState, use32BitWorkerProcess,
+    // netFrameworkVersion and functionsRuntimeScaleMonitoringEnabled ("site configuration
+    // properties ... for Flex Consumption sites is invalid"), and has no FTP(S) endpoint to
+    // disable; test/infra.test.ts checks the whole deprecation list.
+    siteConfig: { minTlsVersion: '1.2' }
     functionAppConfig: {
       deployment: {
         storage: {
