@@ -122,6 +122,14 @@ param grantDeveloperRoles bool = true
 @description('Appended to the Key Vault name (kv-<token><suffix>; letters and digits). Purge protection keeps a deleted vault\'s name for 90 days: after `azd down` or deleting the resource group, redeploying the same environment fails until you set a new suffix (or recover the old vault, infra/README.md "Redeploying after azd down").')
 param keyVaultNameSuffix string = ''
 
+// --- Hardening (issue 11; infra/README.md, "Hardening") ---------------------------------------
+
+@description('Private networking: a VNet the Function App integrates with, private endpoints (and private DNS zones) for the storage account\'s blob and queue services and, in secret and certificate modes, the vault, and public network access disabled on the account and the vault. Off by default: the endpoints and zones cost about US$15-25 a month, and data-plane calls from a laptop (az keyvault secret set, npm run sync) then need network access to the VNet.')
+param vnetEnabled bool = false
+
+@description('Diagnostic settings into the Log Analytics workspace: Key Vault audit events, and the storage account\'s blob and queue read, write and delete logs.')
+param diagnosticsEnabled bool = true
+
 @description('Create the User.Read.All app role assignment (admin consent for the app). Set false on a redeploy that fails with "EntitlementGrant entry already exists" (microsoftgraph/msgraph-bicep-types#161): the grant made by the first deployment stays; a deployment never removes it.')
 param grantUserReadAll bool = true
 
@@ -188,6 +196,8 @@ module sync 'main.bicep' = {
     developerPrincipalType: developerPrincipalType
     grantDeveloperRoles: grantDeveloperRoles
     keyVaultNameSuffix: keyVaultNameSuffix
+    vnetEnabled: vnetEnabled
+    diagnosticsEnabled: diagnosticsEnabled
     graphClientId: application.appId
   }
 }

@@ -108,6 +108,14 @@ param grantDeveloperRoles bool = true
 @description('Appended to the Key Vault name (kv-<token><suffix>; letters and digits). Purge protection keeps a deleted vault\'s name for 90 days: after `azd down` or deleting the resource group, redeploying the same environment fails until you set a new suffix (or recover the old vault, infra/README.md "Redeploying after azd down").')
 param keyVaultNameSuffix string = ''
 
+// --- Hardening (issue 11; infra/README.md, "Hardening") ---------------------------------------
+
+@description('Private networking: a VNet the Function App integrates with, private endpoints (and private DNS zones) for the storage account\'s blob and queue services and, in secret and certificate modes, the vault, and public network access disabled on the account and the vault. Off by default: the endpoints and zones cost about US$15-25 a month, and data-plane calls from a laptop (az keyvault secret set, npm run sync) then need network access to the VNet.')
+param vnetEnabled bool = false
+
+@description('Diagnostic settings into the Log Analytics workspace: Key Vault audit events, and the storage account\'s blob and queue read, write and delete logs.')
+param diagnosticsEnabled bool = true
+
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName, app: 'graph-user-sync' }
 var functionAppName = 'func-${environmentName}-${resourceToken}'
@@ -158,6 +166,7 @@ module storage 'modules/storage.bicep' = {
     usersQueueName: usersQueueName
     syncStateContainerName: syncStateContainerName
     usersOverflowContainerName: usersOverflowContainerName
+    vnetEnabled: vnetEnabled
   }
 }
 
@@ -171,6 +180,7 @@ module keyVault 'modules/keyvault.bicep' = if (usesKeyVault) {
     secretName: graphClientSecretName
     // Only the secret mode stores a client secret.
     secretValue: graphCredential == 'secret' ? graphClientSecret : ''
+    vnetEnabled: vnetEnabled
   }
 }
 
@@ -231,6 +241,7 @@ module functionApp 'modules/functionapp.bicep' = {
     queueEndpoint: storage.outputs.queueEndpoint
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     syncSettings: syncSettings
+    virtualNetworkSubnetId: network.outputs.appSubnetId
   }
 }
 
@@ -250,6 +261,40 @@ module rbac 'modules/rbac.bicep' = {
     appPrincipalId: identity.properties.principalId
     developerPrincipalId: developerPrincipal
     developerPrincipalType: developerPrincipalType
+  }
+}
+
+// --- Hardening (issue 11) ----------------------------------------------------------------------
+// Both modules are deployed in every configuration (with vnetEnabled / diagnosticsEnabled false
+// they contain nothing to deploy), so main.bicep's structure does not depend on them. Like rbac,
+// they name the vault rather than read the conditional keyVault module's outputs, and wait for it.
+
+// The VNet, the private endpoints and their DNS zones (vnetEnabled). The Function App reads the
+// integration subnet from its outputs, so it is created after the endpoints exist.
+module network 'modules/network.bicep' = {
+  name: 'network'
+  dependsOn: [keyVault]
+  params: {
+    location: location
+    tags: tags
+    vnetEnabled: vnetEnabled
+    vnetName: 'vnet-${environmentName}-${resourceToken}'
+    storageAccountName: storage.outputs.name
+    keyVaultDeployed: usesKeyVault
+    keyVaultName: keyVaultName
+  }
+}
+
+// Key Vault audit events and the storage account's blob and queue logs, into Log Analytics.
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  dependsOn: [keyVault]
+  params: {
+    diagnosticsEnabled: diagnosticsEnabled
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    storageAccountName: storage.outputs.name
+    keyVaultDeployed: usesKeyVault
+    keyVaultName: keyVaultName
   }
 }
 

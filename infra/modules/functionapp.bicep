@@ -1,6 +1,11 @@
 // The Function App on the Flex Consumption plan (FC1, Linux), running as a user-assigned managed
 // identity that reaches host storage, the deployment package, Key Vault (secret and certificate
 // modes) and Application Insights, and that is the Graph credential itself in managed-identity mode.
+// Hand-written rather than Azure Verified Module avm/res/web/site: its siteConfig defaults to
+// alwaysOn true and ftpsState FtpsOnly, both on the Flex Consumption deprecation list (ARM rejects
+// ftpsState on a Flex site), so every use must override siteConfig whole; its app settings go
+// through its own parameter instead of the 'appsettings' resource test/infra.test.ts checks for
+// drift; and no registry is reachable here to build the result.
 param location string
 param tags object
 param planName string
@@ -20,6 +25,11 @@ param queueEndpoint string
 param applicationInsightsConnectionString string
 @description('The app settings the code reads (shared/settings.ts), built in main.bicep.')
 param syncSettings object
+
+// Hardening (issue 11): VNet integration (vnetEnabled), the subnet network.bicep delegates to
+// Microsoft.App/environments. Empty: not integrated.
+@description('Resource id of the subnet the app integrates with; empty for none.')
+param virtualNetworkSubnetId string = ''
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -58,6 +68,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: { instanceMemoryMB: instanceMemoryMB, maximumInstanceCount: maximumInstanceCount }
       runtime: { name: 'node', version: nodeVersion }
     }
+    // Hardening (issue 11): outbound through the VNet (vnetEnabled) to the private endpoints of
+    // storage and Key Vault; null leaves the app without VNet integration.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
   }
 
   resource appSettings 'config' = {

@@ -3,6 +3,10 @@
 // RBAC authorization (no access policies), soft delete and purge protection. The secret is created
 // only when a value is given; it never appears in an output. The certificate is created after
 // deployment (infra/README.md): creating one is a data-plane operation, which plain Bicep cannot do.
+// Hand-written rather than Azure Verified Module avm/res/key-vault/vault: its defaults (0.14.0) differ
+// (sku premium; publicNetworkAccess and the firewall derived from its own private endpoint and
+// networkAcls parameters), the secret would move into its secrets array, and no registry is
+// reachable here to build the result; test/infra.test.ts checks these properties directly.
 param location string
 param tags object
 param keyVaultName string
@@ -10,6 +14,12 @@ param tenantId string
 param secretName string
 @secure()
 param secretValue string
+
+// Hardening (issue 11): with vnetEnabled the vault takes no traffic from public networks; the app
+// reaches it through the private endpoint of network.bicep. (ARM still writes secretValue: that
+// write goes through Key Vault's control plane, which the network rules do not filter.)
+@description('Disable public network access: the vault is reached only through the private endpoint of network.bicep.')
+param vnetEnabled bool = false
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: keyVaultName
@@ -22,8 +32,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: vnetEnabled ? 'Deny' : 'Allow', bypass: 'AzureServices' }
   }
 }
 

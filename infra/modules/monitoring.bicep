@@ -32,3 +32,6 @@ output applicationInsightsName string = applicationInsights.name
 // Not a secret: the connection string only says where to send; with local auth disabled the
 // sender must also present an Entra token (APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
 output connectionString string = applicationInsights.properties.ConnectionString
+
+// Hardening (issue 11): where diagnostics.bicep sends the vault's and the storage account's logs.
+output logAnalyticsWorkspaceId string = logAnalytics.id

@@ -1,6 +1,12 @@
 // Host storage (timer leases, deployment package), the users queue, and the sync's two blob
 // containers (run checkpoint + lock, claim-check overflow). No shared keys: every caller
 // authenticates with Entra ID, so no connection string with a key can exist.
+// Hand-written rather than Azure Verified Module avm/res/storage/storage-account: its defaults
+// (0.33.0) differ from what this template sets: allowSharedKeyAccess true, defaultToOAuthAuthentication
+// false, skuName Standard_GRS, and without networkAcls a firewall that denies by default, which
+// blocks the Flex Consumption deployment container unless the app is in a VNet. Every property would
+// have to be restated through it, with no registry here to build the result; and test/infra.test.ts
+// checks these properties and the containers on this resource directly.
 param location string
 param tags object
 param storageAccountName string
@@ -10,6 +16,11 @@ param usersQueueName string
 param syncStateContainerName string
 @description('USERS_OVERFLOW_CONTAINER: one blob per user message too large for the queue (claim check).')
 param usersOverflowContainerName string
+
+// Hardening (issue 11): with vnetEnabled the account takes no traffic from public networks; the
+// app reaches it through the private endpoints of network.bicep.
+@description('Disable public network access: the account is reached only through the private endpoints of network.bicep.')
+param vnetEnabled bool = false
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: storageAccountName
@@ -23,8 +34,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     defaultToOAuthAuthentication: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: vnetEnabled ? 'Deny' : 'Allow', bypass: vnetEnabled ? 'None' : 'AzureServices' }
   }
 
   resource blobServices 'blobServices' = {
