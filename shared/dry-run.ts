@@ -1,11 +1,10 @@
 import type { RunCheckpoint } from './checkpoint';
 import { SyncError, SyncErrorCodes } from './errors';
-import { readUserPages, usersDeltaUrl, usersUrl } from './graph';
 import type { RunInfo, SnapshotReason } from './messages';
 import { PendingRemovals } from './removals';
 import { planRun } from './run-plan';
 import { removalThreshold, type SyncMode } from './settings';
-import { adminConsentUrl, type SyncRuntime } from './sync';
+import { readPages, type SyncRuntime } from './sync';
 
 /**
  * A dry run (`npm run sync -- --once --dry-run`): reads what a run would read, from where it would
@@ -69,17 +68,7 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
 
   for (let resynced = false; !walkDone; ) {
     try {
-      const pagesOf = readUserPages({
-        baseUrl: settings.graphBaseUrl,
-        fields: settings.userFields,
-        adminConsentUrl: adminConsentUrl(settings),
-        credential: runtime.graphCredential,
-        budgets: runtime.budget,
-        attemptTimeoutMs: settings.graphRequestTimeoutMs,
-        startUrl: start ?? (plan.mode === 'delta' ? usersDeltaUrl(settings.graphBaseUrl, settings.userFields) : usersUrl(settings.graphBaseUrl, settings.userFields)),
-        ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
-      });
-      for await (const page of pagesOf) {
+      for await (const page of readPages(runtime, plan.mode, start, options.abortSignal)) {
         pages++;
         entries += page.entries.length;
         for (const entry of page.entries) {

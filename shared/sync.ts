@@ -117,6 +117,21 @@ export function createSyncRuntime(settings: SyncSettings, options: SyncRuntimeOp
   };
 }
 
+/** The Graph pages of a walk, from `from` (a saved link) or the start of the mode's walk (/users/delta or /users). */
+export function readPages(runtime: SyncRuntime, mode: SyncMode, from: string | undefined, abortSignal: AbortSignal | undefined): AsyncGenerator<FetchedUsersPage, void, undefined> {
+  const { settings } = runtime;
+  return readUserPages({
+    baseUrl: settings.graphBaseUrl,
+    fields: settings.userFields,
+    adminConsentUrl: adminConsentUrl(settings),
+    credential: runtime.graphCredential,
+    budgets: runtime.budget,
+    attemptTimeoutMs: settings.graphRequestTimeoutMs,
+    startUrl: from ?? (mode === 'delta' ? usersDeltaUrl(settings.graphBaseUrl, settings.userFields) : usersUrl(settings.graphBaseUrl, settings.userFields)),
+    ...(abortSignal === undefined ? {} : { abortSignal }),
+  });
+}
+
 export function adminConsentUrl(settings: Pick<SyncSettings, 'authorityHost' | 'tenantId' | 'clientId'>): string {
   return `${settings.authorityHost}/${encodeURIComponent(settings.tenantId)}/adminconsent?client_id=${encodeURIComponent(settings.clientId)}`;
 }
@@ -386,16 +401,7 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   }
 
   async function sendPages(from: string | undefined): Promise<void> {
-    const pageIterator = readUserPages({
-      baseUrl: settings.graphBaseUrl,
-      fields: settings.userFields,
-      adminConsentUrl: adminConsentUrl(settings),
-      credential: runtime.graphCredential,
-      budgets: runtime.budget,
-      attemptTimeoutMs: settings.graphRequestTimeoutMs,
-      startUrl: from ?? (plan.mode === 'delta' ? usersDeltaUrl(settings.graphBaseUrl, settings.userFields) : usersUrl(settings.graphBaseUrl, settings.userFields)),
-      ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
-    })[Symbol.asyncIterator]();
+    const pageIterator = readPages(runtime, plan.mode, from, options.abortSignal)[Symbol.asyncIterator]();
 
     // Fetch page n+1 while page n's messages are being sent.
     let next = pageIterator.next();
