@@ -73,7 +73,7 @@ export function createManagedIdentityCredential(identity: TokenCredential, audie
       const details = { aadsts, tenantId: context.tenantId, clientId: context.clientId, identityClientId };
       if (aadsts === FederatedRejectionCodes.expired) return assertionExpired(cause, details);
       if (aadsts !== FederatedRejectionCodes.noMatch) return undefined;
-      // What the app registration must trust, from the assertion itself (issuer, subject: the identity's object id, audience): no secret in them.
+      // What the app registration must trust: issuer and subject (the identity's object id) from the assertion, the audience as configured (Entra may put the exchange app's id in `aud`). No secret in them.
       const claims = cached === undefined ? {} : claimsOf(cached.token);
       const issuer = claims.iss ?? `${context.authorityHost}/${context.tenantId}/v2.0`;
       const subject = claims.sub ?? '<the object (principal) id of the managed identity>';
@@ -92,12 +92,12 @@ export function createManagedIdentityCredential(identity: TokenCredential, audie
   };
 }
 
-/** iss, sub and aud of a JWT (unverified: only to say what the app registration must trust). */
-function claimsOf(jwt: string): { iss?: string; sub?: string; aud?: string } {
+/** iss and sub of a JWT (unverified: only to say what the app registration must trust). */
+function claimsOf(jwt: string): { iss?: string; sub?: string } {
   try {
     const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
-    const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-    return { ...(text(payload['iss']) === undefined ? {} : { iss: text(payload['iss']) }), ...(text(payload['sub']) === undefined ? {} : { sub: text(payload['sub']) }), ...(text(payload['aud']) === undefined ? {} : { aud: text(payload['aud']) }) };
+    const { iss, sub } = payload;
+    return { ...(typeof iss === 'string' ? { iss } : {}), ...(typeof sub === 'string' ? { sub } : {}) };
   } catch {
     return {};
   }

@@ -1,124 +1,24 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import Parser from 'tree-sitter';
-import Bicep from 'tree-sitter-bicep';
+import type Parser from 'tree-sitter';
+import { type Values, bicepFiles, errors, evaluate, infra, parseBicep, root, variables } from './helpers/bicep';
 
 // infra/ hardening (issue 11) without Azure, parsed with tree-sitter-bicep like test/infra.test.ts:
 // private networking (vnetEnabled), diagnostic settings (diagnosticsEnabled), and the Azure
-// Verified Modules network.bicep uses. The small parse helpers are copies of infra.test.ts's,
-// extended to evaluate string interpolation and replace() (the private DNS zone names).
-const root = join(__dirname, '..', '..');
-const infra = join(root, 'infra');
-
-function bicepFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return bicepFiles(path);
-    return entry.name.endsWith('.bicep') ? [path] : [];
-  });
-}
-
-const parser = new Parser();
-parser.setLanguage(Bicep as Parser.Language);
-
-/** tree-sitter-bicep 1.1.0 cannot parse `extension <alias>`: such a line is blanked (same length). */
-function parseBicep(path: string): Parser.SyntaxNode {
-  const source = readFileSync(path, 'utf8').replace(/^extension \w+$/gm, (line) => '//'.padEnd(line.length, ' '));
-  return parser.parse(source).rootNode;
-}
-
-function errors(node: Parser.SyntaxNode, found: string[] = []): string[] {
-  if (node.type === 'ERROR' || node.isMissing) found.push(`line ${node.startPosition.row + 1}: ${node.text.slice(0, 60)}`);
-  for (const child of node.children) errors(child, found);
-  return found;
-}
+// Verified Modules network.bicep uses. The parse helpers are test/helpers/bicep.ts's; the
+// evaluator here also handles string interpolation and replace() (the private DNS zone names).
 
 const named = (node: Parser.SyntaxNode | undefined | null): Parser.SyntaxNode[] => (node?.namedChildren ?? []).filter((c) => c.type !== 'comment');
 
-/** A file's variables: name → value expression. */
-function variables(tree: Parser.SyntaxNode): Map<string, Parser.SyntaxNode> {
-  return new Map(
-    tree.descendantsOfType('variable_declaration').flatMap((v) => {
-      const value = v.namedChildren.at(-1);
-      return value === undefined ? [] : [[v.namedChildren[0]?.text ?? '', value] as const];
-    }),
-  );
-}
 
 /** A file's parameters: name → declaration. */
 function parameters(tree: Parser.SyntaxNode): Map<string, Parser.SyntaxNode> {
   return new Map(tree.descendantsOfType('parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p]));
 }
 
-/** Parameter values (and values of expressions such as `environment().suffixes.storage`) to evaluate with. */
-type Values = Readonly<Record<string, string | boolean>>;
 
-/**
- * The value of a Bicep expression, for the subset used here: string literals and interpolations,
- * booleans, names given in `values`, the file's variables, == != && || !, ternaries, empty(),
- * replace(); undefined for anything it cannot tell.
- */
-function evaluate(node: Parser.SyntaxNode | undefined | null, values: Values, vars: ReadonlyMap<string, Parser.SyntaxNode>): string | boolean | undefined {
-  if (!node) return undefined;
-  if (node.text in values) return values[node.text];
-  switch (node.type) {
-    case 'parenthesized_expression':
-      return evaluate(node.namedChildren[0], values, vars);
-    case 'boolean':
-      return node.text === 'true';
-    case 'string': {
-      let text = '';
-      for (const part of node.namedChildren) {
-        if (part.type === 'string_content') text += part.text;
-        else if (part.type === 'escape_sequence' && /^\\['\\$]$/.test(part.text)) text += part.text.slice(1);
-        else if (part.type === 'interpolation') {
-          const value = evaluate(part.namedChildren[0], values, vars);
-          if (typeof value !== 'string') return undefined;
-          text += value;
-        } else return undefined;
-      }
-      return text;
-    }
-    case 'identifier': {
-      const value = vars.get(node.text);
-      return value === undefined ? undefined : evaluate(value, values, vars);
-    }
-    case 'unary_expression': {
-      const operand = evaluate(node.namedChildren[0], values, vars);
-      return node.children[0]?.type === '!' && typeof operand === 'boolean' ? !operand : undefined;
-    }
-    case 'binary_expression': {
-      const left = evaluate(node.childForFieldName('left'), values, vars);
-      const right = evaluate(node.childForFieldName('right'), values, vars);
-      const operator = node.children[1]?.type;
-      if (operator === '&&') return left === false || right === false ? false : left === true && right === true ? true : undefined;
-      if (operator === '||') return left === true || right === true ? true : left === false && right === false ? false : undefined;
-      if (left === undefined || right === undefined) return undefined;
-      if (operator === '==') return left === right;
-      if (operator === '!=') return left !== right;
-      return undefined;
-    }
-    case 'ternary_expression': {
-      const condition = evaluate(node.childForFieldName('condition'), values, vars);
-      if (typeof condition !== 'boolean') return undefined;
-      return evaluate(node.childForFieldName(condition ? 'consequence' : 'alternative'), values, vars);
-    }
-    case 'call_expression': {
-      const name = node.childForFieldName('function')?.text;
-      const args = (node.childForFieldName('arguments')?.namedChildren ?? []).map((a) => evaluate(a, values, vars));
-      if (name === 'empty' && args.length === 1 && typeof args[0] === 'string') return args[0] === '';
-      if (name === 'replace' && args.length === 3 && args.every((a) => typeof a === 'string')) {
-        const [text = '', from = '', to = ''] = args;
-        return text.split(from).join(to);
-      }
-      return undefined;
-    }
-    default:
-      return undefined;
-  }
-}
 
 /** The object literal of a resource or module declaration (also behind `= if (...)`). */
 function declarationBody(declaration: Parser.SyntaxNode | undefined): Parser.SyntaxNode | undefined {
@@ -248,13 +148,13 @@ function checkShape(object: Parser.SyntaxNode | undefined, shape: ParameterShape
 }
 
 describe('infra/ hardening (issue 11)', () => {
-  const main = parseBicep(join(infra, 'main.bicep'));
+  const main = parseBicep(join(infra, 'main.bicep')).rootNode;
   const mainVars = variables(main);
   const mainParams = parameters(main);
   const mainModules = topLevel(main, 'module_declaration');
   const moduleParams = (name: string): Parser.SyntaxNode | undefined => property(declarationBody(mainModules.get(name)), 'params');
 
-  const network = parseBicep(join(infra, 'modules', 'network.bicep'));
+  const network = parseBicep(join(infra, 'modules', 'network.bicep')).rootNode;
   const networkVars = variables(network);
   const networkModules = topLevel(network, 'module_declaration');
   const networkResources = topLevel(network, 'resource_declaration');
@@ -263,7 +163,7 @@ describe('infra/ hardening (issue 11)', () => {
 
   for (const file of ['network.bicep', 'diagnostics.bicep']) {
     it(`modules/${file} parses without an ERROR node`, () => {
-      assert.deepEqual(errors(parseBicep(join(infra, 'modules', file))), []);
+      assert.deepEqual(errors(parseBicep(join(infra, 'modules', file)).rootNode), []);
     });
   }
 
@@ -277,10 +177,10 @@ describe('infra/ hardening (issue 11)', () => {
     }
     // The modules that take it default to off too.
     for (const file of ['storage.bicep', 'keyvault.bicep']) {
-      const param = parameters(parseBicep(join(infra, 'modules', file))).get('vnetEnabled');
+      const param = parameters(parseBicep(join(infra, 'modules', file)).rootNode).get('vnetEnabled');
       assert.equal(param?.namedChildren.at(-1)?.text, 'false', `${file}: vnetEnabled = false`);
     }
-    assert.equal(parameters(parseBicep(join(infra, 'modules', 'functionapp.bicep'))).get('virtualNetworkSubnetId')?.namedChildren.at(-1)?.text, "''");
+    assert.equal(parameters(parseBicep(join(infra, 'modules', 'functionapp.bicep')).rootNode).get('virtualNetworkSubnetId')?.namedChildren.at(-1)?.text, "''");
   });
 
   it('main.bicep hands vnetEnabled to the storage account, the vault and the network, and the network\'s subnet to the app', () => {
@@ -416,7 +316,7 @@ describe('infra/ hardening (issue 11)', () => {
     assert.equal(evaluate(subnetId?.descendantsOfType('interpolation')[1]?.namedChildren[0], {}, networkVars), appSubnetName, 'the delegated subnet');
 
     // The site takes it as virtualNetworkSubnetId, or nothing when it is empty.
-    const app = parseBicep(join(infra, 'modules', 'functionapp.bicep'));
+    const app = parseBicep(join(infra, 'modules', 'functionapp.bicep')).rootNode;
     const site = [...topLevel(app, 'resource_declaration').values()].find((r) => declaredType(r).startsWith('Microsoft.Web/sites@'));
     const subnet = property(property(declarationBody(site), 'properties'), 'virtualNetworkSubnetId');
     assert.equal(subnet?.type, 'ternary_expression', 'site properties.virtualNetworkSubnetId');
@@ -427,7 +327,7 @@ describe('infra/ hardening (issue 11)', () => {
 
   it('disables public network access on the storage account and the vault exactly when vnetEnabled', () => {
     for (const [file, type] of [['storage.bicep', 'Microsoft.Storage/storageAccounts@'], ['keyvault.bicep', 'Microsoft.KeyVault/vaults@']] as const) {
-      const tree = parseBicep(join(infra, 'modules', file));
+      const tree = parseBicep(join(infra, 'modules', file)).rootNode;
       const vars = variables(tree);
       const resource = [...topLevel(tree, 'resource_declaration').values()].find((r) => declaredType(r).startsWith(type) && !isExisting(r));
       const properties = property(declarationBody(resource), 'properties');
@@ -439,7 +339,7 @@ describe('infra/ hardening (issue 11)', () => {
   });
 
   it('sends Key Vault audit events and the blob and queue services\' read, write and delete logs to the workspace', () => {
-    const diagnostics = parseBicep(join(infra, 'modules', 'diagnostics.bicep'));
+    const diagnostics = parseBicep(join(infra, 'modules', 'diagnostics.bicep')).rootNode;
     const vars = variables(diagnostics);
     const resources = topLevel(diagnostics, 'resource_declaration');
     const settings = [...resources.values()].filter((r) => declaredType(r).startsWith('Microsoft.Insights/diagnosticSettings@'));
@@ -483,7 +383,7 @@ describe('infra/ hardening (issue 11)', () => {
 
     // The workspace is monitoring.bicep's Log Analytics workspace.
     assert.equal(property(moduleParams('diagnostics'), 'logAnalyticsWorkspaceId')?.text, 'monitoring.outputs.logAnalyticsWorkspaceId');
-    const monitoring = parseBicep(join(infra, 'modules', 'monitoring.bicep'));
+    const monitoring = parseBicep(join(infra, 'modules', 'monitoring.bicep')).rootNode;
     const output = monitoring.descendantsOfType('output_declaration').find((o) => o.namedChildren[0]?.text === 'logAnalyticsWorkspaceId');
     const workspace = /^(\w+)\.id$/.exec(output?.namedChildren.at(-1)?.text ?? '')?.[1] ?? '';
     assert.ok(declaredType(topLevel(monitoring, 'resource_declaration').get(workspace)).startsWith('Microsoft.OperationalInsights/workspaces@'), 'monitoring.bicep outputs its workspace id');
@@ -493,7 +393,7 @@ describe('infra/ hardening (issue 11)', () => {
     const used = new Set<string>();
     for (const file of bicepFiles(infra)) {
       const where = relative(root, file);
-      for (const m of parseBicep(file).descendantsOfType('module_declaration')) {
+      for (const m of parseBicep(file).rootNode.descendantsOfType('module_declaration')) {
         const path = declaredType(m);
         if (!/^(br|ts)[:/]/.test(path)) {
           assert.ok(existsSync(join(dirname(file), path)), `${where}: local module ${path} exists`);

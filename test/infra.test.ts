@@ -1,52 +1,19 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import Parser from 'tree-sitter';
-import Bicep from 'tree-sitter-bicep';
+import type Parser from 'tree-sitter';
+import { type Values, bicepFiles, errors, evaluate, infra, parseBicep, parseBicepText, root, variables } from './helpers/bicep';
 import { SettingDefaults, allSettingNames } from '../shared/settings';
 
 // infra/ without Azure: syntax (tree-sitter-bicep), settings drift against shared/settings.ts and
 // local.settings.json.example, and least-privilege rules.
-const root = join(__dirname, '..', '..');
-const infra = join(root, 'infra');
-
-function bicepFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return bicepFiles(path);
-    return entry.name.endsWith('.bicep') ? [path] : [];
-  });
-}
-
-const parser = new Parser();
-parser.setLanguage(Bicep as Parser.Language);
-
-/**
- * tree-sitter-bicep 1.1.0 predates the `extension <alias>` statement (Bicep's current way to load
- * the Microsoft Graph extension). Such a line is checked on its own against bicepconfig.json and
- * blanked (same length, so positions hold) before parsing; everything else is parsed as written.
- */
-const extensionAliases = Object.keys((JSON.parse(readFileSync(join(infra, 'bicepconfig.json'), 'utf8')) as { extensions: Record<string, string> }).extensions);
-
-function parseBicep(path: string): Parser.Tree {
-  const source = readFileSync(path, 'utf8').replace(/^extension (\w+)$/gm, (line, alias: string) => {
-    assert.ok(extensionAliases.includes(alias), `${relative(root, path)}: extension ${alias} is not declared in infra/bicepconfig.json`);
-    return '//'.padEnd(line.length, ' ');
-  });
-  return parser.parse(source);
-}
 
 /** The `parameters` of infra/<template>.parameters.json. */
 function parametersFile(template: string): Record<string, { value: unknown }> {
   return (JSON.parse(readFileSync(join(infra, `${template}.parameters.json`), 'utf8')) as { parameters: Record<string, { value: unknown }> }).parameters;
 }
 
-function errors(node: Parser.SyntaxNode, found: string[] = []): string[] {
-  if (node.type === 'ERROR' || node.isMissing) found.push(`line ${node.startPosition.row + 1}: ${node.text.slice(0, 60)}`);
-  for (const child of node.children) errors(child, found);
-  return found;
-}
 
 function descendants(node: Parser.SyntaxNode, type: string): Parser.SyntaxNode[] {
   return node.descendantsOfType(type);
@@ -57,68 +24,8 @@ function objectKeys(object: Parser.SyntaxNode): string[] {
   return object.namedChildren.filter((c) => c.type === 'object_property').map((p) => p.namedChildren[0]?.text.replace(/^'|'$/g, '') ?? '');
 }
 
-/** A file's variables: name → value expression. */
-function variables(tree: Parser.SyntaxNode): Map<string, Parser.SyntaxNode> {
-  return new Map(
-    descendants(tree, 'variable_declaration').flatMap((v) => {
-      const value = v.namedChildren.at(-1);
-      return value === undefined ? [] : [[v.namedChildren[0]?.text ?? '', value] as const];
-    }),
-  );
-}
 
-/** Parameter values (and values of expressions such as `environment().name`) to evaluate with. */
-type Values = Readonly<Record<string, string | boolean>>;
 
-/**
- * The value of a Bicep expression, for the subset conditions are written in (string literals,
- * booleans, parameters given in `values`, the file's variables, == != && || !, ternaries,
- * empty()); undefined for anything it cannot tell.
- */
-function evaluate(node: Parser.SyntaxNode | undefined | null, values: Values, vars: ReadonlyMap<string, Parser.SyntaxNode>): string | boolean | undefined {
-  if (!node) return undefined;
-  if (node.text in values) return values[node.text];
-  switch (node.type) {
-    case 'parenthesized_expression':
-      return evaluate(node.namedChildren[0], values, vars);
-    case 'boolean':
-      return node.text === 'true';
-    case 'string':
-      return node.namedChildren.every((c) => c.type === 'string_content') ? node.namedChildren.map((c) => c.text).join('') : undefined;
-    case 'identifier': {
-      const value = vars.get(node.text);
-      return value === undefined ? undefined : evaluate(value, values, vars);
-    }
-    case 'unary_expression': {
-      const operand = evaluate(node.namedChildren[0], values, vars);
-      return node.children[0]?.type === '!' && typeof operand === 'boolean' ? !operand : undefined;
-    }
-    case 'binary_expression': {
-      const left = evaluate(node.childForFieldName('left'), values, vars);
-      const right = evaluate(node.childForFieldName('right'), values, vars);
-      const operator = node.children[1]?.type;
-      if (operator === '&&') return left === false || right === false ? false : left === true && right === true ? true : undefined;
-      if (operator === '||') return left === true || right === true ? true : left === false && right === false ? false : undefined;
-      if (left === undefined || right === undefined) return undefined;
-      if (operator === '==') return left === right;
-      if (operator === '!=') return left !== right;
-      return undefined;
-    }
-    case 'ternary_expression': {
-      const condition = evaluate(node.childForFieldName('condition'), values, vars);
-      if (typeof condition !== 'boolean') return undefined;
-      return evaluate(node.childForFieldName(condition ? 'consequence' : 'alternative'), values, vars);
-    }
-    case 'call_expression': {
-      const args = node.childForFieldName('arguments')?.namedChildren ?? [];
-      if (node.childForFieldName('function')?.text !== 'empty' || args.length !== 1) return undefined;
-      const value = evaluate(args[0], values, vars);
-      return typeof value === 'string' ? value === '' : undefined;
-    }
-    default:
-      return undefined;
-  }
-}
 
 /**
  * The app settings an expression built of object literals, union() and ternaries assigns, each
@@ -390,7 +297,7 @@ describe('infra/', () => {
   }
 
   it('the parse check catches a broken file', () => {
-    assert.equal(parser.parse("param x string = 'a'\nresource r 'T@1' = {\n  name: \n").rootNode.hasError, true);
+    assert.equal(parseBicepText("param x string = 'a'\nresource r 'T@1' = {\n  name: \n").rootNode.hasError, true);
   });
 
   it('each parameters file only names parameters its template declares', () => {
@@ -501,7 +408,7 @@ describe('infra/', () => {
     assert.match(site.text, /runtime: \{ name: 'node', version: nodeVersion \}/);
     assert.match(site.text, /siteConfig: \{ minTlsVersion: '1\.2' \}/);
     // The check sees what the issue found: ftpsState in siteConfig, and a worker-runtime setting.
-    const broken = parser.parse("resource s 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  properties: {\n    siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled' }\n  }\n}\n").rootNode;
+    const broken = parseBicepText("resource s 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  properties: {\n    siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled' }\n  }\n}\n").rootNode;
     assert.deepEqual(flexDeprecationsUsed(keysWithin(broken), ['FUNCTIONS_WORKER_RUNTIME']), ['site property ftpsState', 'app setting FUNCTIONS_WORKER_RUNTIME']);
   });
 
