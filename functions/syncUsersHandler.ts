@@ -68,7 +68,7 @@ export function dryRunLines(report: DryRunReport): string[] {
     : `the mass-deletion guard would let it pass (${report.guard.counted} of at most ${report.guard.threshold} removals)`;
   return [
     `Dry run (${report.mode} mode, ${what}${report.resumes === undefined ? '' : `, carrying on run ${report.resumes.runId} at page ${report.resumes.atPage}`}): nothing was written. ` +
-      `It would send ${count(report.snapshots, 'snapshot user')}, ${count(report.upserts, 'upsert')} and ${count(report.removals, 'removal')}, ` +
+      `It would send ${count(report.snapshots, 'snapshot user')}, ${count(report.upserts, 'upsert')}${report.joined > 0 ? ` (${report.joined} of them members who joined)` : ''} and ${count(report.removals, 'removal')}, ` +
       `from ${count(report.entries, 'entry', 'entries')} read in ${count(report.pages, 'page')}; ${guard}.`,
     ...(['snapshot', 'upserted', 'removed'] as const).filter((k) => report.samples[k].length > 0).map((k) => `  first ${k === 'snapshot' ? 'snapshot users' : k}: ${report.samples[k].join(', ')}`),
   ];
@@ -103,8 +103,9 @@ export function summaryLine(summary: SyncSummary): string {
       ? `snapshot (${summary.snapshotReason ?? 'full'}): ${count(summary.snapshots, 'snapshot user')}`
       : `changes: ${count(summary.upserts, 'upsert')}, ${count(summary.removals, 'removal')}, ${count(summary.snapshots, 'snapshot user')}`;
   const link = summary.mode === 'full' ? '' : `, delta link ${summary.deltaLinkAdvanced ? 'advanced' : 'not advanced'}`;
+  const scope = summary.scope === 'every user' ? '' : `, scope: ${summary.scope}${summary.joined + summary.left > 0 ? ` (${summary.joined} joined, ${summary.left} left)` : ''}`;
   return (
-    `Sync finished (${summary.mode} mode, ${what}${link}): ${count(summary.users, 'entry', 'entries')} read in ${count(summary.pages, 'page')}, ` +
+    `Sync finished (${summary.mode} mode, ${what}${link}${scope}): ${count(summary.users, 'entry', 'entries')} read in ${count(summary.pages, 'page')}, ` +
     `${count(summary.messages, 'message')} written to ${summary.queue}, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'}, ` +
     `${summary.overflowed} via claim check, ${Math.round(summary.retryMs)} ms in retries (run ${summary.runId}${summary.resumed ? `, resumed at page ${summary.resumedAtPage ?? 1}` : ''})`
   );

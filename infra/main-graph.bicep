@@ -108,6 +108,12 @@ param syncMode string = 'delta'
 @description('SYNC_MAX_REMOVALS: a delta run with more removals than this (a count, a percentage of the last full snapshot, or both: the lesser) sends none and fails until allowed once.')
 param syncMaxRemovals string = '500,5%'
 
+@description('SYNC_GROUP_ID: sync only the members of this group (object id; nested groups included). Empty: every user. The app then also needs the application permission GroupMember.Read.All (main-graph.bicep grants it).')
+param syncGroupId string = ''
+
+@description('USER_FILTER: an OData $filter on /users, e.g. accountEnabled eq true. SYNC_MODE=full only (delta mode refuses it: use syncGroupId). Empty: none.')
+param userFilter string = ''
+
 @description('Object id of a developer to grant data access (Key Vault Secrets Officer in secret and certificate modes, Key Vault Certificates Officer in certificate mode, Storage Queue Data Contributor on the queue, Storage Blob Data Contributor on the two sync containers) for setting the credential and running the sync from a laptop. azd passes AZURE_PRINCIPAL_ID (the signed-in principal); empty means the principal running the deployment (deployer().objectId). grantDeveloperRoles=false grants nobody.')
 param developerPrincipalId string = ''
 
@@ -136,8 +142,11 @@ param grantUserReadAll bool = true
 // The same token as main.bicep's, so that one environment has one set of names.
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
-// Microsoft Graph's application permission User.Read.All (app role id, the same in every tenant).
+// Microsoft Graph's application permissions User.Read.All and, for syncGroupId, GroupMember.Read.All
+// (app role ids, the same in every tenant).
 var userReadAllRoleId = 'df021288-bdef-4463-88db-98f22de89214'
+var groupMemberReadAllRoleId = '98830695-27a2-44f7-8c18-0c3ebc9698f6'
+var graphRoles = union([{ id: userReadAllRoleId, type: 'Role' }], empty(syncGroupId) ? [] : [{ id: groupMemberReadAllRoleId, type: 'Role' }])
 
 resource application 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: 'graph-user-sync-${resourceToken}'
@@ -146,7 +155,7 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
   requiredResourceAccess: [
     {
       resourceAppId: microsoftGraphAppId
-      resourceAccess: [{ id: userReadAllRoleId, type: 'Role' }]
+      resourceAccess: graphRoles
     }
   ]
 }
@@ -164,6 +173,13 @@ resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
 // Deploy again: everything before it already exists and is updated in place.
 resource userReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantUserReadAll) {
   appRoleId: userReadAllRoleId
+  principalId: servicePrincipal.id
+  resourceId: microsoftGraph.id
+}
+
+// Reading a group's members app-only needs GroupMember.Read.All besides User.Read.All.
+resource groupMemberReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantUserReadAll && !empty(syncGroupId)) {
+  appRoleId: groupMemberReadAllRoleId
   principalId: servicePrincipal.id
   resourceId: microsoftGraph.id
 }
@@ -192,6 +208,8 @@ module sync 'main.bicep' = {
     syncRetryBudgetSeconds: syncRetryBudgetSeconds
     syncMode: syncMode
     syncMaxRemovals: syncMaxRemovals
+    syncGroupId: syncGroupId
+    userFilter: userFilter
     developerPrincipalId: developerPrincipalId
     developerPrincipalType: developerPrincipalType
     grantDeveloperRoles: grantDeveloperRoles

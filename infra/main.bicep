@@ -94,6 +94,12 @@ param syncMode string = 'delta'
 @description('SYNC_MAX_REMOVALS: a delta run with more removals than this (a count, a percentage of the last full snapshot, or both: the lesser) sends none and fails until allowed once.')
 param syncMaxRemovals string = '500,5%'
 
+@description('SYNC_GROUP_ID: sync only the members of this group (object id; nested groups included). Empty: every user. The app then also needs the application permission GroupMember.Read.All (main-graph.bicep grants it).')
+param syncGroupId string = ''
+
+@description('USER_FILTER: an OData $filter on /users, e.g. accountEnabled eq true. SYNC_MODE=full only (delta mode refuses it: use syncGroupId). Empty: none.')
+param userFilter string = ''
+
 @description('Object id of a developer to grant data access (Key Vault Secrets Officer in secret and certificate modes, Key Vault Certificates Officer in certificate mode, Storage Queue Data Contributor on the queue, Storage Blob Data Contributor on the two sync containers) for setting the credential and running the sync from a laptop. azd passes AZURE_PRINCIPAL_ID (the signed-in principal); empty means the principal running the deployment (deployer().objectId). grantDeveloperRoles=false grants nobody.')
 param developerPrincipalId string = ''
 
@@ -217,6 +223,8 @@ var syncSettings = union(
     SYNC_RETRY_BUDGET_SECONDS: string(syncRetryBudgetSeconds)
     SYNC_MODE: syncMode
     SYNC_MAX_REMOVALS: syncMaxRemovals
+    SYNC_GROUP_ID: syncGroupId
+    USER_FILTER: userFilter
     AZURE_CLIENT_ID: identity.properties.clientId
   },
   usesKeyVault ? { KEY_VAULT_URL: keyVault!.outputs.uri } : {},

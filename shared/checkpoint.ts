@@ -58,6 +58,14 @@ export interface RunCheckpoint {
   readonly deltaLink: string | null;
   /** The USER_FIELDS the delta link selects (a link keeps its $select: other fields need a new snapshot). */
   readonly deltaFields: readonly string[] | null;
+  /** The scope of this run (SYNC_GROUP_ID, USER_FILTER; settings.ts scopeKey): its page links keep it. null: every user. */
+  readonly scope: string | null;
+  /** The scope the delta link and `members` were read under. */
+  readonly deltaScope: string | null;
+  /** Group scope in delta mode: the committed membership blob (who was in scope at the delta link). */
+  readonly members: string | null;
+  /** Group scope in delta mode: this run's membership blob, committed as `members` when the run finishes. */
+  readonly membersNext: string | null;
   /** Removals of this walk not yet sent (at most the guard's limit or allowance, plus one). */
   readonly pendingRemovals: readonly PendingRemoval[];
   /** Distinct removals read in this walk (more than pendingRemovals when over the cap). */
@@ -275,5 +283,9 @@ export function parseCheckpoint(text: string): RunCheckpoint | undefined {
   ) {
     return undefined;
   }
-  return value as RunCheckpoint;
+  // Fields added after version 2 first shipped: a checkpoint without them had every user in scope.
+  const optional = (v: unknown): v is string | null | undefined => v === undefined || v === null || typeof v === 'string';
+  const added = value as Record<string, unknown>;
+  if (![added['scope'], added['deltaScope'], added['members'], added['membersNext']].every(optional)) return undefined;
+  return { ...(value as RunCheckpoint), scope: c.scope ?? null, deltaScope: c.deltaScope ?? null, members: c.members ?? null, membersNext: c.membersNext ?? null } as RunCheckpoint;
 }

@@ -3,8 +3,9 @@ import { SyncError, SyncErrorCodes } from './errors';
 import type { RunInfo, SnapshotReason } from './messages';
 import { PendingRemovals } from './removals';
 import { planRun } from './run-plan';
-import { removalThreshold, type SyncMode } from './settings';
-import { readPages, type SyncRuntime } from './sync';
+import { readMemberIds, readPagesFrom, walkStartUrl, type SyncRuntime } from './runtime';
+import { Membership, entryAction, outOfScope } from './scope';
+import { removalThreshold, scopeKey, type SyncMode } from './settings';
 
 /**
  * A dry run (`npm run sync -- --once --dry-run`): reads what a run would read, from where it would
@@ -25,6 +26,8 @@ export interface DryRunReport {
   readonly snapshots: number;
   readonly upserts: number;
   readonly removals: number;
+  /** SYNC_GROUP_ID in delta mode: members who joined since the last run (counted in upserts). */
+  readonly joined: number;
   /** The mass-deletion guard: the threshold, the removals it counts (a snapshot's implied ones too), and whether it would hold the run. */
   readonly guard: { readonly threshold: number; readonly counted: number; readonly wouldHold: boolean };
   /** The first user ids of each kind (ids only: no personal data). */
@@ -47,7 +50,8 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
   runtime.credential.startRun();
   const found = await runtime.runState.peek();
   const invocation: RunInfo = { runId: 'dry-run', runAt: new Date() };
-  const plan = planRun(found, invocation, { mode: settings.mode, fields: settings.userFields, ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }) });
+  const grouped = settings.mode === 'delta' && settings.scope.groupId !== undefined;
+  const plan = planRun(found, invocation, { mode: settings.mode, fields: settings.userFields, scope: scopeKey(settings.scope), group: grouped, ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }) });
   const notices = [...plan.notices];
   const threshold = removalThreshold(settings.maxRemovals, plan.watermark.knownUsers);
   const limit = options.samples ?? 5;
@@ -65,23 +69,32 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
   let upserts = 0;
   let removals = new PendingRemovals(Math.max(threshold, options.allowRemovals ?? 0) + 1);
   const walkDone = plan.walkDone;
+  // Group scope: the members now against those the last run saved (read only).
+  let members: Membership | undefined;
+  if (grouped) {
+    const now = await readMemberIds(runtime, settings.scope.groupId, options.abortSignal);
+    const previous = kind === 'changes' && plan.watermark.members !== null ? await runtime.membership.load(plan.watermark.members) : undefined;
+    if (kind === 'changes' && previous === undefined) throw new SyncError(SyncErrorCodes.runStateFailed, 'The group membership the saved delta link goes with is missing from the run state: a real run would stop; run npm run sync -- --once --full.');
+    members = new Membership(now, previous);
+  }
+  const sent = new Set<string>();
 
   for (let resynced = false; !walkDone; ) {
     try {
-      for await (const page of readPages(runtime, plan.mode, start, options.abortSignal)) {
+      for await (const page of readPagesFrom(runtime, start ?? walkStartUrl(settings, plan.mode, kind), options.abortSignal)) {
         pages++;
         entries += page.entries.length;
         for (const entry of page.entries) {
-          if (entry.kind === 'user') {
-            if (kind === 'changes') {
-              removals.cancel(entry.user.id);
-              upserts++;
-              sample(samples.upserted, entry.user.id);
-            } else {
-              snapshots++;
-              sample(samples.snapshot, entry.user.id);
-            }
-          } else if (kind === 'changes') {
+          const action = entryAction(entry, kind, kind === 'changes' ? members : undefined);
+          if (entry.kind === 'user' && action === 'upsert') {
+            removals.cancel(entry.user.id);
+            sent.add(entry.user.id.toLowerCase());
+            upserts++;
+            sample(samples.upserted, entry.user.id);
+          } else if (entry.kind === 'user' && action === 'snapshot') {
+            snapshots++;
+            sample(samples.snapshot, entry.user.id);
+          } else if (entry.kind === 'removed' && action === 'removal') {
             removals.add(entry.removed, entries);
           }
         }
@@ -92,11 +105,23 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
       resynced = true;
       notices.push(`${error.message} A real run would send a full snapshot instead.`);
       const location = error.details['location'];
-      start = typeof location === 'string' ? location : undefined;
+      start = typeof location === 'string' && members === undefined ? location : undefined;
       kind = 'snapshot';
+      if (members !== undefined) members = new Membership(members.now, undefined);
       snapshotReason = 'resync';
       pages = entries = snapshots = upserts = 0;
       removals = new PendingRemovals(removals.cap);
+    }
+  }
+  // Group scope: who left (removals, reason outOfScope) and who joined (upserts; not read here, only counted).
+  let joined = 0;
+  if (members !== undefined && kind === 'changes') {
+    let position = entries;
+    for (const id of members.leavers()) removals.add({ id, reason: outOfScope }, ++position);
+    for (const id of members.joiners(sent)) {
+      joined++;
+      upserts++;
+      sample(samples.upserted, id);
     }
   }
   for (const removal of removals.list()) sample(samples.removed, removal.id);
@@ -113,6 +138,7 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
     snapshots,
     upserts,
     removals: wouldHold ? 0 : removals.count,
+    joined,
     guard: { threshold, counted, wouldHold },
     samples,
     notices,

@@ -29,6 +29,8 @@ export const SyncErrorCodes = {
   graphResponseInvalid: 'GRAPH_RESPONSE_INVALID',
   graphPageLinkExpired: 'GRAPH_PAGE_LINK_EXPIRED',
   graphDeltaLinkExpired: 'GRAPH_DELTA_LINK_EXPIRED',
+  groupNotFound: 'GROUP_NOT_FOUND',
+  userFilterRefused: 'USER_FILTER_REFUSED',
   removalsHeld: 'REMOVALS_HELD',
   queueUnreachable: 'QUEUE_UNREACHABLE',
   queueAccessDenied: 'QUEUE_ACCESS_DENIED',

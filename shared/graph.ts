@@ -35,6 +35,8 @@ export interface GraphUsersOptions {
   credential: TokenCredential;
   /** Shown in the 403 error: where an administrator grants consent. */
   adminConsentUrl: string;
+  /** Shown in the 404 of a group: the tenant it was looked up in. */
+  tenantLabel?: string;
   /** The run's retry budget. */
   budgets: BudgetSource;
   /** Per attempt, headers and body; default 100 s (Graph's own gateway limit). */
@@ -64,10 +66,57 @@ export function usersDeltaUrl(baseUrl: string, fields: readonly string[]): strin
   return `${new URL('/v1.0/users/delta', baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}`;
 }
 
-export function usersUrl(baseUrl: string, fields: readonly string[], pageSize: number = maxGraphPageSize): string {
+export interface UsersQuery {
+  /** USER_FILTER: Graph's $filter, as written. */
+  readonly filter?: string | undefined;
+  /** Ask for Graph's advanced queries: $count=true (and, on every page, ConsistencyLevel: eventual). */
+  readonly advanced?: boolean;
+}
+
+export function usersUrl(baseUrl: string, fields: readonly string[], pageSize: number = maxGraphPageSize, query: UsersQuery = {}): string {
   // Property names are validated as [A-Za-z0-9_] by the settings module: nothing here needs escaping,
   // and the URL reads as Graph's documentation writes it.
-  return `${new URL('/v1.0/users', baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}&$top=${pageSize}`;
+  return `${new URL('/v1.0/users', baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}&$top=${pageSize}${queryTail(query)}`;
+}
+
+/**
+ * The users of a group, nested groups included: GET /groups/{id}/transitiveMembers/microsoft.graph.user.
+ * The type cast on transitive members is an advanced query: $count=true here, ConsistencyLevel on each page.
+ */
+export function groupMembersUrl(baseUrl: string, groupId: string, fields: readonly string[], pageSize: number = maxGraphPageSize, query: Pick<UsersQuery, 'filter'> = {}): string {
+  const path = `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user`;
+  return `${new URL(path, baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}&$top=${pageSize}${queryTail({ ...query, advanced: true })}`;
+}
+
+/** Graph takes at most 15 values in an `in` (its limit on a filter's child clauses). */
+export const maxIdsPerRequest = 15;
+
+/** Given users by id (at most maxIdsPerRequest): GET /users?$filter=id in (...). Ids that are not users (any more) are left out by Graph. */
+export function usersByIdUrl(baseUrl: string, fields: readonly string[], ids: readonly string[]): string {
+  if (ids.length === 0 || ids.length > maxIdsPerRequest) throw new RangeError(`usersByIdUrl takes 1 to ${maxIdsPerRequest} ids, not ${ids.length}`);
+  const filter = `id in (${ids.map((id) => `'${id.replace(/'/g, "''")}'`).join(',')})`;
+  return `${new URL('/v1.0/users', baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}${queryTail({ filter })}`;
+}
+
+/** A delta link for "now", without reading any user: /users/delta with $deltatoken=latest. */
+export function latestDeltaUrl(baseUrl: string, fields: readonly string[]): string {
+  return `${usersDeltaUrl(baseUrl, fields)}&$deltatoken=latest`;
+}
+
+function queryTail(query: UsersQuery): string {
+  return (query.filter === undefined ? '' : `&$filter=${encodeURIComponent(query.filter)}`) + (query.advanced === true ? '&$count=true' : '');
+}
+
+/** What a page URL reads, for messages and for the headers an advanced query needs on every page. */
+function describeUrl(url: string): { readonly what: string; readonly group: string | undefined; readonly filtered: boolean; readonly advanced: boolean } {
+  const parsed = new URL(url);
+  const group = /^\/v1\.0\/groups\/([^/]+)\/transitiveMembers/i.exec(parsed.pathname)?.[1];
+  return {
+    what: group === undefined ? `GET ${parsed.pathname.replace(/^\/v1\.0/, '')}` : 'GET /groups/{id}/transitiveMembers',
+    group: group === undefined ? undefined : decodeURIComponent(group),
+    filtered: parsed.searchParams.has('$filter'),
+    advanced: parsed.searchParams.get('$count') === 'true',
+  };
 }
 
 export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator<FetchedUsersPage, void, undefined> {
@@ -86,7 +135,9 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
     if (new URL(url).origin !== origin) {
       throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned an @odata.nextLink on another host (${new URL(url).origin}, expected ${origin}); refusing to follow it.`);
     }
-    const request = createPipelineRequest({ url, method: 'GET', headers: createHttpHeaders({ accept: 'application/json' }), abortSignal: options.abortSignal });
+    // An advanced query (a group's members, a filter with ne/not/endsWith) needs the header on every page, nextLinks included.
+    const headers = createHttpHeaders({ accept: 'application/json', ...(describeUrl(url).advanced ? { consistencylevel: 'eventual' } : {}) });
+    const request = createPipelineRequest({ url, method: 'GET', headers, abortSignal: options.abortSignal });
     let status: number;
     let text: string;
     let requestId: string | undefined;
@@ -160,10 +211,19 @@ function graphError(status: number, text: string, requestId: string | undefined,
   if (pageUrl !== undefined && status === 400 && /ExpiredPageToken|InvalidPageToken|skiptoken/i.test(`${code} ${message}`)) {
     return new SyncError(SyncErrorCodes.graphPageLinkExpired, `Microsoft Graph refused a page link (400 ${code}): its skip token has expired.`, { details });
   }
+  const read = describeUrl(url);
+  if (read.group !== undefined && status === 404) {
+    return new SyncError(
+      SyncErrorCodes.groupNotFound,
+      `SYNC_GROUP_ID ${read.group} names no group Microsoft Graph knows (404 ${code}): set it to the object ID of a group in tenant ${options.tenantLabel ?? 'GRAPH_TENANT_ID'} (Entra admin center, Groups, the group's Object ID), or remove it to sync every user.`,
+      { details },
+    );
+  }
   if (status === 403) {
+    const permission = read.group === undefined ? 'User.Read.All' : 'GroupMember.Read.All (to read the members of SYNC_GROUP_ID) besides User.Read.All';
     return new SyncError(
       SyncErrorCodes.graphConsentRequired,
-      `Microsoft Graph denied GET /users (403 ${code}): the app needs the application permission User.Read.All (Microsoft Graph) with admin consent. ` +
+      `Microsoft Graph denied ${read.what} (403 ${code}): the app needs the application permission ${permission} (Microsoft Graph) with admin consent. ` +
         `An administrator can grant it at ${options.adminConsentUrl}`,
       { details },
     );
@@ -175,10 +235,21 @@ function graphError(status: number, text: string, requestId: string | undefined,
       { details },
     );
   }
-  if (status === 400) {
-    return new SyncError(SyncErrorCodes.graphBadRequest, `Microsoft Graph refused GET /users (400 ${code}: ${message}): check USER_FIELDS lists Graph user properties.`, { details });
+  if (status === 400 && read.filtered && !/Could not find a property/i.test(message)) {
+    const byId = /^id in \(/.test(query.get('$filter') ?? '');
+    return new SyncError(
+      byId ? SyncErrorCodes.graphBadRequest : SyncErrorCodes.userFilterRefused,
+      byId
+        ? `Microsoft Graph refused to read users by id (400 ${code}: ${message}).`
+        : `Microsoft Graph refused USER_FILTER (400 ${code}: ${message}): check the filter's property names, operators and quoting against Graph's $filter support for users ` +
+            `(https://learn.microsoft.com/graph/aad-advanced-queries); ne, not and endsWith are sent as advanced queries already.`,
+      { details },
+    );
   }
-  return new SyncError(SyncErrorCodes.graphRequestFailed, `Microsoft Graph answered GET /users with ${status} ${code}: ${message}` + (requestId ? ` (request-id ${requestId})` : ''), {
+  if (status === 400) {
+    return new SyncError(SyncErrorCodes.graphBadRequest, `Microsoft Graph refused ${read.what} (400 ${code}: ${message}): check USER_FIELDS lists Graph user properties${read.filtered ? ' and USER_FILTER names them' : ''}.`, { details });
+  }
+  return new SyncError(SyncErrorCodes.graphRequestFailed, `Microsoft Graph answered ${read.what} with ${status} ${code}: ${message}` + (requestId ? ` (request-id ${requestId})` : ''), {
     details,
   });
 }

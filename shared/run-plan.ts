@@ -13,6 +13,10 @@ import { count } from './words';
 export interface Watermark {
   readonly deltaLink: string | null;
   readonly deltaFields: readonly string[] | null;
+  /** The scope the delta link and the committed membership were read under. */
+  readonly deltaScope: string | null;
+  /** Group scope: the committed membership blob. */
+  readonly members: string | null;
   readonly knownUsers: number | null;
   readonly allowanceUsed: RunCheckpoint['allowanceUsed'];
 }
@@ -44,6 +48,8 @@ export interface RunPlan {
   /** Messages accepted so far in this run. */
   readonly messages: number;
   readonly pending: readonly PendingRemoval[];
+  /** The membership blob of a resumed run (group scope in delta mode). */
+  readonly membersNext: string | null;
   readonly watermark: Watermark;
   /** What an operator should be told about the choice. */
   readonly notices: readonly string[];
@@ -52,6 +58,10 @@ export interface RunPlan {
 export interface PlanOptions {
   readonly mode: SyncMode;
   readonly fields: readonly string[];
+  /** settings.ts scopeKey: runs and delta links of another scope are not carried on. */
+  readonly scope?: string | null;
+  /** A group scope: a changes run needs the committed membership. */
+  readonly group?: boolean;
   /** `--full`: one snapshot now, whatever the mode (in delta mode it also renews the delta link). */
   readonly forceFull?: boolean;
 }
@@ -62,17 +72,22 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
   const watermark: Watermark = {
     deltaLink: found?.deltaLink ?? null,
     deltaFields: found?.deltaFields ?? null,
+    deltaScope: found?.deltaScope ?? null,
+    members: found?.members ?? null,
     knownUsers: found?.knownUsers ?? null,
     allowanceUsed: found?.allowanceUsed ?? null,
   };
   const notices: string[] = [];
+  const scope = options.scope ?? null;
   const unfinished = found !== undefined && found.status !== 'finished' ? found : undefined;
 
   if (unfinished !== undefined) {
     // A run's page links and delta link keep the $select they were issued with: other USER_FIELDS start over.
     const sameFields =
       unfinished.fields.join(',') === options.fields.join(',') && (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaFields?.join(',') === options.fields.join(','));
-    const same = unfinished.mode === options.mode && options.forceFull !== true && sameFields;
+    // So do its scope's: a filter or a group is part of every page link.
+    const sameScope = unfinished.scope === scope && (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaScope === scope);
+    const same = unfinished.mode === options.mode && options.forceFull !== true && sameFields && sameScope;
     if (same && unfinished.status === 'running') {
       const atPage = unfinished.pages + 1;
       notices.push(
@@ -95,6 +110,7 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
         progress: { pages: unfinished.pages, users: unfinished.users, snapshots: unfinished.snapshots, upserts: unfinished.upserts, removals: unfinished.removals },
         messages: unfinished.messages,
         pending: unfinished.pendingRemovals,
+        membersNext: unfinished.membersNext,
         watermark,
         notices,
       };
@@ -116,7 +132,13 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
     }
     notices.push(
       `The ${unfinished.status === 'held' ? 'held' : 'unfinished'} run ${unfinished.runId} (${unfinished.mode} mode) is not carried on: ` +
-        (options.forceFull === true ? 'a full run was asked for' : unfinished.mode !== options.mode ? `SYNC_MODE is now ${options.mode}` : 'USER_FIELDS changed since it started') +
+        (options.forceFull === true
+          ? 'a full run was asked for'
+          : unfinished.mode !== options.mode
+            ? `SYNC_MODE is now ${options.mode}`
+            : !sameFields
+              ? 'USER_FIELDS changed since it started'
+              : 'SYNC_GROUP_ID or USER_FILTER changed since it started') +
         '; this run sends a full snapshot instead, which covers it.',
     );
     return fresh(invocation, 'snapshot', options.mode === 'full' ? 'full-mode' : 'requested', watermark, notices, options);
@@ -127,6 +149,14 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
   if (watermark.deltaLink === null) return fresh(invocation, 'snapshot', 'first-delta', watermark, notices, options);
   if (watermark.deltaFields === null || watermark.deltaFields.join(',') !== options.fields.join(',')) {
     notices.push(`USER_FIELDS changed since the saved delta link was issued (it selects ${watermark.deltaFields?.join(',') ?? 'unknown fields'}): this run sends a full snapshot and renews the link.`);
+    return fresh(invocation, 'snapshot', 'requested', watermark, notices, options);
+  }
+  if (watermark.deltaScope !== scope) {
+    notices.push(`SYNC_GROUP_ID changed since the saved delta link was issued: this run sends a full snapshot of the users now in scope and renews the link.`);
+    return fresh(invocation, 'snapshot', 'requested', watermark, notices, options);
+  }
+  if (options.group === true && watermark.members === null) {
+    notices.push(`The group membership the saved delta link goes with is not in the run state: this run sends a full snapshot of the group's members and renews both.`);
     return fresh(invocation, 'snapshot', 'requested', watermark, notices, options);
   }
   return fresh(invocation, 'changes', null, watermark, notices, options);
@@ -148,6 +178,7 @@ function fresh(run: RunInfo, kind: RunPlan['kind'], snapshotReason: SnapshotReas
     progress: noProgress,
     messages: 0,
     pending: [],
+    membersNext: null,
     watermark,
     notices,
   };

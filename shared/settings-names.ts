@@ -29,6 +29,8 @@ export const SettingNames = {
   syncMode: 'SYNC_MODE',
   maxRemovals: 'SYNC_MAX_REMOVALS',
   allowRemovals: 'SYNC_ALLOW_REMOVALS',
+  groupId: 'SYNC_GROUP_ID',
+  userFilter: 'USER_FILTER',
   storage: 'AzureWebJobsStorage',
   storageQueueServiceUri: 'AzureWebJobsStorage__queueServiceUri',
   storageBlobServiceUri: 'AzureWebJobsStorage__blobServiceUri',

@@ -3,6 +3,7 @@ import { parseOrigin, readAllowedHosts } from './settings-hosts';
 import { SettingDefaults, SettingNames } from './settings-names';
 import { readGraphCredential, type GraphCredentialSettings } from './settings-credential';
 import { readAllowRemovals, readRemovalLimit, readSyncMode, type RemovalLimit, type SyncMode } from './settings-mode';
+import { readUserScope, type UserScope } from './settings-scope';
 import { readContainerName, readQueueName, readStorage, type StorageConnection } from './settings-storage';
 import { checkClientId, checkSchedule, checkTenantId, exampleGuid, parseUserFields, readWholeNumber, show, type SettingsReader } from './settings-values';
 
@@ -18,6 +19,7 @@ export { SettingDefaults, SettingNames, allSettingNames } from './settings-names
 export { MicrosoftHosts, isLoopbackHost, isMicrosoftHost } from './settings-hosts';
 export { federatedAudienceFor, graphCredentialModes, type GraphCredentialMode, type GraphCredentialSettings } from './settings-credential';
 export { describeThreshold, parseRemovalLimit, removalThreshold, type RemovalLimit, type SyncMode } from './settings-mode';
+export { describeScope, everyUser, needsAdvancedQuery, scopeKey, type UserScope } from './settings-scope';
 export { blobEndpointOf, queueEndpointOf, type StorageConnection } from './settings-storage';
 
 export type MessageEncoding = 'base64' | 'none';
@@ -55,6 +57,8 @@ export interface SyncSettings {
   readonly maxRemovals: RemovalLimit;
   /** SYNC_ALLOW_REMOVALS: lets one held run through with up to this many removals; ignored once used, until changed. */
   readonly allowRemovals: number | undefined;
+  /** SYNC_GROUP_ID and USER_FILTER: which users are synced (default every user). */
+  readonly scope: UserScope;
   readonly storage: StorageConnection;
 }
 
@@ -153,6 +157,7 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
   const mode = readSyncMode(reader);
   const maxRemovals = readRemovalLimit(reader);
   const allowRemovals = readAllowRemovals(reader);
+  const scope = readUserScope(reader, mode);
 
   const storage = readStorage(reader);
 
@@ -180,6 +185,7 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
     mode,
     maxRemovals,
     allowRemovals,
+    scope,
     storage,
   };
 }

@@ -1,10 +1,6 @@
-import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
-import type { QueueClient } from '@azure/storage-queue';
-import { RunStateStore, checkpointVersion, type RunCheckpoint, type RunLock } from './checkpoint';
-import { createClientCredential, type ClientCredential } from './client-credential';
+import { checkpointVersion, type RunCheckpoint, type RunLock } from './checkpoint';
 import { SyncError, SyncErrorCodes, toSyncError } from './errors';
-import { readUserPages, usersDeltaUrl, usersUrl, type FetchedUsersPage } from './graph';
+import type { FetchedUsersPage } from './graph';
 import {
   MessageTypes,
   buildRemovedMessage,
@@ -17,15 +13,16 @@ import {
   type SnapshotReason,
   type SyncMessage,
 } from './messages';
-import { OverflowStore } from './overflow';
-import { QueueSender, createQueueClient, describeQueueTarget, ensureQueue } from './queue';
-import { RetryBudget, type BudgetSource } from './retry';
+import { QueueSender, ensureQueue } from './queue';
+import type { RetryBudget } from './retry';
 import { PendingRemovals } from './removals';
 import { planRun } from './run-plan';
-import { describeThreshold, removalThreshold, type SyncMode, type SyncSettings } from './settings';
-import { createContainerClient, describeContainer, storageRetryOptions } from './storage';
-import { createAppTokenProvider, graphTokenCredential, type AppTokenProvider, type GraphTokenCredential } from './token';
+import { latestDeltaLink, readMemberIds, readPagesFrom, readUsersById, walkStartUrl, type SyncRuntime } from './runtime';
+import { Membership, entryAction, outOfScope } from './scope';
+import { describeScope, describeThreshold, removalThreshold, scopeKey, type SyncMode } from './settings';
 import { count } from './words';
+
+export { createSyncRuntime, readPagesFrom, walkStartUrl, type SyncRuntime, type SyncRuntimeOptions } from './runtime';
 
 /**
  * The sync that joins the steps: settings → credential → token → Graph pages → messages → queue,
@@ -36,105 +33,6 @@ import { count } from './words';
  * link) or starts a new one, and saves the checkpoint after every page whose messages were all
  * accepted by the queue. It fails by throwing, so the Functions host's retry policy runs it again.
  */
-
-/** The run's retry budget, replaced at the start of each run. */
-class RunBudget implements BudgetSource {
-  #budget: RetryBudget;
-  constructor(readonly limitMs: number) {
-    this.#budget = new RetryBudget(limitMs);
-  }
-  current(): RetryBudget {
-    return this.#budget;
-  }
-  reset(): RetryBudget {
-    this.#budget = new RetryBudget(this.limitMs);
-    return this.#budget;
-  }
-}
-
-export interface SyncRuntime {
-  readonly settings: SyncSettings;
-  /** How the app proves itself to Entra ID (GRAPH_CREDENTIAL). */
-  readonly credential: ClientCredential;
-  readonly tokenProvider: AppTokenProvider;
-  readonly graphCredential: GraphTokenCredential;
-  readonly queueClient: QueueClient;
-  readonly queueTarget: string;
-  readonly runState: RunStateStore;
-  readonly overflow: OverflowStore;
-  readonly budget: RunBudget;
-  /** Set once the queue is known to exist. */
-  queueReady: boolean;
-}
-
-export interface SyncRuntimeOptions {
-  /** For Key Vault; default DefaultAzureCredential (the managed identity in Azure, AZURE_CLIENT_ID honoured). */
-  keyVaultCredential?: TokenCredential;
-  /** GRAPH_CREDENTIAL=managed-identity: the identity whose token is the assertion; default ManagedIdentityCredential(AZURE_CLIENT_ID). */
-  identityCredential?: TokenCredential;
-  /** For an identity-based storage connection; default follows AzureWebJobsStorage__credential / __clientId. */
-  storageCredential?: TokenCredential;
-}
-
-export function createSyncRuntime(settings: SyncSettings, options: SyncRuntimeOptions = {}): SyncRuntime {
-  const budget = new RunBudget(settings.retryBudgetMs);
-  const credential = createClientCredential(settings.credential, settings.managedIdentityClientId, {
-    budgets: budget,
-    ...(options.keyVaultCredential === undefined ? {} : { keyVaultCredential: options.keyVaultCredential }),
-    ...(options.identityCredential === undefined ? {} : { identityCredential: options.identityCredential }),
-  });
-  const tokenProvider = createAppTokenProvider({
-    tenantId: settings.tenantId,
-    clientId: settings.clientId,
-    authorityHost: settings.authorityHost,
-    scope: `${settings.graphBaseUrl}/.default`,
-    credential,
-    budgets: budget,
-  });
-  const storage = settings.storage;
-  let storageCredential = options.storageCredential;
-  if (storageCredential === undefined && storage.kind === 'identity') {
-    storageCredential =
-      storage.credential === 'managedidentity'
-        ? new ManagedIdentityCredential(storage.clientId === undefined ? {} : { clientId: storage.clientId })
-        : new DefaultAzureCredential(storage.clientId === undefined ? {} : { managedIdentityClientId: storage.clientId });
-  }
-  const storageOptions = { retryOptions: storageRetryOptions(settings.retryBudgetMs), ...(storageCredential === undefined ? {} : { credential: storageCredential }) };
-  const queueClient = createQueueClient(storage, settings.queueName, storageOptions);
-  const stateContainer = createContainerClient(storage, settings.stateContainer, storageOptions);
-  const overflowContainer = createContainerClient(storage, settings.overflowContainer, storageOptions);
-  return {
-    settings,
-    credential,
-    tokenProvider,
-    graphCredential: graphTokenCredential(tokenProvider),
-    queueClient,
-    queueTarget: describeQueueTarget(storage, settings.queueName),
-    runState: new RunStateStore(stateContainer, `${settings.queueName}.json`, describeContainer(storage, settings.stateContainer)),
-    overflow: new OverflowStore(overflowContainer, describeContainer(storage, settings.overflowContainer)),
-    budget,
-    queueReady: false,
-  };
-}
-
-/** The Graph pages of a walk, from `from` (a saved link) or the start of the mode's walk (/users/delta or /users). */
-export function readPages(runtime: SyncRuntime, mode: SyncMode, from: string | undefined, abortSignal: AbortSignal | undefined): AsyncGenerator<FetchedUsersPage, void, undefined> {
-  const { settings } = runtime;
-  return readUserPages({
-    baseUrl: settings.graphBaseUrl,
-    fields: settings.userFields,
-    adminConsentUrl: adminConsentUrl(settings),
-    credential: runtime.graphCredential,
-    budgets: runtime.budget,
-    attemptTimeoutMs: settings.graphRequestTimeoutMs,
-    startUrl: from ?? (mode === 'delta' ? usersDeltaUrl(settings.graphBaseUrl, settings.userFields) : usersUrl(settings.graphBaseUrl, settings.userFields)),
-    ...(abortSignal === undefined ? {} : { abortSignal }),
-  });
-}
-
-export function adminConsentUrl(settings: Pick<SyncSettings, 'authorityHost' | 'tenantId' | 'clientId'>): string {
-  return `${settings.authorityHost}/${encodeURIComponent(settings.tenantId)}/adminconsent?client_id=${encodeURIComponent(settings.clientId)}`;
-}
 
 export interface SyncProgress {
   /** This invocation's pages, users read (entries: users and removals) and messages accepted. */
@@ -158,6 +56,11 @@ export interface SyncSummary extends SyncProgress {
   readonly removals: number;
   /** Whether the saved delta link moved on (delta mode: the run's changes are all in the queue). */
   readonly deltaLinkAdvanced: boolean;
+  /** Who is synced (SYNC_GROUP_ID, USER_FILTER), in words. */
+  readonly scope: string;
+  /** SYNC_GROUP_ID in delta mode: members who joined (sent as upserts) and left (removals, reason outOfScope) since the last run. */
+  readonly joined: number;
+  readonly left: number;
   /** Whether this invocation resumed an unfinished run (and from which page). */
   readonly resumed: boolean;
   readonly resumedAtPage: number | undefined;
@@ -202,7 +105,7 @@ export async function runSync(runtime: SyncRuntime, run: RunInfo, options: RunSy
     notice(failure.message);
     return {
       outcome: 'locked', runId: run.runId, runAt: run.runAt.toISOString(), mode: runtime.settings.mode, kind: 'changes', snapshotReason: null,
-      snapshots: 0, upserts: 0, removals: 0, deltaLinkAdvanced: false, resumed: false, resumedAtPage: undefined,
+      snapshots: 0, upserts: 0, removals: 0, deltaLinkAdvanced: false, scope: describeScope(runtime.settings.scope), joined: 0, left: 0, resumed: false, resumedAtPage: undefined,
       pages: 0, users: 0, messages: 0, overflowed: 0, retryMs: 0, durationMs: Math.round(now() - started), tokenFromCache: false, queue: runtime.queueTarget,
     };
   }
@@ -219,7 +122,10 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   const notice = options.onNotice ?? (() => undefined);
   const { settings } = runtime;
   if (lock.unreadable) notice(`The run state held something that is not a checkpoint of this version; it is replaced and a new run starts.`);
-  const plan = planRun(lock.found, invocation, { mode: settings.mode, fields: settings.userFields, ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }) });
+  const scope = scopeKey(settings.scope);
+  // SYNC_GROUP_ID in delta mode: who is in scope is read at each run and compared with the last (scope.ts).
+  const grouped = settings.mode === 'delta' && settings.scope.groupId !== undefined;
+  const plan = planRun(lock.found, invocation, { mode: settings.mode, fields: settings.userFields, scope, group: grouped, ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }) });
   for (const text of plan.notices) notice(text);
   const { run, attempts } = plan;
   const watermark = plan.watermark;
@@ -249,6 +155,12 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   let deltaNext = plan.deltaNext;
   const removalCap = Math.max(threshold, allowance ?? 0) + 1;
   let removals = new PendingRemovals(removalCap, plan.pending, plan.progress.removals);
+  let membersNext = plan.membersNext;
+  let members: Membership | undefined;
+  /** Group scope, changes: the members this attempt sent, so that a joiner is not read and sent twice. */
+  const sentMembers = new Set<string>();
+  let joined = 0;
+  let left = 0;
 
   const checkpoint = (fields: Partial<RunCheckpoint> = {}): RunCheckpoint => ({
     version: checkpointVersion,
@@ -265,6 +177,10 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     deltaNext,
     deltaLink: watermark.deltaLink,
     deltaFields: watermark.deltaFields,
+    scope,
+    deltaScope: watermark.deltaScope,
+    members: watermark.members,
+    membersNext,
     pendingRemovals: removals.list(),
     ...progress,
     removals: removals.count,
@@ -299,8 +215,10 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       await ensureQueue(runtime.queueClient, runtime.queueTarget);
       runtime.queueReady = true;
     }
+    if (grouped) await readMembership();
     if (!walkDone) await walkWithRestarts();
     await settle();
+    if (members !== undefined && kind === 'changes') await sendScopeChanges(members);
 
     let finished: Partial<RunCheckpoint>;
     if (kind === 'snapshot') {
@@ -314,6 +232,8 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       finished = {
         deltaLink: plan.mode === 'delta' ? deltaNext : watermark.deltaLink,
         deltaFields: plan.mode === 'delta' ? settings.userFields : watermark.deltaFields,
+        deltaScope: plan.mode === 'delta' ? scope : watermark.deltaScope,
+        members: plan.mode === 'delta' ? membersNext : watermark.members,
         knownUsers: progress.snapshots,
       };
     } else {
@@ -323,10 +243,11 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
         removalsSent++;
       }
       await settle();
-      finished = { deltaLink: deltaNext, deltaFields: settings.userFields };
+      finished = { deltaLink: deltaNext, deltaFields: settings.userFields, deltaScope: scope, members: membersNext };
     }
     deltaLinkAdvanced = plan.mode === 'delta' && deltaNext !== null && deltaNext !== watermark.deltaLink;
-    await lock.save(checkpoint({ status: 'finished', walkDone: true, deltaNext: null, pendingRemovals: [], removals: removals.count, allowanceUsed, ...finished }));
+    await lock.save(checkpoint({ status: 'finished', walkDone: true, deltaNext: null, membersNext: null, pendingRemovals: [], removals: removals.count, allowanceUsed, ...finished }));
+    if (watermark.members !== null && watermark.members !== finished.members) await runtime.membership.remove(watermark.members);
   } catch (error) {
     // Messages already accepted stay; the checkpoint holds the last page whose sends all succeeded.
     await sender.drain().catch(() => undefined);
@@ -346,6 +267,9 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     upserts: progress.upserts,
     removals: removalsSent,
     deltaLinkAdvanced,
+    scope: describeScope(settings.scope),
+    joined,
+    left,
     resumed: plan.resumed,
     resumedAtPage: plan.resumedAtPage,
     pages,
@@ -383,7 +307,13 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
           );
           kind = 'snapshot';
           snapshotReason = 'resync';
-          startLink = typeof location === 'string' ? location : undefined;
+          // Under a group the snapshot reads the members, and the new delta link is "latest".
+          startLink = typeof location === 'string' && members === undefined ? location : undefined;
+          if (members !== undefined) {
+            members = new Membership(members.now, undefined);
+            deltaNext = null;
+            await startGroupSnapshot();
+          }
         } else {
           restarted = true;
           notice(
@@ -401,7 +331,7 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   }
 
   async function sendPages(from: string | undefined): Promise<void> {
-    const pageIterator = readPages(runtime, plan.mode, from, options.abortSignal)[Symbol.asyncIterator]();
+    const pageIterator = readPagesFrom(runtime, from ?? walkStartUrl(settings, plan.mode, kind), options.abortSignal)[Symbol.asyncIterator]();
 
     // Fetch page n+1 while page n's messages are being sent.
     let next = pageIterator.next();
@@ -427,18 +357,20 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     for (const entry of page.entries) {
       position++;
       const sequence = sequenceOf(walk, position);
-      if (entry.kind === 'user') {
-        if (kind === 'changes') {
+      // A group snapshot reads the group's members: nothing to leave out.
+      const action = entryAction(entry, kind, kind === 'changes' ? members : undefined);
+      if (entry.kind === 'user' && (action === 'upsert' || action === 'snapshot')) {
+        if (action === 'upsert') {
           removals.cancel(entry.user.id);
           upserts++;
+          if (members !== undefined) sentMembers.add(entry.user.id.toLowerCase());
         } else {
           snapshots++;
         }
-        await sendMessage(buildUserMessage(entry.user, kind === 'changes' ? MessageTypes.upserted : MessageTypes.snapshot, run, sequence));
-      } else if (kind === 'changes') {
+        await sendMessage(buildUserMessage(entry.user, action === 'upsert' ? MessageTypes.upserted : MessageTypes.snapshot, run, sequence));
+      } else if (entry.kind === 'removed' && action === 'removal') {
         removals.add(entry.removed, sequence);
       }
-      // In a snapshot a removal says nothing new: snapshot.completed lets the consumer drop whoever was not sent.
     }
     pages++;
     users += page.entries.length;
@@ -451,7 +383,8 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     };
     if (page.nextLink === undefined) {
       walkDone = true;
-      deltaNext = page.deltaLink ?? null;
+      // A group snapshot's delta link was taken before its walk ($deltatoken=latest).
+      deltaNext = page.deltaLink ?? deltaNext;
     }
     const state = checkpoint({ nextLink: page.nextLink ?? null });
     const accepted = sender.barrier();
@@ -464,6 +397,67 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       }
     });
     options.onProgress?.({ pages, users, messages: sender.sent });
+  }
+
+  /**
+   * Group scope: the member ids now (read once per run and saved, so a resumed run filters its
+   * walk with the same ones), the last run's for a changes walk, and for a snapshot the delta
+   * link to carry on from afterwards.
+   */
+  async function readMembership(): Promise<void> {
+    const groupId = settings.scope.groupId as string;
+    let now = membersNext === null ? undefined : await runtime.membership.load(membersNext);
+    if (now === undefined) {
+      const stale = lock.found?.membersNext;
+      now = await readMemberIds(runtime, groupId, options.abortSignal);
+      membersNext = runtime.membership.nameFor(run.runId, attempts);
+      await runtime.membership.save(membersNext, now);
+      if (stale !== undefined && stale !== null && stale !== membersNext && stale !== watermark.members) await runtime.membership.remove(stale);
+    }
+    let previous: Set<string> | undefined;
+    if (kind === 'changes') {
+      previous = watermark.members === null ? undefined : await runtime.membership.load(watermark.members);
+      if (previous === undefined) {
+        throw new SyncError(
+          SyncErrorCodes.runStateFailed,
+          `The group membership ${watermark.members ?? ''} the saved delta link goes with is missing from the run state: run npm run sync -- --once --full (or set SYNC_MODE=full for one run) to send a new snapshot of the group.`,
+        );
+      }
+    }
+    members = new Membership(now, previous);
+    if (kind === 'snapshot' && !walkDone && deltaNext === null) await startGroupSnapshot();
+    await lock.save(checkpoint({ nextLink: startLink ?? null }));
+  }
+
+  /** A group snapshot reads the members; the delta link for the next run is taken first, so no change is missed. */
+  async function startGroupSnapshot(): Promise<void> {
+    deltaNext = (await latestDeltaLink(runtime, options.abortSignal)) ?? null;
+    if (deltaNext === null) throw new SyncError(SyncErrorCodes.graphResponseInvalid, 'Graph answered /users/delta?$deltatoken=latest without an @odata.deltaLink.');
+  }
+
+  /**
+   * Group scope, after a changes walk: members who left (user.removed, reason outOfScope, counted
+   * by the guard with the other removals) and members who joined (user.upserted with the whole
+   * record, read by id; those the walk sent already are not read again).
+   */
+  async function sendScopeChanges(scoped: Membership): Promise<void> {
+    let position = progress.users;
+    const leavers = scoped.leavers();
+    for (const id of leavers) removals.add({ id, reason: outOfScope }, sequenceOf(walk, ++position));
+    left = leavers.length;
+    const joiners = scoped.joiners(sentMembers);
+    let upserts = 0;
+    for await (const page of readUsersById(runtime, joiners, options.abortSignal)) {
+      for (const entry of page.entries) {
+        if (entry.kind !== 'user') continue;
+        removals.cancel(entry.user.id);
+        upserts++;
+        await sendMessage(buildUserMessage(entry.user, MessageTypes.upserted, run, sequenceOf(walk, ++position)));
+      }
+    }
+    joined = upserts;
+    progress = { ...progress, upserts: progress.upserts + upserts, removals: removals.count };
+    await settle();
   }
 
   async function sendMessage(message: SyncMessage): Promise<void> {

@@ -25,6 +25,10 @@ function checkpoint(changes: Partial<RunCheckpoint> = {}): RunCheckpoint {
     deltaNext: null,
     deltaLink,
     deltaFields: [...fields],
+    scope: null,
+    deltaScope: null,
+    members: null,
+    membersNext: null,
     pendingRemovals: [],
     removals: 0,
     pages: 3,
@@ -103,7 +107,7 @@ describe('planRun: no unfinished run', () => {
     assert.equal(delta.mode, 'delta');
     assert.equal(delta.kind, 'snapshot');
     assert.equal(delta.snapshotReason, 'first-delta');
-    assert.deepEqual(delta.watermark, { deltaLink: null, deltaFields: null, knownUsers: null, allowanceUsed: null });
+    assert.deepEqual(delta.watermark, { deltaLink: null, deltaFields: null, deltaScope: null, members: null, knownUsers: null, allowanceUsed: null });
     assert.deepEqual(delta.notices, []);
 
     const full = planRun(undefined, invocation, { mode: 'full', fields });
@@ -120,7 +124,7 @@ describe('planRun: no unfinished run', () => {
     assert.equal(plan.kind, 'changes');
     assert.equal(plan.snapshotReason, null);
     assert.equal(plan.run.runId, 'run-new');
-    assert.deepEqual(plan.watermark, { deltaLink, deltaFields: [...fields], knownUsers: 2500, allowanceUsed: { value: 750, runId: 'run-older' } });
+    assert.deepEqual(plan.watermark, { deltaLink, deltaFields: [...fields], deltaScope: null, members: null, knownUsers: 2500, allowanceUsed: { value: 750, runId: 'run-older' } });
     assert.deepEqual(plan.notices, []);
   });
 
@@ -354,5 +358,55 @@ describe('parseCheckpoint', () => {
     ];
     for (const [name, value] of cases) assert.equal(parseCheckpoint(JSON.stringify(value)), undefined, name);
     for (const text of ['', '{}', 'null', '[]', 'not json']) assert.equal(parseCheckpoint(text), undefined, JSON.stringify(text));
+  });
+});
+
+describe('planRun: scope (SYNC_GROUP_ID, USER_FILTER)', () => {
+  const group = 'group=6f1d2c3b-0000-4000-8000-000000000001';
+  const members = 'users.members.run-old.1.bin';
+
+  it('a changes run under the same group carries the committed membership on', () => {
+    const plan = planRun(checkpoint({ scope: group, deltaScope: group, members }), invocation, { mode: 'delta', fields, scope: group, group: true });
+    assert.equal(plan.kind, 'changes');
+    assert.equal(plan.watermark.members, members);
+    assert.equal(plan.watermark.deltaScope, group);
+  });
+
+  it('another group, or a group where there was none, starts a snapshot and says why', () => {
+    for (const found of [checkpoint(), checkpoint({ scope: 'group=other', deltaScope: 'group=other', members })]) {
+      const plan = planRun(found, invocation, { mode: 'delta', fields, scope: group, group: true });
+      assert.equal(plan.kind, 'snapshot');
+      assert.equal(plan.snapshotReason, 'requested');
+      assert.match(plan.notices.join('\n'), /SYNC_GROUP_ID changed/);
+    }
+    const dropped = planRun(checkpoint({ scope: group, deltaScope: group, members }), invocation, { mode: 'delta', fields, scope: null, group: false });
+    assert.equal(dropped.kind, 'snapshot');
+  });
+
+  it('a group whose membership blob is not recorded starts a snapshot', () => {
+    const plan = planRun(checkpoint({ scope: group, deltaScope: group, members: null }), invocation, { mode: 'delta', fields, scope: group, group: true });
+    assert.equal(plan.kind, 'snapshot');
+    assert.match(plan.notices.join('\n'), /membership/);
+  });
+
+  it('a running run resumes only under its own scope, with its membership reading', () => {
+    const found = running({ scope: group, deltaScope: group, members, membersNext: 'users.members.run-7.2.bin' });
+    const same = planRun(found, invocation, { mode: 'delta', fields, scope: group, group: true });
+    assert.equal(same.resumed, true);
+    assert.equal(same.membersNext, 'users.members.run-7.2.bin');
+    const other = planRun(found, invocation, { mode: 'full', fields, scope: 'filter=accountEnabled eq true' });
+    assert.equal(other.resumed, false);
+    const changed = planRun({ ...found, mode: 'full' }, invocation, { mode: 'full', fields, scope: 'filter=accountEnabled eq false' });
+    assert.equal(changed.resumed, false);
+    assert.match(changed.notices.join('\n'), /SYNC_GROUP_ID or USER_FILTER changed/);
+  });
+
+  it('reads checkpoints written before scope existed as every-user ones', () => {
+    const old = Object.fromEntries(Object.entries(checkpoint()).filter(([key]) => !['scope', 'deltaScope', 'members', 'membersNext'].includes(key)));
+    const parsed = parseCheckpoint(JSON.stringify(old));
+    assert.ok(parsed);
+    assert.equal(parsed.scope, null);
+    assert.equal(parsed.members, null);
+    assert.equal(parseCheckpoint(JSON.stringify({ ...old, members: 42 })), undefined);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SyncErrorCodes, scrub } from '../shared/errors';
-import { MicrosoftHosts, SettingDefaults, SettingNames, SettingsError, allSettingNames, blobEndpointOf, describeThreshold, parseRemovalLimit, queueEndpointOf, readSettings, removalThreshold, type SyncSettings } from '../shared/settings';
+import { MicrosoftHosts, SettingDefaults, SettingNames, SettingsError, allSettingNames, blobEndpointOf, describeScope, describeThreshold, needsAdvancedQuery, parseRemovalLimit, queueEndpointOf, readSettings, removalThreshold, scopeKey, type SyncSettings } from '../shared/settings';
 
 const valid = {
   GRAPH_TENANT_ID: 'contoso.onmicrosoft.com',
@@ -724,5 +724,59 @@ describe('readSettings: GRAPH_CREDENTIAL and the settings of each mode', () => {
 
   it('an unknown mode names the three', () => {
     assert.match(problemsOf({ ...valid, GRAPH_CREDENTIAL: 'password' })[0] ?? '', /^GRAPH_CREDENTIAL "password" must be one of secret, certificate, managed-identity/);
+  });
+});
+
+describe('readSettings: scope (SYNC_GROUP_ID, USER_FILTER)', () => {
+  const group = '6f1d2c3b-4a59-4e2e-9c3c-2b8f0a1d7e55';
+
+  it('every user by default', () => {
+    assert.deepEqual(readSettings(valid).scope, { groupId: undefined, filter: undefined, advancedFilter: false });
+  });
+
+  it('takes a group object id in either mode, and a filter in full mode', () => {
+    assert.equal(readSettings({ ...valid, SYNC_GROUP_ID: group }).scope.groupId, group);
+    assert.equal(readSettings({ ...valid, SYNC_MODE: 'full', SYNC_GROUP_ID: group }).scope.groupId, group);
+    const both = readSettings({ ...valid, SYNC_MODE: 'full', SYNC_GROUP_ID: group, USER_FILTER: "accountEnabled eq true and department eq 'Sales'" }).scope;
+    assert.deepEqual(both, { groupId: group, filter: "accountEnabled eq true and department eq 'Sales'", advancedFilter: false });
+  });
+
+  it('refuses a group that is not an object id, saying where to find it', () => {
+    const problems = problemsOf({ ...valid, SYNC_GROUP_ID: 'Sales team' });
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0] ?? '', /^SYNC_GROUP_ID "Sales team" is not a GUID: .*Object ID.*e\.g\. SYNC_GROUP_ID=/);
+  });
+
+  it('refuses USER_FILTER in delta mode and suggests a group instead', () => {
+    const problems = problemsOf({ ...valid, USER_FILTER: 'accountEnabled eq true' });
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0] ?? '', /^USER_FILTER is set, but SYNC_MODE=delta cannot use it: .*filters by id only.*SYNC_GROUP_ID=.*SYNC_MODE=full/);
+  });
+
+  it('refuses an unclosed string literal and an over-long filter', () => {
+    const full = { ...valid, SYNC_MODE: 'full' };
+    assert.match(problemsOf({ ...full, USER_FILTER: "department eq 'Sales" })[0] ?? '', /^USER_FILTER .* unclosed string literal/);
+    assert.match(problemsOf({ ...full, USER_FILTER: `displayName eq '${'x'.repeat(1600)}'` })[0] ?? '', /^USER_FILTER is 1\d{3} characters long/);
+    assert.equal(readSettings({ ...full, USER_FILTER: "companyName eq 'O''Brien'" }).scope.filter, "companyName eq 'O''Brien'");
+  });
+
+  it('knows which filters Graph serves only as advanced queries: ne, not, endsWith outside string literals', () => {
+    const cases: [string, boolean][] = [
+      ['accountEnabled eq true', false],
+      ["startswith(displayName,'Ann') or department in ('Sales','Ops')", false],
+      ['accountEnabled ne false', true],
+      ["not(startswith(mail,'svc-'))", true],
+      ["endsWith(mail,'@contoso.com')", true],
+      ["department eq 'not ne endswith'", false],
+      ["jobTitle eq 'Manager' and NOT (department eq 'IT')", true],
+    ];
+    for (const [filter, advanced] of cases) assert.equal(needsAdvancedQuery(filter), advanced, filter);
+    assert.equal(readSettings({ ...valid, SYNC_MODE: 'full', USER_FILTER: 'accountEnabled ne false' }).scope.advancedFilter, true);
+  });
+
+  it('describes and keys the scope for run state and messages', () => {
+    assert.equal(scopeKey({ groupId: undefined, filter: undefined, advancedFilter: false }), null);
+    assert.equal(scopeKey({ groupId: group.toUpperCase(), filter: undefined, advancedFilter: false }), `group=${group}`);
+    assert.equal(describeScope({ groupId: group, filter: undefined, advancedFilter: false }), `the members of group ${group}`);
   });
 });
