@@ -117,9 +117,9 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
   let joined = 0;
   if (members !== undefined && kind === 'changes') {
     let position = entries;
-    for (const id of members.leavers()) removals.add({ id, reason: outOfScope }, ++position);
+    for (const id of members.leavers()) if (!removals.has(id)) removals.add({ id, reason: outOfScope }, ++position);
+    joined = members.joiners(new Set()).length;
     for (const id of members.joiners(sent)) {
-      joined++;
       upserts++;
       sample(samples.upserted, id);
     }

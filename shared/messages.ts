@@ -12,7 +12,7 @@ import type { DirectoryUser, RemovedUser, UserPropertyValue } from './users';
  *   has handled that many snapshot messages of the run can drop every user the snapshot left out.
  * - `user.upserted`: delta, a new, changed or restored user, the whole record as Graph returns it.
  * - `user.removed`: delta, `@removed` with its reason (`changed` = soft-deleted, restorable for 30
- *   days; `deleted` = gone).
+ *   days; `deleted` = gone), or `outOfScope`: no longer a member of SYNC_GROUP_ID.
  *
  * `fields` lists the selected properties present in `user`: a selected property missing from it
  * was never set on the user (Graph leaves those out of delta answers), which is not the same as

@@ -27,6 +27,11 @@ export class PendingRemovals {
     else this.#uncounted++;
   }
 
+  /** Whether the user is a removal of this walk already (among those kept). */
+  has(id: string): boolean {
+    return this.#byId.has(id);
+  }
+
   /** The user came back later in the walk: not a removal any more. */
   cancel(id: string): void {
     this.#byId.delete(id);

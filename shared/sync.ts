@@ -442,9 +442,11 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
    */
   async function sendScopeChanges(scoped: Membership): Promise<void> {
     let position = progress.users;
-    const leavers = scoped.leavers();
+    // A member deleted since is a removal with Graph's reason already.
+    const leavers = scoped.leavers().filter((id) => !removals.has(id));
     for (const id of leavers) removals.add({ id, reason: outOfScope }, sequenceOf(walk, ++position));
     left = leavers.length;
+    joined = scoped.joiners(new Set()).length;
     const joiners = scoped.joiners(sentMembers);
     let upserts = 0;
     for await (const page of readUsersById(runtime, joiners, options.abortSignal)) {
@@ -455,7 +457,6 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
         await sendMessage(buildUserMessage(entry.user, MessageTypes.upserted, run, sequenceOf(walk, ++position)));
       }
     }
-    joined = upserts;
     progress = { ...progress, upserts: progress.upserts + upserts, removals: removals.count };
     await settle();
   }

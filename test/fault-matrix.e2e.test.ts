@@ -46,6 +46,11 @@ const rows: readonly Row[] = [
 // (local churn: adds, updates, soft and hard deletes) and the faulted run must deliver exactly
 // those changes: an upsert per added or changed user, a removal with its reason per deleted one,
 // and nothing for anyone else.
+// The delta matrix keeps the rows whose handling differs once pages are changes: a retried page,
+// a broken body, a stalled one, the queue going down, a stop and a refused page (both resumed
+// from the saved page link), and expired links (the walk starts again from the delta link). The
+// token and Key Vault faults happen before any page and are the same in both modes (full rows).
+const deltaRows = new Set(['graph-429@2', 'graph-reset@2', 'graph-stall@2', 'queue-down@2x2', 'sigterm@2', 'graph-400@2', 'graph-expire-links@2']);
 const churned = 400; // two delta pages of 200: page 2 comes after page 1's messages were sent
 const deltaFields = 'id,displayName,mail,jobTitle,department,mobilePhone,officeLocation'; // every property churn changes
 
@@ -68,6 +73,7 @@ for (const mode of ['full', 'delta'] as const) {
     });
 
     for (const [index, row] of rows.entries()) {
+      if (mode === 'delta' && !deltaRows.has(row.fault)) continue;
       it(`${row.fault}: every ${mode === 'full' ? 'user' : 'change'} delivered in ${row.runs === 1 ? 'the same run' : 'the resumed run'}`, async () => {
         const queue = `matrix-${mode}-${index}`;
         const settings = { SYNC_MODE: mode, USERS_QUEUE_NAME: queue, GRAPH_REQUEST_TIMEOUT_SECONDS: '2', SYNC_RETRY_BUDGET_SECONDS: '90', SYNC_MAX_REMOVALS: '1000', USER_FIELDS: deltaFields };
