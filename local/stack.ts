@@ -34,7 +34,15 @@ export interface LocalStackOptions {
    * secret; with managed-identity, the vault holds nothing at all.
    */
   credential?: StackCredential;
+  /**
+   * The Graph application permissions granted to the app registration (admin-consented), in its
+   * tokens' roles. Default: User.Read.All and GroupMember.Read.All (the group scope reads members);
+   * leave GroupMember.Read.All out to see Graph's 403 on a group's members.
+   */
+  graphAppRoles?: readonly string[];
 }
+
+export const defaultGraphAppRoles: readonly string[] = ['User.Read.All', 'GroupMember.Read.All'];
 
 export const stackCredentials = ['secret', 'certificate', 'managed-identity'] as const;
 export type StackCredential = (typeof stackCredentials)[number];
@@ -127,7 +135,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     const mode = options.credential ?? 'secret';
-    entra.registerApp({ clientId, servicePrincipalId: appPrincipalId, secrets: [clientSecret], appRoles: { [graph.url]: ['User.Read.All'] } });
+    entra.registerApp({ clientId, servicePrincipalId: appPrincipalId, secrets: [clientSecret], appRoles: { [graph.url]: [...(options.graphAppRoles ?? defaultGraphAppRoles)] } });
     entra.registerIdentity({ clientId: identityClientId, principalId: identityPrincipalId });
     // managed-identity: the identity's token for the exchange audience is the app's credential (issuer, subject, audience as Azure's).
     entra.registerFederatedCredential(clientId, { name: 'graph-user-sync', issuer: `${entra.url}/${tenantId}/v2.0`, subject: identityPrincipalId, audiences: ['api://AzureADTokenExchange'] });

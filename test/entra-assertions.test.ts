@@ -176,7 +176,7 @@ describe('Entra stand-in: client assertions', () => {
       const accepted = stack.entra.counters.certificateAssertionsAccepted;
       const token = await accessToken(certificateAssertion());
       assert.deepEqual(appOnlyClaims(token), appOnlyClaims(await secretToken()));
-      assert.deepEqual(decode(token)['roles'], ['User.Read.All']);
+      assert.deepEqual(decode(token)['roles'], ['User.Read.All', 'GroupMember.Read.All']);
       assert.equal(stack.entra.counters.certificateAssertionsAccepted - accepted, 1);
       assert.equal(await readUsers(token), 200);
     });

@@ -44,7 +44,7 @@ describe('app-only token (msal-node)', () => {
     assert.equal(claims['aud'], stack.graph.url);
     assert.equal(claims['appid'], stack.clientId);
     assert.equal(claims['tid'], stack.tenantId);
-    assert.deepEqual(claims['roles'], ['User.Read.All']);
+    assert.deepEqual(claims['roles'], ['User.Read.All', 'GroupMember.Read.All']);
     const second = await tokens.getToken();
     assert.equal(second.fromCache, true);
     assert.equal(second.accessToken, first.accessToken);

@@ -4,13 +4,22 @@ import { churnKind, churnUpdate, type ChurnChange, type ChurnKind } from '../chu
 import { answersGraphRequest, type Fault, type FaultPlan } from '../faults';
 import { bearerToken, listen, sendJson, type RunningServer } from '../net';
 import type { TlsMaterial } from '../tls';
+import { deltaIdFilter, GraphQueryError, type UserFilter } from './graph-filter';
+import { ListingWalks } from './graph-listing';
+import { readSelection, readTop, readTransitiveMembersQuery, readUsersQuery, type ListingQuery } from './graph-query';
+import { GroupDirectory } from './groups';
 import { seedUsers, type SeedUser } from './seed';
 import type { SigningKey } from './signing';
+import { userProperties, userProperty } from './user-schema';
 
 /**
  * Microsoft Graph's GET /v1.0/users: $select, $top (1-999, Graph's 400 otherwise), opaque
  * @odata.nextLink paging with $skiptoken, bearer-token verification (signature, audience, issuer,
  * expiry) and the User.Read.All application permission (403 Authorization_RequestDenied without it).
+ * With $filter (graph-filter.ts) or $count and Graph's advanced-query rules (graph-query.ts), the
+ * walk is graph-listing.ts's, and so is GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user
+ * (an advanced query; GroupMember.Read.All; groups from groups.ts, seeded with addGroup, addMember,
+ * seedGroup).
  * Faults: the `faults` queue below, and a shared FaultPlan (`plan`) consulted for each page request
  * (a request that passed the token and permission checks), numbered 1, 2, … since it was armed.
  *
@@ -36,16 +45,10 @@ import type { SigningKey } from './signing';
  * when the walk's size is not what this request asked for).
  */
 
-const userProperties = new Set<string>([
-  'id', 'displayName', 'givenName', 'surname', 'mail', 'userPrincipalName', 'accountEnabled', 'jobTitle', 'department',
-  'mobilePhone', 'businessPhones', 'officeLocation', 'preferredLanguage', 'usageLocation', 'employeeId', 'createdDateTime',
-  // Real properties the stand-in knows but leaves unset (returned as null), as Graph does for empty ones.
-  'companyName', 'city', 'country', 'state', 'streetAddress', 'postalCode', 'faxNumber', 'otherMails', 'proxyAddresses',
-  'onPremisesSyncEnabled', 'userType', 'employeeType', 'externalUserState', 'creationType', 'ageGroup', 'mailNickname', 'aboutMe',
-]);
-const defaultSelect = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
 const readRoles = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
-const defaultPageSize = 100;
+/** Application permissions that let an app read group members (GroupMember.Read.All is the least privileged). */
+const groupMemberRoles = ['GroupMember.Read.All', 'Group.Read.All', 'Directory.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'];
+const transitiveUsersPath = /^\/v1\.0\/groups\/([^/]+)\/transitiveMembers\/microsoft\.graph\.user$/;
 /** Graph's page size for a users delta walk, and the most `odata.maxpagesize` gets. */
 const deltaMaxPageSize = 200;
 
@@ -68,11 +71,13 @@ interface DirectoryRecord {
   lastChange: number;
 }
 
-/** What a delta token stands for: the change log's version, and the selection of the walk that issued it. */
+/** What a delta token stands for: the change log's version, and the selection (and id filter) of the walk that issued it. */
 interface DeltaState {
   version: number;
-  fields: string[];
+  fields: readonly string[];
   select: string | null;
+  /** $filter (id eq … or …): only these users, ids lowercased. */
+  filter?: { text: string; ids: ReadonlySet<string> };
 }
 
 /** A delta walk under way: all its entries, computed when it started, and its page size. */
@@ -147,6 +152,8 @@ export class GraphStandIn {
   readonly #skipTokens = new Map<string, number>();
   readonly #deltaSkipTokens = new Map<string, { walk: DeltaWalk; offset: number }>();
   readonly #deltaTokens = new Map<string, DeltaState>();
+  readonly #listings = new ListingWalks(this.issuedNextLinks);
+  readonly #groups = new GroupDirectory();
   /** The directory and its change log: every user ever seen here, deleted ones too, in order. */
   readonly #records = new Map<string, DirectoryRecord>();
   #version = 0;
@@ -184,8 +191,8 @@ export class GraphStandIn {
   }
 
   /**
-   * New users (a new directory). Skip tokens already handed out stay valid (as Graph's do while a
-   * directory changes); delta tokens issued before do not (400 syncStateNotFound).
+   * New users (a new directory, without groups). Skip tokens already handed out stay valid (as
+   * Graph's do while a directory changes); delta tokens issued before do not (400 syncStateNotFound).
    */
   seed(count: number, seed?: number): SeedUser[] {
     const users = seedUsers(count, seed);
@@ -197,6 +204,7 @@ export class GraphStandIn {
   expireSkipTokens(): void {
     this.#skipTokens.clear();
     this.#deltaSkipTokens.clear();
+    this.#listings.clear();
   }
 
   /** Forgets every delta token handed out so far: 400 syncStateNotFound from now on. */
@@ -222,7 +230,7 @@ export class GraphStandIn {
       ...partial,
       id: partial.id ?? randomUUID(),
     };
-    if (this.#records.has(user.id)) throw new Error(`User ${user.id} exists already`);
+    if (this.#records.has(user.id) || this.#groups.has(user.id)) throw new Error(`User ${user.id} exists already`);
     const version = this.#bump();
     this.#records.set(user.id, { user, state: 'active', appearedAt: version, addedAt: version, changedAt: new Map(), removedAt: 0, lastChange: version });
     return user;
@@ -261,6 +269,47 @@ export class GraphStandIn {
     if (record === undefined || record.state === 'hard-deleted') throw new Error(`No user ${id} to hard-delete`);
     record.state = 'hard-deleted';
     record.removedAt = record.lastChange = this.#bump();
+    this.#groups.removeEverywhere(id);
+  }
+
+  /** A new empty group (a new id unless given); returns its id. Groups are not users: no change to the change log. */
+  addGroup(options: { id?: string; displayName?: string } = {}): string {
+    if (options.id !== undefined && this.#records.has(options.id)) throw new Error(`${options.id} is a user`);
+    return this.#groups.add(options);
+  }
+
+  /**
+   * Adds an active user or a group to a group. Nesting may make cycles; listings visit each group
+   * once. A member soft-deleted later stays a member (listed again once restored); a user deleted
+   * for good leaves every group.
+   */
+  addMember(groupId: string, memberId: string): void {
+    if (!this.#groups.has(memberId) && this.#records.get(memberId)?.state !== 'active') throw new Error(`No active user or group ${memberId}`);
+    this.#groups.addMember(groupId, memberId);
+  }
+
+  removeMember(groupId: string, memberId: string): void {
+    this.#groups.removeMember(groupId, memberId);
+  }
+
+  /** The users the group's transitive members listing gives now: distinct, active, in directory order. */
+  transitiveUserIds(groupId: string): string[] {
+    return this.#listedIds(undefined, this.#groups.transitiveMemberIds(groupId));
+  }
+
+  /**
+   * A group of `userIds` in two levels: a parent group holding a nested child group with the first
+   * `nestedSplit` users (default half of them) and the rest directly. Returns both ids.
+   */
+  seedGroup(userIds: readonly string[], options: { nestedSplit?: number; displayName?: string } = {}): { groupId: string; childGroupId: string } {
+    const split = options.nestedSplit ?? Math.floor(userIds.length / 2);
+    if (!Number.isInteger(split) || split < 0 || split > userIds.length) throw new RangeError(`nestedSplit must be a whole number from 0 to ${userIds.length}, not ${split}`);
+    const displayName = options.displayName ?? 'Sync scope';
+    const groupId = this.addGroup({ displayName });
+    const childGroupId = this.addGroup({ displayName: `${displayName} (nested)` });
+    this.addMember(groupId, childGroupId);
+    userIds.forEach((id, i) => this.addMember(i < split ? childGroupId : groupId, id));
+    return { groupId, childGroupId };
   }
 
   /**
@@ -329,6 +378,7 @@ export class GraphStandIn {
   #load(users: readonly SeedUser[]): void {
     this.#records.clear();
     this.#deltaTokens.clear();
+    this.#groups.clear();
     const version = this.#bump();
     for (const user of users) this.#records.set(user.id, { user, state: 'active', appearedAt: version, addedAt: version, changedAt: new Map(), removedAt: 0, lastChange: version });
   }
@@ -344,11 +394,19 @@ export class GraphStandIn {
     return record;
   }
 
-  /** What a deltaLink issued at `since` gets now, in directory order. */
-  #changesSince(since: number, fields: readonly string[], minimal: boolean): Record<string, unknown>[] {
+  /** Active users' ids in directory order: those in `members` (all without it) that match `filter` (all without it). */
+  #listedIds(filter: UserFilter | undefined, members?: ReadonlySet<string>): string[] {
+    const ids: string[] = [];
+    for (const user of this.users) if ((members === undefined || members.has(user.id)) && (filter === undefined || filter.matches(user))) ids.push(user.id);
+    return ids;
+  }
+
+  /** What a deltaLink issued at `since` gets now, in directory order (only the users in `ids`, lowercased, when given). */
+  #changesSince(since: number, fields: readonly string[], minimal: boolean, ids?: ReadonlySet<string>): Record<string, unknown>[] {
     const entries: Record<string, unknown>[] = [];
     for (const record of this.#records.values()) {
       if (record.lastChange <= since) continue;
+      if (ids !== undefined && !ids.has(record.user.id.toLowerCase())) continue;
       if (record.state !== 'active') {
         // Removed since the link: report it if the holder of the link could have seen the user.
         const seen = record.addedAt <= since;
@@ -385,10 +443,11 @@ export class GraphStandIn {
     if (verified.claims.tid !== this.options.tenantId) return this.#error(res, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid tenant.', headers);
 
     const path = url.pathname.replace(/\/$/, '');
-    if (req.method !== 'GET' || (path !== '/v1.0/users' && path !== '/v1.0/users/delta')) {
+    const group = transitiveUsersPath.exec(path);
+    if (req.method !== 'GET' || (path !== '/v1.0/users' && path !== '/v1.0/users/delta' && group === null)) {
       return this.#error(res, 400, 'BadRequest', `Resource not found for the segment '${url.pathname.split('/').at(-1) ?? ''}'.`, headers);
     }
-    if (!(verified.claims.roles ?? []).some((r) => readRoles.includes(r))) {
+    if (!(verified.claims.roles ?? []).some((r) => (group === null ? readRoles : groupMemberRoles).includes(r))) {
       return this.#error(res, 403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', headers);
     }
 
@@ -407,11 +466,6 @@ export class GraphStandIn {
       return this.#error(res, fault.status, code, text, { ...headers, ...extra });
     }
 
-    const select = url.searchParams.get('$select');
-    const fields = select === null ? defaultSelect : select.split(',').map((f) => f.trim()).filter((f) => f !== '');
-    const unknown = fields.find((f) => !userProperties.has(f));
-    if (unknown !== undefined) return this.#error(res, 400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`, headers);
-
     const pageHeaders = { ...headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' };
     const send = (body: Record<string, unknown>, extra: Record<string, string> = {}): void => {
       if (injected !== undefined) return this.#answerBroken(res, injected, body, { ...pageHeaders, ...extra });
@@ -419,17 +473,56 @@ export class GraphStandIn {
       sendJson(res, 200, body, { ...pageHeaders, ...extra });
     };
     const empty = fault !== undefined && 'emptyPage' in fault;
-    if (path === '/v1.0/users/delta') {
-      // $top is not supported on delta, so not even checked: the page size comes from Prefer.
-      return this.#deltaPage(res, url, { version: this.#version, fields, select }, deltaPreferences(req.headers.prefer), empty, headers, send);
+    try {
+      if (group !== null) return this.#transitiveUsersPage(res, url, path, group[1] ?? '', req.headers.consistencylevel, empty, headers, send);
+      if (path === '/v1.0/users/delta') {
+        const { fields, select } = readSelection(url);
+        const filterText = url.searchParams.get('$filter');
+        const filter = filterText === null ? undefined : { text: filterText, ids: deltaIdFilter(filterText) };
+        // $top is not supported on delta, so not even checked: the page size comes from Prefer.
+        return this.#deltaPage(res, url, { version: this.#version, fields, select, filter }, deltaPreferences(req.headers.prefer), empty, headers, send);
+      }
+      if (url.searchParams.has('$filter') || url.searchParams.has('$count')) {
+        const query = readUsersQuery(url, req.headers.consistencylevel);
+        return this.#listingPage(res, url, path, query, () => this.#listedIds(query.filter), empty, headers, send);
+      }
+      this.#usersPage(res, url, empty, headers, send);
+    } catch (error) {
+      if (!(error instanceof GraphQueryError)) throw error;
+      this.#error(res, error.status, error.code, error.message, headers);
     }
+  }
 
-    const topText = url.searchParams.get('$top');
-    const top = topText === null ? defaultPageSize : Number(topText);
-    if (!Number.isInteger(top) || top < 1 || top > 999) {
-      return this.#error(res, 400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topText ?? ''}'. Must be between 1 and 999 inclusive.`, headers);
+  /** A page of a group's transitive user members (an advanced query), or Graph's 404 for an unknown group. */
+  #transitiveUsersPage(res: ServerResponse, url: URL, path: string, encodedId: string, consistencyLevel: string | string[] | undefined, empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>) => void): void {
+    const query = readTransitiveMembersQuery(url, consistencyLevel);
+    let groupId = encodedId;
+    try {
+      groupId = decodeURIComponent(encodedId);
+    } catch {
+      // Not a valid escape: looked up as it is, so not found.
     }
+    if (!this.#groups.has(groupId)) return this.#error(res, 404, 'Request_ResourceNotFound', `Resource '${groupId}' does not exist or one of its queried reference-property objects are not present.`, headers);
+    this.#listingPage(res, url, path, query, () => this.#listedIds(query.filter, this.#groups.transitiveMemberIds(groupId)), empty, headers, send);
+  }
 
+  /** A page of a filtered or counted listing (graph-listing.ts). */
+  #listingPage(res: ServerResponse, url: URL, path: string, query: ListingQuery, ids: () => readonly string[], empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>) => void): void {
+    const body = this.#listings.page({ baseUrl: this.url, path, query, skipToken: url.searchParams.get('$skiptoken'), ids, user: (id) => this.#listable(id), empty });
+    if (body === undefined) return this.#error(res, 400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.', headers);
+    send(body);
+  }
+
+  /** An active user by id; undefined when there is none (deleted, or never there). */
+  #listable(id: string): SeedUser | undefined {
+    const record = this.#records.get(id);
+    return record?.state === 'active' ? record.user : undefined;
+  }
+
+  /** A page of the plain /users walk (no $filter, no $count): an offset into the live directory. */
+  #usersPage(res: ServerResponse, url: URL, empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>) => void): void {
+    const { fields, select } = readSelection(url);
+    const { top, topText } = readTop(url);
     let offset = 0;
     const skipToken = url.searchParams.get('$skiptoken');
     if (skipToken !== null) {
@@ -443,7 +536,7 @@ export class GraphStandIn {
     const nextOffset = offset + slice.length;
     const body: Record<string, unknown> = {
       '@odata.context': `${this.url}/v1.0/$metadata#users(${fields.join(',')})`,
-      value: slice.map((u) => Object.fromEntries(fields.map((f) => [f, (u as unknown as Record<string, unknown>)[f] ?? null]))),
+      value: slice.map((u) => Object.fromEntries(fields.map((f) => [f, userProperty(u, f) ?? null]))),
     };
     if (nextOffset < users.length) {
       const next = `RFNwdAIAAQAAA${randomBytes(24).toString('base64url')}`;
@@ -475,7 +568,7 @@ export class GraphStandIn {
       if (known === undefined) return res.error(400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.');
       ({ walk, offset } = known);
     } else if (deltaToken === null || deltaToken === '') {
-      walk = { entries: this.#changesSince(0, requested.fields, false), state: requested, pageSize };
+      walk = { entries: this.#changesSince(0, requested.fields, false, requested.filter?.ids), state: requested, pageSize };
     } else if (deltaToken === 'latest') {
       walk = { entries: [], state: requested, pageSize };
     } else {
@@ -483,11 +576,11 @@ export class GraphStandIn {
       if (this.#resetPending) {
         this.#resetPending = false;
         const from = state ?? requested;
-        const query = [from.select === null ? undefined : `$select=${from.select}`, '$deltatoken='].filter((q) => q !== undefined);
+        const query = [from.select === null ? undefined : `$select=${from.select}`, from.filter === undefined ? undefined : `$filter=${encodeURIComponent(from.filter.text)}`, '$deltatoken='].filter((q) => q !== undefined);
         return res.error(410, 'resyncRequired', 'Resync required. Replace any local cached data with the data returned by a full sync (a new delta query without a delta token).', { location: `${this.url}/v1.0/users/delta?${query.join('&')}` });
       }
       if (state === undefined) return res.error(400, 'syncStateNotFound', 'The sync state generation is not found or has expired. Start a new sync without a delta token.');
-      walk = { entries: this.#changesSince(state.version, state.fields, minimal), state: { ...state, version: this.#version }, pageSize };
+      walk = { entries: this.#changesSince(state.version, state.fields, minimal, state.filter?.ids), state: { ...state, version: this.#version }, pageSize };
     }
 
     const slice = empty ? [] : walk.entries.slice(offset, offset + walk.pageSize);

@@ -19,6 +19,8 @@ export interface SeedUser {
   preferredLanguage: string | null;
   usageLocation: string | null;
   employeeId: string | null;
+  /** Member for every seeded user; addUser can make a Guest. */
+  userType: string;
   createdDateTime: string;
 }
 
@@ -84,6 +86,7 @@ export function seedUsers(count: number, seed = 20261121, domain = 'contoso.onmi
       preferredLanguage: pick(languages),
       usageLocation: pick(['IE', 'PT', 'PL', 'DK', 'JP', null]),
       employeeId: random() < 0.3 ? null : String(100000 + i),
+      userType: 'Member',
       createdDateTime: new Date(Date.UTC(2019, 0, 1) + Math.floor(random() * 2e11)).toISOString().replace(/\.\d+Z$/, 'Z'),
     });
   }

@@ -1,0 +1,97 @@
+import { compileUserFilter, GraphQueryError, unsupportedClause, type UserFilter } from './graph-filter';
+import { defaultSelect, userProperties } from './user-schema';
+
+/**
+ * The query options of a users listing on the Graph stand-in ($select, $top, $count, $filter) and
+ * Graph's rules for advanced queries: `$count=true` needs the `ConsistencyLevel: eventual` header
+ * (400 Request_BadRequest "$count is not currently supported." without it, as Graph answers it
+ * although its docs say the option is ignored), and a filter with ne, not or endswith needs both
+ * (400 Request_UnsupportedQuery otherwise). Checked on every request, nextLinks included: a nextLink
+ * carries the query, so following it without the header gets what the first request would have.
+ */
+
+export const defaultPageSize = 100;
+
+export interface Selection {
+  fields: readonly string[];
+  /** $select as received; null without it. */
+  select: string | null;
+}
+
+export interface ListingQuery extends Selection {
+  top: number;
+  /** $top as received; null without it. */
+  topText: string | null;
+  filter: UserFilter | undefined;
+  /** $count=true, with the ConsistencyLevel header (an advanced query): the pages carry @odata.count. */
+  count: boolean;
+}
+
+/** $select: Graph's default selection without it; 400 Request_BadRequest for a property the user does not have. */
+export function readSelection(url: URL): Selection {
+  const select = url.searchParams.get('$select');
+  const fields = select === null ? defaultSelect : select.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  const unknown = fields.find((f) => !userProperties.has(f));
+  if (unknown !== undefined) throw new GraphQueryError(400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
+  return { fields, select };
+}
+
+/** $top: 1 to 999, 100 without it; 400 Request_UnsupportedQuery otherwise. */
+export function readTop(url: URL): { top: number; topText: string | null } {
+  const topText = url.searchParams.get('$top');
+  const top = topText === null ? defaultPageSize : Number(topText);
+  if (!Number.isInteger(top) || top < 1 || top > 999) {
+    throw new GraphQueryError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topText ?? ''}'. Must be between 1 and 999 inclusive.`);
+  }
+  return { top, topText };
+}
+
+/** Whether the request's ConsistencyLevel header says eventual. */
+export function isEventual(header: string | string[] | undefined): boolean {
+  return [header ?? []].flat().some((value) => value.trim().toLowerCase() === 'eventual');
+}
+
+/** $count: true only with the ConsistencyLevel header (then an advanced query); false when absent or false. */
+function readCount(url: URL, eventual: boolean): boolean {
+  const text = url.searchParams.get('$count');
+  if (text === null || text.toLowerCase() === 'false') return false;
+  if (text.toLowerCase() !== 'true') throw new GraphQueryError(400, 'BadRequest', `Invalid value '${text}' for the query option $count: true or false expected.`);
+  if (!eventual) throw new GraphQueryError(400, 'Request_BadRequest', '$count is not currently supported.');
+  return true;
+}
+
+/** GET /v1.0/users with $filter or $count. */
+export function readUsersQuery(url: URL, consistencyLevel: string | string[] | undefined): ListingQuery {
+  const selection = readSelection(url);
+  const top = readTop(url);
+  const count = readCount(url, isEventual(consistencyLevel));
+  const filterText = url.searchParams.get('$filter');
+  const filter = filterText === null ? undefined : compileUserFilter(filterText);
+  if (filter?.advancedProperty !== undefined && !count) throw unsupportedClause(filter.advancedProperty);
+  return { ...selection, ...top, filter, count };
+}
+
+/** GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user: the type cast is an advanced query. */
+export function readTransitiveMembersQuery(url: URL, consistencyLevel: string | string[] | undefined): ListingQuery {
+  if (!isEventual(consistencyLevel) || url.searchParams.get('$count')?.toLowerCase() !== 'true') {
+    throw new GraphQueryError(
+      400,
+      'Request_UnsupportedQuery',
+      "The type cast 'microsoft.graph.user' on the 'transitiveMembers' relationship is only supported as an advanced query: add the header ConsistencyLevel: eventual and $count=true.",
+    );
+  }
+  return readUsersQuery(url, consistencyLevel);
+}
+
+/** The query of a nextLink: the request's own options, then the new $skiptoken. */
+export function nextLinkQuery(query: ListingQuery, skipToken: string): string {
+  return [
+    query.select === null ? undefined : `$select=${query.select}`,
+    query.topText === null ? undefined : `$top=${query.topText}`,
+    query.filter === undefined ? undefined : `$filter=${encodeURIComponent(query.filter.text)}`,
+    query.count ? '$count=true' : undefined,
+    `$skiptoken=${skipToken}`,
+  ]
+    .filter((q) => q !== undefined)
+    .join('&');
+}
