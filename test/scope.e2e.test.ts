@@ -197,6 +197,31 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       assert.ok(sent.every((m) => m.type === 'user.removed' && m.removed.reason === 'outOfScope'));
     });
 
+    it('an expired delta link under a group resyncs with a snapshot of the members only, and carries on with changes', async () => {
+      const users = stack.graph.seed(500);
+      const group = stack.graph.addGroup();
+      for (const u of users.slice(0, 120)) stack.graph.addMember(group, u.id);
+      applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: fields, SYNC_GROUP_ID: group });
+      await syncUsersHandler(timer(), testContext().context);
+      await drain();
+      stack.graph.expireDeltaTokens();
+      stack.graph.addMember(group, users[200]?.id ?? '');
+
+      const { context, logs } = testContext();
+      const resync = await syncUsersHandler(timer(), context);
+      assert.deepEqual([resync.kind, resync.snapshotReason, resync.snapshots], ['snapshot', 'resync', 121]);
+      const { users: sent, markers } = await drain();
+      assert.deepEqual(set(sent.map((m) => m.user.id as string)), set(stack.graph.transitiveUserIds(group)));
+      assert.deepEqual(markers.map((m) => m.snapshot.users), [121]);
+      assert.ok(logs.some((l) => l.level === 'warning' && /full snapshot instead/.test(l.text)));
+
+      stack.graph.updateUser(users[5]?.id ?? '', { jobTitle: 'Resynced' });
+      stack.graph.updateUser(users[300]?.id ?? '', { jobTitle: 'Outside' });
+      const next = await syncUsersHandler(timer(), testContext().context);
+      assert.deepEqual([next.kind, next.upserts, next.removals], ['changes', 1, 0]);
+      assert.deepEqual((await drain()).users.map((m) => m.user.id), [users[5]?.id]);
+    });
+
     it('a dry run under a group reports joiners and leavers and writes nothing', async () => {
       const users = stack.graph.seed(100);
       const group = stack.graph.addGroup();
