@@ -8,7 +8,7 @@ import { SyncError, SyncErrorCodes } from '../shared/errors';
 import { messageIdOf, type SyncMessage, type UserMessage } from '../shared/messages';
 import type { LocalStack } from '../local/stack';
 import type { SeedUser } from '../local/stand-ins/seed';
-import { applySettings, drainAll, drainQueueSplit, startStackForTests, testContext, timer } from './helpers/stack';
+import { applySettings, byUser, drainAll, drainQueueSplit, startStackForTests, testContext, timer } from './helpers/stack';
 
 // Delta mode end to end (SYNC_MODE's default): the Function handler, the real SDKs, the Graph
 // stand-in's /users/delta and Azurite. Every message read back is checked against the schema
@@ -33,15 +33,6 @@ describe('delta sync end to end', () => {
     return parseCheckpoint((await blob.downloadToBuffer()).toString('utf8'));
   }
   const drain = (): Promise<{ users: UserMessage[]; markers: SyncMessage[] }> => drainQueueSplit(stack.azurite.connectionString, queue);
-  /** type (and reason) per user id; each user must appear once. */
-  function byUser(messages: readonly UserMessage[]): Map<string, string> {
-    const result = new Map<string, string>();
-    for (const m of messages) {
-      assert.ok(!result.has(m.user.id as string), `one message for ${m.user.id as string}`);
-      result.set(m.user.id as string, m.type === 'user.removed' ? `removed:${m.removed.reason}` : m.type);
-    }
-    return result;
-  }
   /** Graph's delta shape of a user: the selected properties that are set. */
   function present(user: SeedUser): Record<string, unknown> {
     return Object.fromEntries(fields.split(',').flatMap((f) => {

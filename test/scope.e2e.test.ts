@@ -6,12 +6,11 @@ import { handleSync, syncUsersHandler } from '../functions/syncUsersHandler';
 import { parseCheckpoint, type RunCheckpoint } from '../shared/checkpoint';
 import { SyncError, SyncErrorCodes } from '../shared/errors';
 import { bytesPerMember } from '../shared/membership';
-import type { UserMessage } from '../shared/messages';
 import { createSyncRuntime, readMemberIds } from '../shared/runtime';
 import { readSettings } from '../shared/settings';
 import type { LocalStack } from '../local/stack';
 import type { SeedUser } from '../local/stand-ins/seed';
-import { applySettings, drainQueueSplit, startStackForTests, testContext, timer } from './helpers/stack';
+import { applySettings, byUser, drainQueueSplit, startStackForTests, testContext, timer } from './helpers/stack';
 
 // Scope end to end (issue 12): SYNC_GROUP_ID in full and delta mode (nested groups, joiners,
 // leavers, the guard) and USER_FILTER in full mode, through the handler, the real SDKs, the
@@ -34,15 +33,6 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
   async function checkpoint(): Promise<RunCheckpoint | undefined> {
     const blob = new ContainerClient(stack.azurite.connectionString, 'sync-state').getBlockBlobClient(`${queue}.json`);
     return parseCheckpoint((await blob.downloadToBuffer()).toString('utf8'));
-  }
-  /** type (and reason) per user id; each user must appear once. */
-  function byUser(messages: readonly UserMessage[]): Map<string, string> {
-    const result = new Map<string, string>();
-    for (const m of messages) {
-      assert.ok(!result.has(m.user.id as string), `one message for ${m.user.id as string}`);
-      result.set(m.user.id as string, m.type === 'user.removed' ? `removed:${m.removed.reason}` : m.type);
-    }
-    return result;
   }
   /** A group of `direct` users with a nested group of `nested` more (and one user in both). */
   function nestedGroup(users: readonly SeedUser[], direct: number, nested: number): { parent: string; child: string; members: string[] } {

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { ManagedIdentityCredential } from '@azure/identity';
@@ -75,6 +76,17 @@ export async function drainQueueSplit(connectionString: string, queueName: strin
     else users.push(m);
   }
   return { users, markers };
+}
+
+/** type (and removal reason) per user id, e.g. `user.upserted` or `removed:outOfScope`; asserts each user appears once. */
+export function byUser(messages: readonly UserMessage[]): Map<string, string> {
+  const result = new Map<string, string>();
+  for (const m of messages) {
+    const id = m.user.id as string;
+    assert.ok(!result.has(id), `one message for ${id}`);
+    result.set(id, m.type === 'user.removed' ? `removed:${m.removed.reason}` : m.type);
+  }
+  return result;
 }
 
 /** The user messages of drainQueueSplit (the markers are checked against the schema, then dropped). */
