@@ -1,6 +1,7 @@
 import { app, type TimerFunctionOptions } from '@azure/functions';
 import { stopRunsOnSignals } from './shutdown';
 import { syncUsersHandler } from './syncUsersHandler';
+import { startTelemetry } from './telemetry';
 
 /**
  * Registration only. The schedule is the SYNC_SCHEDULE app setting (six-field NCRONTAB, UTC).
@@ -18,5 +19,7 @@ export const syncUsersTimer: TimerFunctionOptions = {
   handler: syncUsersHandler,
 };
 
+// OpenTelemetry to Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set (telemetry.ts), before the function is registered.
+startTelemetry(process.env);
 app.timer('syncUsers', syncUsersTimer);
 stopRunsOnSignals();

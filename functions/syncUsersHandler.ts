@@ -3,7 +3,9 @@ import { scrub, toSyncError } from '../shared/errors';
 import { dryRun, type DryRunReport } from '../shared/dry-run';
 import { readSettings, type SyncSettings } from '../shared/settings';
 import { createSyncRuntime, runSync, type RunSyncOptions, type SyncRuntime, type SyncSummary } from '../shared/sync';
+import { RunLog } from './run-log';
 import { trackRun } from './shutdown';
+import { flushTelemetry } from './telemetry';
 import { count } from '../shared/words';
 
 /**
@@ -75,24 +77,31 @@ export function dryRunLines(report: DryRunReport): string[] {
 }
 
 async function run(timer: Timer, context: InvocationContext, abortSignal: AbortSignal, request: SyncRequest): Promise<SyncSummary> {
+  // Every line of the run carries its run id (run-log.ts).
+  const log = new RunLog(context);
   try {
     const runtime = runtimeFor(readSettings(process.env, { source: appSettingsSource }));
-    if (timer.isPastDue) context.warn('The timer is past due: this run starts late (the app was down or busy at the scheduled time).');
+    if (timer.isPastDue) log.warn('The timer is past due: this run starts late (the app was down or busy at the scheduled time).');
 
     const summary = await runSync(runtime, { runId: context.invocationId, runAt: new Date() }, {
-      onProgress: (progress) => context.debug('sync progress', progress),
-      onNotice: (message) => context.warn(scrub(message)),
+      onProgress: (progress) => log.debug('sync progress', progress),
+      onNotice: (message) => log.warn(scrub(message)),
+      onRunId: (runId) => log.identify(runId),
       abortSignal,
       ...request,
     });
     if (summary.outcome === 'locked') return summary;
-    context.log(summaryLine(summary));
+    log.info(summaryLine(summary));
     return summary;
   } catch (error) {
     const failure = toSyncError(error);
     // Messages quote SDK and server errors: scrubbed once more at the boundary, whatever their path.
-    context.error(`Sync failed [${failure.code}]: ${scrub(failure.message)}`);
+    log.error(`Sync failed [${failure.code}]: ${scrub(failure.message)}`);
     throw failure;
+  } finally {
+    log.close();
+    // The run's spans, metrics and log records leave now: an idle Flex Consumption instance may be gone before the next export.
+    await flushTelemetry();
   }
 }
 

@@ -136,6 +136,11 @@ param vnetEnabled bool = false
 @description('Diagnostic settings into the Log Analytics workspace: Key Vault audit events, and the storage account\'s blob and queue read, write and delete logs.')
 param diagnosticsEnabled bool = true
 
+// --- Monitoring (issue 12; infra/README.md, "Monitoring") --------------------------------------
+
+@description('E-mail address the alert on a failed or missing daily run (no successful run in 26 hours) goes to, through an action group created for it. Empty: the alert rule is still created and shows in Monitor > Alerts, notifying no one. azd: ALERT_EMAIL.')
+param alertEmail string = ''
+
 @description('Create the User.Read.All app role assignment (admin consent for the app). Set false on a redeploy that fails with "EntitlementGrant entry already exists" (microsoftgraph/msgraph-bicep-types#161): the grant made by the first deployment stays; a deployment never removes it.')
 param grantUserReadAll bool = true
 
@@ -216,6 +221,7 @@ module sync 'main.bicep' = {
     keyVaultNameSuffix: keyVaultNameSuffix
     vnetEnabled: vnetEnabled
     diagnosticsEnabled: diagnosticsEnabled
+    alertEmail: alertEmail
     graphClientId: application.appId
   }
 }

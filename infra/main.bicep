@@ -122,6 +122,11 @@ param vnetEnabled bool = false
 @description('Diagnostic settings into the Log Analytics workspace: Key Vault audit events, and the storage account\'s blob and queue read, write and delete logs.')
 param diagnosticsEnabled bool = true
 
+// --- Monitoring (issue 12; infra/README.md, "Monitoring") --------------------------------------
+
+@description('E-mail address the alert on a failed or missing daily run (no successful run in 26 hours) goes to, through an action group created for it. Empty: the alert rule is still created and shows in Monitor > Alerts, notifying no one. azd: ALERT_EMAIL.')
+param alertEmail string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName, app: 'graph-user-sync' }
 var functionAppName = 'func-${environmentName}-${resourceToken}'
@@ -303,6 +308,19 @@ module diagnostics 'modules/diagnostics.bicep' = {
     storageAccountName: storage.outputs.name
     keyVaultDeployed: usesKeyVault
     keyVaultName: keyVaultName
+  }
+}
+
+// The alert on the daily run: no successful run in 26 hours (modules/alerts.bicep).
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    alertRuleName: 'alert-missed-run-${environmentName}-${resourceToken}'
+    actionGroupName: 'ag-${environmentName}-${resourceToken}'
+    alertEmail: alertEmail
   }
 }
 

@@ -7,10 +7,11 @@ import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, schedul
 import { summarizeChurn } from './churn';
 import { startLocalStack, stackCredentials } from './stack';
 import { prng } from './stand-ins/seed';
+import { printTelemetry, startLocalTelemetry, type LocalTelemetry } from './telemetry';
 import { count } from '../shared/words';
 
 /**
- * `npm run local [-- --once] [--users N] [--churn N] [--credential M] [--faults LIST]`: the whole offline stack,
+ * `npm run local [-- --once] [--users N] [--churn N] [--credential M] [--faults LIST] [--telemetry]`: the whole offline stack,
  * one sync at once with a live progress line, the summary and one message read back from the
  * queue; then (without --once) N random changes to the directory and a second run right away,
  * which in delta mode sends only those; then the sync again on SYNC_SCHEDULE, N changes before
@@ -29,6 +30,7 @@ async function main(): Promise<number> {
     churn: { type: 'string', default: String(defaultChurn) },
     credential: { type: 'string', default: 'secret' },
     faults: { type: 'string' },
+    telemetry: { type: 'boolean', default: false },
   });
   const credential = stackCredentials.find((c) => c === values.credential);
   if (credential === undefined) throw new UsageError(`--credential "${values.credential}" must be one of ${stackCredentials.join(', ')}, e.g. --credential managed-identity`);
@@ -43,6 +45,8 @@ async function main(): Promise<number> {
     throw new UsageError(`--faults: ${error instanceof Error ? error.message : String(error)}`);
   }
 
+  // Before anything makes a span: the SDK with in-memory exporters, printed after each run.
+  const telemetry: LocalTelemetry | undefined = values.telemetry ? startLocalTelemetry() : undefined;
   process.stdout.write(`Starting the local stack (Entra ID, Graph with ${count(users, 'user')}, Key Vault, Azurite)…\n`);
   // queue-down restarts Azurite: only on disk does the queue keep its messages through that.
   const stack = await startLocalStack({ users, faults, persistent: faults.some((f) => f.name === 'queue-down'), credential });
@@ -63,6 +67,7 @@ async function main(): Promise<number> {
 
   const once = async (): Promise<boolean> => {
     const summary = await invokeSync({ liveProgress: true });
+    if (telemetry !== undefined) await printTelemetry(telemetry);
     if (faults.length > 0) process.stdout.write(`${count(stack.faults.injected, 'fault')} injected so far.\n`);
     if (summary === undefined) return false;
     const expected = summary.snapshots + summary.upserts + summary.removals + (summary.kind === 'snapshot' ? 1 : 0);
@@ -112,7 +117,7 @@ async function main(): Promise<number> {
 runCommand(
   'npm run local',
   main,
-  `usage: npm run local -- [--once] [--users N] [--churn N] [--credential M] [--faults LIST]
+  `usage: npm run local -- [--once] [--users N] [--churn N] [--credential M] [--faults LIST] [--telemetry]
   Starts the offline stack (Entra ID, Graph, Key Vault stand-ins and Azurite), runs the sync once,
   then changes the directory and runs it again (delta mode: only the changes), then on
   SYNC_SCHEDULE until Ctrl-C. Exported USER_FIELDS, SYNC_SCHEDULE, USERS_QUEUE_NAME,
@@ -123,6 +128,7 @@ runCommand(
   --churn N       random directory changes before each run after the first (default ${defaultChurn}; 0: none)
   --credential M  GRAPH_CREDENTIAL: secret (default), certificate or managed-identity (then no secret anywhere)
   --faults LIST   faults for the stand-ins, e.g. graph-429@2,token-503,queue-down@2x3
+  --telemetry     print each run's OpenTelemetry spans (a tree) and metrics (a table), kept in memory
   -h, --help      this text
 Exit status: 0 ok, 1 a failed run, 2 bad settings or arguments.`,
 );

@@ -7,6 +7,7 @@ import type { ClientCredential, CurrentClientAuth } from './client-credential';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
 import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
 import type { BudgetSource } from './retry';
+import { SpanNames, inSpan } from './telemetry';
 
 /**
  * GRAPH_CREDENTIAL=certificate: a Key Vault certificate. Its public part (`cer`) gives the SHA-256
@@ -59,7 +60,7 @@ export function createCertificateCredential(vaultUrl: string, name: string, cred
 
   async function latest(): Promise<{ version: string; cer: Uint8Array; enabled: boolean; expiresOn: Date | undefined; notBefore: Date | undefined }> {
     try {
-      const certificate = await certificates.getCertificate(name);
+      const certificate = await inSpan(SpanNames.keyVaultCertificate, {}, () => certificates.getCertificate(name));
       const version = certificate.properties.version;
       if (version === undefined || certificate.cer === undefined) throw new SyncError(SyncErrorCodes.certificateUnusable, `Key Vault certificate "${name}" in ${vaultUrl} has no issued version yet (is it still pending?).`);
       return { version, cer: certificate.cer, enabled: certificate.properties.enabled !== false, expiresOn: certificate.properties.expiresOn, notBefore: certificate.properties.notBefore };
@@ -78,7 +79,7 @@ export function createCertificateCredential(vaultUrl: string, name: string, cred
     if (found.notBefore !== undefined && found.notBefore.getTime() > now() + 300_000) throw unusable(`it is not valid before ${found.notBefore.toISOString()}`);
     let secret: { value?: string; contentType?: string };
     try {
-      secret = await secrets.getSecret(name, { version: found.version });
+      secret = await inSpan(SpanNames.keyVaultSecret, {}, () => secrets.getSecret(name, { version: found.version }));
     } catch (error) {
       throw mapKeyVaultError(error, object);
     }

@@ -2,6 +2,7 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { ClientCredential, CurrentClientAuth } from './client-credential';
 import { assertionExpired } from './credential-certificate';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
+import { SpanNames, inSpan } from './telemetry';
 
 /**
  * GRAPH_CREDENTIAL=managed-identity: no secret and no certificate anywhere. The Function App's
@@ -40,7 +41,7 @@ export function createManagedIdentityCredential(identity: TokenCredential, audie
     reads++;
     let token: AccessToken | null;
     try {
-      token = await identity.getToken(`${audience}/.default`);
+      token = await inSpan(SpanNames.identityToken, {}, () => identity.getToken(`${audience}/.default`));
     } catch (error) {
       throw identityFailed(describeCause(error), error);
     }

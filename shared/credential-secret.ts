@@ -5,6 +5,7 @@ import type { ClientCredential, CurrentClientAuth } from './client-credential';
 import { SyncError, SyncErrorCodes } from './errors';
 import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
 import type { BudgetSource } from './retry';
+import { SpanNames, inSpan } from './telemetry';
 
 /**
  * Step 1 (GRAPH_CREDENTIAL=secret): the app registration's client secret, read from Key Vault and cached in memory.
@@ -44,7 +45,7 @@ export function createClientSecretSource(
   async function read(): Promise<string> {
     reads++;
     try {
-      const secret = await client.getSecret(secretName);
+      const secret = await inSpan(SpanNames.keyVaultSecret, {}, () => client.getSecret(secretName));
       if (secret.value === undefined || secret.value === '') {
         throw new SyncError(
           SyncErrorCodes.keyVaultSecretEmpty,

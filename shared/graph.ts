@@ -9,6 +9,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import { SyncError, SyncErrorCodes, describeCause, isNetworkError } from './errors';
 import { createRetryingPipeline, type BudgetSource } from './retry';
+import { Attr, SpanNames, httpStatus, inSpan } from './telemetry';
 import { parseUsersPage, type UsersPage } from './users';
 
 /**
@@ -128,6 +129,7 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
   });
   pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: `${options.baseUrl}/.default` }), { phase: 'Sign' });
   const httpClient = options.httpClient ?? createDefaultHttpClient();
+  let pageNumber = 0;
 
   let url: string | undefined = options.startUrl ?? usersUrl(options.baseUrl, options.fields, options.pageSize);
   while (url !== undefined) {
@@ -143,7 +145,7 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
     let requestId: string | undefined;
     let location: string | undefined;
     try {
-      const response = await pipeline.sendRequest(httpClient, request);
+      const response = await inSpan(SpanNames.graphPage, { [Attr.pageNumber]: ++pageNumber }, () => pipeline.sendRequest(httpClient, request), (answer, span) => httpStatus(span, answer.status));
       status = response.status;
       text = response.bodyAsText ?? '';
       requestId = response.headers.get('request-id') ?? undefined;

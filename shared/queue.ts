@@ -2,6 +2,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { SyncError, SyncErrorCodes, describeCause, isIdentityError, isNetworkError, storageSignInFailed } from './errors';
 import type { StorageConnection } from './settings';
 import { pipelineOptions, storageErrorCode, type StorageClientOptions } from './storage';
+import { Attr, errorType, instruments } from './telemetry';
 
 /**
  * Step 4b: the users queue. Created if missing, then written with a bounded number of sends in
@@ -92,13 +93,17 @@ export class QueueSender {
   async enqueue(text: string): Promise<void> {
     while (this.#inFlight.size >= this.concurrency && this.#failure === undefined) await Promise.race(this.#inFlight);
     if (this.#failure !== undefined) throw this.#failure;
+    const started = performance.now();
+    const latency = instruments().queueSendDuration;
     const send: Promise<boolean> = this.client.sendMessage(text).then(
       () => {
+        latency.record((performance.now() - started) / 1000);
         this.#sent++;
         this.#inFlight.delete(send);
         return true;
       },
       (error: unknown) => {
+        latency.record((performance.now() - started) / 1000, { [Attr.errorType]: errorType(error) });
         this.#failure ??= mapQueueError(error, this.target, 'send');
         this.#inFlight.delete(send);
         return false;

@@ -11,6 +11,7 @@ import {
   retryPolicy,
 } from '@azure/core-rest-pipeline';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
+import { countRetry } from './telemetry';
 import { count } from './words';
 
 /**
@@ -245,6 +246,7 @@ export function budgetedRetryStrategy(budgets: BudgetSource, options: BudgetedRe
         firstFailureAt = undefined;
         return { errorToThrow: budgetExhausted(options, failure, triedMs, retryCount + 1, budget, responseError) };
       }
+      countRetry(options.dependency);
       return { retryAfterInMs: wait };
     },
   };
@@ -298,6 +300,7 @@ export function budgetGuardPolicy(budgets: BudgetSource, options: Pick<BudgetedR
       if (previous !== undefined) {
         budget.charge(started - previous.at);
         if (budget.remainingMs === 0) throw budgetExhausted(options, previous.what, started - previous.first, previous.attempts, budget);
+        countRetry(options.dependency);
       }
       const record = (what: string): void => {
         const now = budget.now();

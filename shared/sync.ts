@@ -18,6 +18,7 @@ import type { RetryBudget } from './retry';
 import { PendingRemovals } from './removals';
 import { planRun } from './run-plan';
 import { latestDeltaLink, readMemberIds, readPagesFrom, readUsersById, walkStartUrl, type SyncRuntime } from './runtime';
+import { observeRun, type RunObservation } from './run-telemetry';
 import { Membership, entryAction, outOfScope } from './scope';
 import { describeScope, describeThreshold, removalThreshold, scopeKey, type SyncMode } from './settings';
 import { count } from './words';
@@ -79,6 +80,8 @@ export interface RunSyncOptions {
   onProgress?: (progress: SyncProgress) => void;
   /** Things an operator should know that are not failures (a resumed run, an expired link). */
   onNotice?: (message: string) => void;
+  /** The run's id, once known (a new run: the invocation's; a resumed run: the one it started with), at the run's first checkpoint, before any Graph read; notices before it belong to the same run. */
+  onRunId?: (runId: string) => void;
   /** Stops the run cleanly: no more Graph reads, sends in flight drained, checkpoint saved. */
   abortSignal?: AbortSignal;
   /** One full snapshot now, whatever SYNC_MODE says (`npm run sync -- --once --full`). */
@@ -89,7 +92,12 @@ export interface RunSyncOptions {
   now?: () => number;
 }
 
-export async function runSync(runtime: SyncRuntime, run: RunInfo, options: RunSyncOptions = {}): Promise<SyncSummary> {
+export function runSync(runtime: SyncRuntime, run: RunInfo, options: RunSyncOptions = {}): Promise<SyncSummary> {
+  // The run's span and metrics (run-telemetry.ts): the lock and the progress are watched for the run id and the counts.
+  return observeRun(run, runtime.settings.mode, options, (observation) => runObserved(runtime, run, options, observation));
+}
+
+async function runObserved(runtime: SyncRuntime, run: RunInfo, options: RunSyncOptions, observation: RunObservation): Promise<SyncSummary> {
   const now = options.now ?? Date.now;
   const notice = options.onNotice ?? (() => undefined);
   const started = now();
@@ -98,7 +106,7 @@ export async function runSync(runtime: SyncRuntime, run: RunInfo, options: RunSy
 
   let lock: RunLock;
   try {
-    lock = await runtime.runState.lock();
+    lock = observation.watch(await runtime.runState.lock());
   } catch (error) {
     const failure = toSyncError(error);
     if (failure.code !== SyncErrorCodes.runLocked) throw failure;
@@ -111,7 +119,7 @@ export async function runSync(runtime: SyncRuntime, run: RunInfo, options: RunSy
   }
 
   try {
-    return await runLocked(runtime, lock, run, budget, options, started);
+    return await runLocked(runtime, lock, run, budget, { ...options, onProgress: observation.progress(options.onProgress) }, started);
   } finally {
     await lock.release();
   }

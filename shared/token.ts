@@ -4,6 +4,7 @@ import type { ClientCredential, CurrentClientAuth } from './client-credential';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
 import { createRetryingNetworkModule } from './msal-network';
 import { RetryBudget, type BudgetSource } from './retry';
+import { Attr, SpanNames, inSpan } from './telemetry';
 
 const defaultTokenBudgetMs = 600_000;
 
@@ -103,25 +104,28 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
   }
 
   return {
-    async getToken(): Promise<AppToken> {
-      network.lastError = undefined;
-      perCall = new RetryBudget(defaultTokenBudgetMs);
-      try {
-        return await acquire();
-      } catch (error) {
-        const no = errorNoOf(error);
-        if (no === undefined || !options.credential.isRejection(no)) throw await failure(error);
-      }
-      // Refused: perhaps rotated since we cached it, or an assertion that lapsed. Read it again, once.
-      options.credential.invalidate();
-      try {
-        return await acquire();
-      } catch (error) {
-        const no = errorNoOf(error);
-        throw (no === undefined ? undefined : options.credential.rejected(no, error, context)) ?? (await failure(error));
-      }
-    },
+    // One span per token: from msal's cache or from Entra ID (with the credential's read, when it is read).
+    getToken: () => inSpan(SpanNames.token, { [Attr.credentialMode]: options.credential.mode }, requestToken, (token, span) => span.setAttribute(Attr.tokenFromCache, token.fromCache)),
   };
+
+  async function requestToken(): Promise<AppToken> {
+    network.lastError = undefined;
+    perCall = new RetryBudget(defaultTokenBudgetMs);
+    try {
+      return await acquire();
+    } catch (error) {
+      const no = errorNoOf(error);
+      if (no === undefined || !options.credential.isRejection(no)) throw await failure(error);
+    }
+    // Refused: perhaps rotated since we cached it, or an assertion that lapsed. Read it again, once.
+    options.credential.invalidate();
+    try {
+      return await acquire();
+    } catch (error) {
+      const no = errorNoOf(error);
+      throw (no === undefined ? undefined : options.credential.rejected(no, error, context)) ?? (await failure(error));
+    }
+  }
 
   async function failure(error: unknown): Promise<SyncError> {
     // The pipeline's own verdict (retry budget spent, with the last answer) beats msal's opaque wrapper.

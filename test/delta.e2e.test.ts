@@ -68,7 +68,7 @@ describe('delta sync end to end', () => {
     assert.deepEqual(markers.map((m) => m.type === 'snapshot.completed' && m.snapshot), [{ users: 450, reason: 'first-delta' }]);
     const saved = await checkpoint();
     assert.deepEqual([saved?.status, saved?.mode, saved?.deltaLink, saved?.knownUsers], ['finished', 'delta', stack.graph.issuedDeltaLinks.at(-1), 450]);
-    assert.ok(logs.some((l) => /^Sync finished \(delta mode, snapshot \(first-delta\): 450 snapshot users, delta link advanced\): 450 entries read in 3 pages, 451 messages/.test(l.text)));
+    assert.ok(logs.some((l) => /^\[run [\w-]+\] Sync finished \(delta mode, snapshot \(first-delta\): 450 snapshot users, delta link advanced\): 450 entries read in 3 pages, 451 messages/.test(l.text)));
   });
 
   it('the second run sends exactly the changes: adds, selected-property updates, restores as upserts; soft and hard deletes as removals; nothing else', async () => {
@@ -115,7 +115,7 @@ describe('delta sync end to end', () => {
     const saved = await checkpoint();
     assert.notEqual(saved?.deltaLink, linkBefore);
     assert.equal(saved?.deltaLink, stack.graph.issuedDeltaLinks.at(-1));
-    assert.ok(logs.some((l) => /^Sync finished \(delta mode, changes: 3 upserts, 3 removals, 0 snapshot users, delta link advanced\): 6 entries read in 1 page, 6 messages/.test(l.text)));
+    assert.ok(logs.some((l) => /^\[run [\w-]+\] Sync finished \(delta mode, changes: 3 upserts, 3 removals, 0 snapshot users, delta link advanced\): 6 entries read in 1 page, 6 messages/.test(l.text)));
 
     // Nothing changed: nothing sent.
     const quiet = await syncUsersHandler(timer(), testContext().context);

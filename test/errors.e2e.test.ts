@@ -32,7 +32,7 @@ describe('syncUsers errors, end to end', () => {
     const errors = logs.filter((l) => l.level === 'error');
     assert.equal(errors.length, 1);
     const line = errors[0]?.text ?? '';
-    assert.ok(line.startsWith(`Sync failed [${code}]: `), line);
+    assert.ok(line.startsWith(`[run ${context.invocationId}] Sync failed [${code}]: `), line);
     for (const p of patterns) assert.match(line, p);
     assert.doesNotMatch(line, /\n\s+at /, 'no stack trace');
     assert.doesNotMatch(line, /eyJ[\w-]+\.[\w-]+\./, 'no token');

@@ -711,6 +711,7 @@ describe('infra/: both deployment paths', () => {
       graphClientId: '${GRAPH_CLIENT_ID}',
       graphCredential: '${GRAPH_CREDENTIAL=secret}',
       keyVaultNameSuffix: '${KEY_VAULT_NAME_SUFFIX}',
+      alertEmail: '${ALERT_EMAIL}',
     };
     const mainFile = parametersFile('main');
     const graphFile = parametersFile('main-graph');

@@ -49,13 +49,13 @@ describe('syncUsers end to end, full mode', () => {
         });
       }
       assert.deepEqual(messages.map((m) => m.sequence).sort((a, b) => a - b), seeded.map((_, i) => 1_000_000_001 + i), 'sequence: the position in the walk');
-      const summaryLine = logs.find((l) => l.level === 'information' && l.text.startsWith('Sync finished'));
+      const summaryLine = logs.find((l) => l.level === 'information' && l.text.startsWith(`[run ${context.invocationId}] Sync finished`));
       assert.ok(summaryLine, 'one summary line');
       // Plural only when plural: "1 user read", "0 users read", "1 page".
       const s = (n: number): string => (n === 1 ? '' : 's');
       assert.match(
         summaryLine.text,
-        new RegExp(`^Sync finished \\(full mode, snapshot \\(full-mode\\): ${count} snapshot user${s(count)}\\): ${count} entr${count === 1 ? 'y' : 'ies'} read in ${summary.pages} page${s(summary.pages)}, ${count + 1} message${s(count + 1)} written to .*, \\d+ ms, token from cache: (yes|no)`),
+        new RegExp(`^\\[run ${context.invocationId}\\] Sync finished \\(full mode, snapshot \\(full-mode\\): ${count} snapshot user${s(count)}\\): ${count} entr${count === 1 ? 'y' : 'ies'} read in ${summary.pages} page${s(summary.pages)}, ${count + 1} message${s(count + 1)} written to .*, \\d+ ms, token from cache: (yes|no)`),
       );
       assert.equal(summary.messages, count + 1, 'the users and the marker');
     });
