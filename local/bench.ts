@@ -104,6 +104,7 @@ const usage = `usage: npm run bench -- [--users N] [--model local|azure] [option
   --parallel-reads N        GRAPH_PARALLEL_READS for the sync, 1 to 16 (default: the sync's own default)
   --churn-percent P         users changed before (e), 0.01 to 50 (default 1)
   --naive-max-seconds S     stop (b)'s sending after S s and extrapolate, 0 for never (default 240)
+  --cpu-prof DIR            write a V8 CPU profile of each scenario's process into DIR (node --cpu-prof)
   --only LIST               some of ${partKeys.join(',')} (default all)
   --out DIR                 where the JSON and SVG go (default bench/results)
   -h, --help                this text
@@ -128,6 +129,7 @@ interface BenchArgs {
   naiveMaxSeconds: number;
   parts: Set<PartKey>;
   out: string;
+  cpuProfDir: string | undefined;
 }
 
 function parseBenchArgs(args: string[]): BenchArgs {
@@ -144,6 +146,7 @@ function parseBenchArgs(args: string[]): BenchArgs {
       'churn-percent': { type: 'string', default: '1' },
       'naive-max-seconds': { type: 'string', default: '240' },
       only: { type: 'string', default: partKeys.join(',') },
+      'cpu-prof': { type: 'string' },
       out: { type: 'string', default: join('bench', 'results') },
     },
     args,
@@ -174,6 +177,7 @@ function parseBenchArgs(args: string[]): BenchArgs {
     naiveMaxSeconds: wholeNumber('naive-max-seconds', values['naive-max-seconds'], 0, 86_400, '240'),
     parts,
     out: values.out,
+    cpuProfDir: values['cpu-prof'],
   };
 }
 
@@ -214,18 +218,20 @@ class StackProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    await this.command({ cmd: 'stop' }).catch(() => undefined);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    if (this.child.connected) await this.command({ cmd: 'stop' }).catch(() => undefined);
+    else this.child.kill('SIGTERM');
     await exited;
     clearTimeout(timer);
   }
 }
 
 /** One scenario process: its report, or an error with what it printed. */
-function runScenario(script: string, env: NodeJS.ProcessEnv): Promise<ScenarioReport> {
-  const child = fork(join(__dirname, 'bench', script), [], { env, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function runScenario(script: string, env: NodeJS.ProcessEnv, cpuProfDir: string | undefined): Promise<ScenarioReport> {
+  const execArgv = cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${script.replace(/\.js$/, '')}-${Date.now()}.cpuprofile`];
+  const child = fork(join(__dirname, 'bench', script), [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let report: ScenarioReport | undefined;
     child.on('message', (message: ScenarioReport) => (report = message));
@@ -289,11 +295,7 @@ async function main(): Promise<number> {
       },
       baseEnv,
     );
-    const stopStack = (): void => {
-      stack.child.kill('SIGTERM');
-    };
-    process.once('SIGINT', stopStack);
-    process.once('SIGTERM', stopStack);
+    // Ctrl-C or SIGTERM ends this process as usual: the stack process sees its IPC channel close and stops Azurite.
     try {
       await runScenarios(args, stack, baseEnv, settings, results, log);
     } finally {
@@ -339,7 +341,7 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
     await stack.command({ cmd: 'counters' }); // reset
     const label = key.startsWith('rss-') ? `(c) at ${Number(key.slice(4)).toLocaleString('en-US')} users, for RSS` : scenarioLabels[key as ScenarioKey];
     log(`${label}: running…`);
-    const report = await runScenario(script, scenarioEnv);
+    const report = await runScenario(script, scenarioEnv, args.cpuProfDir);
     const counters = await stack.command<StackCounters>({ cmd: 'counters' });
     const queue = requestsTo(report.requests, queueHost);
     const graph = requestsTo(report.requests, ready.hosts.graph);
@@ -481,7 +483,7 @@ function renderTable(results: BenchResults): string {
   if (results.coldStart !== undefined) {
     out.push(`cold start, require of the function module (median of ${results.coldStart.repetitions}; whole node process in brackets):`);
     for (const v of results.coldStart.variants) {
-      out.push(`  ${v.label.padEnd(26)} ${v.error !== undefined ? v.error : `${v.medianRequireMs.toFixed(0)} ms (${v.medianProcessMs.toFixed(0)} ms), ${v.bytes === undefined ? '?' : (v.bytes / 1024).toFixed(0)} KiB, ${v.registers ? 'registers syncUsers' : 'did NOT register syncUsers'}`}`);
+      out.push(`  ${v.label.padEnd(36)} ${v.error !== undefined ? v.error : `${v.medianRequireMs.toFixed(0)} ms (${v.medianProcessMs.toFixed(0)} ms), ${v.bytes === undefined ? '?' : (v.bytes / 1024).toFixed(0)} KiB, ${v.registers ? 'registers syncUsers' : 'did NOT register syncUsers'}`}`);
     }
   }
   out.push('', 'ratios: ' + Object.entries(results.ratios).map(([k, v]) => `${k} ${v === undefined ? '–' : v}`).join(', '), 'targets:');

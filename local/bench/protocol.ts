@@ -35,6 +35,11 @@ export function countRequests(): () => RequestCounts {
   return () => structuredClone(counts);
 }
 
+/** A scenario process ends with its parent (Ctrl-C, a failed bench): it would otherwise retry against a stopped stack. */
+export function exitWithParent(): void {
+  process.on('disconnect', () => process.exit(1));
+}
+
 /** What a scenario process reports when it is done. */
 export interface ScenarioReport {
   ok: boolean;

@@ -6,7 +6,7 @@ import { storageRetryOptions } from '../../shared/storage';
 import { parseUsersPage } from '../../shared/users';
 import { seedUsers } from '../stand-ins/seed';
 import { userProperty } from '../stand-ins/user-schema';
-import { countRequests, type ScenarioReport } from './protocol';
+import { countRequests, exitWithParent, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenario (a), the ceiling: the same messages the sync would send for the same
@@ -15,6 +15,7 @@ import { countRequests, type ScenarioReport } from './protocol';
  * (QUEUE_SEND_CONCURRENCY), and nothing else: no Graph, no checkpoint. What the queue takes.
  */
 async function main(): Promise<void> {
+  exitWithParent();
   const settings = readSettings(process.env);
   const users = Number(process.env['BENCH_USERS']);
   const client = createQueueClient(settings.storage, settings.queueName, { retryOptions: storageRetryOptions(settings.retryBudgetMs) });

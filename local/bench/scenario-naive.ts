@@ -3,7 +3,7 @@ import { ConfidentialClientApplication } from '@azure/msal-node';
 import { QueueClient } from '@azure/storage-queue';
 import { buildUserMessage, encodeMessage, MessageTypes, sequenceOf } from '../../shared/messages';
 import { parseUsersPage, type DirectoryEntry } from '../../shared/users';
-import { countRequests, type ScenarioReport } from './protocol';
+import { countRequests, exitWithParent, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenario (b), naive: what the quickstart samples do. msal-node's client
@@ -16,6 +16,7 @@ import { countRequests, type ScenarioReport } from './protocol';
  * the sending time from the messages sent (one at a time, so the rate is steady) and says so.
  */
 async function main(): Promise<void> {
+  exitWithParent();
   const env = process.env as Record<string, string>;
   const fields = (env['USER_FIELDS'] ?? 'id').split(',');
   const maxSendMs = Number(env['BENCH_NAIVE_MAX_SEND_MS'] ?? '0');

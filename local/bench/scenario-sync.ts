@@ -1,5 +1,5 @@
 import { invokeSync } from '../invoke';
-import { countRequests, type ScenarioReport } from './protocol';
+import { countRequests, exitWithParent, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenarios (c), (d), (e) and "reading alone": this sync, the production path
@@ -8,6 +8,7 @@ import { countRequests, type ScenarioReport } from './protocol';
  * environment bench.ts gives it (SYNC_MODE, USERS_QUEUE_NAME, the stack's endpoints).
  */
 async function main(): Promise<void> {
+  exitWithParent();
   const requests = countRequests();
   const problems: string[] = [];
   const started = performance.now();

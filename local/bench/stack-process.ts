@@ -83,7 +83,7 @@ async function main(): Promise<void> {
         await queues.getQueueClient(command.name).deleteIfExists();
         return undefined;
       case 'stop':
-        await stop();
+        await (stopping ??= stop());
         return undefined;
     }
   };
@@ -96,9 +96,14 @@ async function main(): Promise<void> {
       (error: unknown) => process.send?.({ id: command.id, ok: false, error: error instanceof Error ? error.message : String(error) } satisfies StackAnswer),
     );
   });
-  // The parent went away without a stop: take Azurite down with us.
-  process.on('disconnect', () => void stop().finally(() => process.exit(0)));
-  process.send?.(ready);
+  // The parent went away without a stop, or a signal came: take Azurite down with us.
+  let stopping: Promise<void> | undefined;
+  const stopAndExit = (code: number) => (): void => void (stopping ??= stop()).finally(() => process.exit(code));
+  process.on('disconnect', stopAndExit(0));
+  process.on('SIGINT', stopAndExit(130));
+  process.on('SIGTERM', stopAndExit(143));
+  if (process.connected) process.send?.(ready);
+  else stopAndExit(0)();
 }
 
 /**
