@@ -50,6 +50,8 @@ interface NetworkModel {
   queueLatencyMs: number;
   queueMessagesPerSecond: number | undefined;
   queueOverLimit: 'delay' | '503';
+  /** Where the azure model's proxy puts messages: Azurite, or nowhere (answered by the proxy). */
+  queueStore: 'azurite' | 'none';
 }
 
 interface ScenarioResult {
@@ -100,6 +102,8 @@ const usage = `usage: npm run bench -- [--users N] [--model local|azure] [option
   --queue-latency-ms MS     azure model: added to every queue request (default 5)
   --queue-rate N            azure model: messages/s per queue, 1 to 100000 (default 2000, Azure's published target)
   --queue-over-limit delay|503   azure model: over the rate, hold the request (default) or answer 503 ServerBusy
+  --queue-store none|azurite     azure model: the proxy answers each message itself (default: Azurite is slower
+                            than Azure's target and takes a core of this machine) or forwards it to Azurite
   --concurrency N           QUEUE_SEND_CONCURRENCY for the sync and the ceiling, 1 to 256 (default 32)
   --parallel-reads N        GRAPH_PARALLEL_READS for the sync, 1 to 16 (default: the sync's own default)
   --churn-percent P         users changed before (e), 0.01 to 50 (default 1)
@@ -141,6 +145,7 @@ function parseBenchArgs(args: string[]): BenchArgs {
       'queue-latency-ms': { type: 'string', default: '5' },
       'queue-rate': { type: 'string', default: '2000' },
       'queue-over-limit': { type: 'string', default: 'delay' },
+      'queue-store': { type: 'string', default: 'none' },
       concurrency: { type: 'string', default: '32' },
       'parallel-reads': { type: 'string' },
       'churn-percent': { type: 'string', default: '1' },
@@ -154,6 +159,7 @@ function parseBenchArgs(args: string[]): BenchArgs {
   const users = wholeNumber('users', values.users.replace(/_/g, ''), 1000, 1_000_000, '100000');
   if (values.model !== 'local' && values.model !== 'azure') throw new UsageError(`--model "${values.model}" must be local or azure`);
   if (values['queue-over-limit'] !== 'delay' && values['queue-over-limit'] !== '503') throw new UsageError(`--queue-over-limit "${values['queue-over-limit']}" must be delay or 503`);
+  if (values['queue-store'] !== 'none' && values['queue-store'] !== 'azurite') throw new UsageError(`--queue-store "${values['queue-store']}" must be none or azurite`);
   const azure = values.model === 'azure';
   const model: NetworkModel = {
     name: values.model,
@@ -161,6 +167,7 @@ function parseBenchArgs(args: string[]): BenchArgs {
     queueLatencyMs: azure ? decimal('queue-latency-ms', values['queue-latency-ms'], 0, 1000, '5') : 0,
     queueMessagesPerSecond: azure ? wholeNumber('queue-rate', values['queue-rate'], 1, 100_000, '2000') : undefined,
     queueOverLimit: values['queue-over-limit'],
+    queueStore: azure ? values['queue-store'] : 'azurite',
   };
   const parts = new Set<PartKey>();
   for (const part of values.only.split(',').map((p) => p.trim())) {
@@ -291,7 +298,10 @@ async function main(): Promise<number> {
       {
         users: args.users,
         graphMsPer999: model.graphMsPer999,
-        queue: model.name === 'azure' ? { latencyMs: model.queueLatencyMs, ...(model.queueMessagesPerSecond === undefined ? {} : { messagesPerSecond: model.queueMessagesPerSecond }), overLimit: model.queueOverLimit } : undefined,
+        queue:
+          model.name === 'azure'
+            ? { latencyMs: model.queueLatencyMs, ...(model.queueMessagesPerSecond === undefined ? {} : { messagesPerSecond: model.queueMessagesPerSecond }), overLimit: model.queueOverLimit, sink: model.queueStore === 'none' }
+            : undefined,
       },
       baseEnv,
     );
@@ -318,7 +328,12 @@ function describeRun(args: BenchArgs, settings: Record<string, string>, parallel
   if (model.name === 'local') lines.push('  local: no added latency; the sync talks to Azurite (in memory) and the stand-ins directly over loopback');
   else {
     lines.push(`  azure: Graph page of 999 users ${model.graphMsPer999} ms (smaller pages proportionally: a delta page of 200, ${Math.round((model.graphMsPer999 * 200) / 999)} ms)`);
-    lines.push(`         queue: +${model.queueLatencyMs} ms per request, at most ${model.queueMessagesPerSecond?.toLocaleString('en-US') ?? '∞'} messages/s per queue (token bucket, 0.1 s burst; over it: ${model.queueOverLimit === 'delay' ? 'the request waits' : '503 ServerBusy'}); blob checkpoints go to Azurite directly`);
+    lines.push(`         queue: +${model.queueLatencyMs} ms per request, at most ${model.queueMessagesPerSecond?.toLocaleString('en-US') ?? '∞'} messages/s per queue (token bucket, 0.1 s burst; over it: ${model.queueOverLimit === 'delay' ? 'the request waits' : '503 ServerBusy'})`);
+    lines.push(
+      model.queueStore === 'none'
+        ? '         the proxy answers each message itself (not stored: Azurite would bound it, and take a core); queue creation and blob checkpoints go to Azurite'
+        : '         then forwards each message to Azurite (in memory); blob checkpoints go to Azurite directly',
+    );
   }
   lines.push(`  sync settings: ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ')}` + (settings['GRAPH_PARALLEL_READS'] !== undefined && !parallelReadsKnown ? ' (GRAPH_PARALLEL_READS is not read by this version of the sync: ignored)' : ''));
   lines.push(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);

@@ -15,8 +15,10 @@ import { listen, type RunningServer } from '../net';
  *   as a target, not as a hard limit, and a client at the target sees slower answers first; with
  *   503 the figure would mostly measure the client's retry back-off (1 s and more, storage.ts),
  *   not whether reading and sending overlap. `--queue-over-limit 503` shows that case.
- * - `sink: true` answers every message POST at once with a made-up 201, without Azurite: the
- *   bench's "reading alone" runs the sync against it, so the queue costs nothing.
+ * - `sink: true` answers every message POST itself with a made-up 201 (after the latency and the
+ *   cap, if any), without Azurite. With neither, it is the bench's "reading alone": a queue that
+ *   costs nothing. With them, it is the azure model's queue without Azurite behind it (--queue-store
+ *   none): Azurite takes a core of this machine and fewer messages a second than Azure's target.
  *
  * Everything else (create queue, the account's other calls) is forwarded untouched.
  */
@@ -110,10 +112,6 @@ export async function startQueueProxy(options: QueueProxyOptions): Promise<Runni
     const message = req.method === 'POST' && /\/messages(\?|$)/.test(path);
     if (message) counters.messages++;
     if (options.latencyMs !== undefined && options.latencyMs > 0) await sleep(options.latencyMs);
-    if (message && options.sink === true) {
-      req.resume();
-      return sinkAnswer(res);
-    }
     const bucket = message ? bucketFor(path.split('?')[0]?.split('/').slice(0, -1).join('/') ?? '') : undefined;
     if (bucket !== undefined) {
       if (options.overLimit === '503') {
@@ -129,6 +127,10 @@ export async function startQueueProxy(options: QueueProxyOptions): Promise<Runni
           await sleep(wait);
         }
       }
+    }
+    if (message && options.sink === true) {
+      req.resume();
+      return sinkAnswer(res);
     }
     const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path, headers: req.headers, agent }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);

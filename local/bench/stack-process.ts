@@ -17,8 +17,8 @@ export interface BenchStackOptions {
   users: number;
   /** Graph page latency, ms per 999 users (0: none). */
   graphMsPer999: number;
-  /** The azure model's queue (undefined: the sync talks to Azurite directly). */
-  queue: Omit<QueueProxyOptions, 'target' | 'sink'> | undefined;
+  /** The azure model's queue (undefined: the sync talks to Azurite directly); `sink`: answered by the proxy, not stored. */
+  queue: Omit<QueueProxyOptions, 'target'> | undefined;
 }
 
 async function main(): Promise<void> {
