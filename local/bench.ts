@@ -68,6 +68,8 @@ interface ScenarioResult {
   /** The sync's own figure: time spent on failed attempts and waiting between them. */
   retryMs: number | undefined;
   peakRssMiB: number;
+  /** CPU seconds of the scenario's process over its wall time: near 1 means bound by its own CPU (one core). */
+  cpuShare: number;
   /** The naive scenario stopped sending early: wall and rate are extrapolated from what it sent. */
   extrapolated?: { sent: number; of: number; sendMs: number };
   proxy?: StackCounters['proxy'];
@@ -372,6 +374,7 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
       retries: queue.retries + graph.retries,
       retryMs: summary?.retryMs,
       peakRssMiB: mib(report.maxRssKiB),
+      cpuShare: Math.round((report.cpuMs / Math.max(1, report.wallMs)) * 100) / 100,
       ...(counters.proxy === undefined || queueHost !== ready.hosts.queue ? {} : { proxy: counters.proxy }),
     };
     const phases = report.details as { readMs?: number; sendMs?: number; complete?: boolean } | undefined;
@@ -470,7 +473,7 @@ function assess(args: Pick<BenchArgs, 'users' | 'model'>, results: BenchResults)
 }
 
 function renderTable(results: BenchResults): string {
-  const rows: string[][] = [['scenario', 'wall s', 'users/s', 'Graph req', 'queue req', 'retries', 'peak RSS MiB']];
+  const rows: string[][] = [['scenario', 'wall s', 'users/s', 'Graph req', 'queue req', 'retries', 'peak RSS MiB', 'CPU/wall']];
   for (const key of scenarioKeys) {
     const r = results.scenarios[key];
     if (r === undefined) continue;
@@ -482,6 +485,7 @@ function renderTable(results: BenchResults): string {
       r.queueRequests.toLocaleString('en-US'),
       `${r.retries}${r.retryMs ? ` (${r.retryMs} ms)` : ''}`,
       r.peakRssMiB.toFixed(1),
+      r.cpuShare.toFixed(2),
     ]);
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];

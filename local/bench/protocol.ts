@@ -40,6 +40,12 @@ export function exitWithParent(): void {
   process.on('disconnect', () => process.exit(1));
 }
 
+/** CPU milliseconds (user + system) since `start` (a process.cpuUsage()). */
+export function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return Math.round((used.user + used.system) / 1000);
+}
+
 /** What a scenario process reports when it is done. */
 export interface ScenarioReport {
   ok: boolean;
@@ -52,6 +58,8 @@ export interface ScenarioReport {
   requests: RequestCounts;
   /** process.resourceUsage().maxRSS at the end, KiB: the peak resident set of this process. */
   maxRssKiB: number;
+  /** CPU time of this process (user + system) over the measured work, ms: near wallMs means it is bound by its own CPU. */
+  cpuMs: number;
   /** A failure, in one line. */
   error?: string;
   /** Anything else the scenario measured (the sync's summary, the naive script's phases). */

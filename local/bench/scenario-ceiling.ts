@@ -6,7 +6,7 @@ import { storageRetryOptions } from '../../shared/storage';
 import { parseUsersPage } from '../../shared/users';
 import { seedUsers } from '../stand-ins/seed';
 import { userProperty } from '../stand-ins/user-schema';
-import { countRequests, exitWithParent, type ScenarioReport } from './protocol';
+import { countRequests, cpuSince, exitWithParent, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenario (a), the ceiling: the same messages the sync would send for the same
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   let sent = 0;
   let error: string | undefined;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const worker = async (): Promise<void> => {
     while (error === undefined && next < texts.length) {
       const text = texts[next++] as string;
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     messages: sent,
     requests: requests(),
     maxRssKiB: process.resourceUsage().maxRSS,
+    cpuMs: cpuSince(cpu),
     ...(error === undefined ? {} : { error }),
     details: { concurrency: settings.sendConcurrency, averageMessageBytes: Math.round(texts.reduce((n, t) => n + t.length, 0) / Math.max(1, texts.length)) },
   };

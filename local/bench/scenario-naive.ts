@@ -3,7 +3,7 @@ import { ConfidentialClientApplication } from '@azure/msal-node';
 import { QueueClient } from '@azure/storage-queue';
 import { buildUserMessage, encodeMessage, MessageTypes, sequenceOf } from '../../shared/messages';
 import { parseUsersPage, type DirectoryEntry } from '../../shared/users';
-import { countRequests, exitWithParent, type ScenarioReport } from './protocol';
+import { countRequests, cpuSince, exitWithParent, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenario (b), naive: what the quickstart samples do. msal-node's client
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const maxSendMs = Number(env['BENCH_NAIVE_MAX_SEND_MS'] ?? '0');
   const requests = countRequests();
   const started = performance.now();
+  const cpu = process.cpuUsage();
 
   const app = new ConfidentialClientApplication({
     auth: {
@@ -68,12 +69,13 @@ async function main(): Promise<void> {
     messages: sent,
     requests: requests(),
     maxRssKiB: process.resourceUsage().maxRSS,
+    cpuMs: cpuSince(cpu),
     details: { pages, readMs, sendMs, complete: sent === users.length },
   };
   process.send?.(report, () => process.exit(0));
 }
 
 main().catch((error: unknown) => {
-  const report: ScenarioReport = { ok: false, wallMs: 0, users: 0, messages: 0, requests: {}, maxRssKiB: process.resourceUsage().maxRSS, error: error instanceof Error ? error.message : String(error) };
+  const report: ScenarioReport = { ok: false, wallMs: 0, users: 0, messages: 0, requests: {}, maxRssKiB: process.resourceUsage().maxRSS, cpuMs: 0, error: error instanceof Error ? error.message : String(error) };
   process.send?.(report, () => process.exit(1));
 });

@@ -1,5 +1,5 @@
 import { invokeSync } from '../invoke';
-import { countRequests, exitWithParent, type ScenarioReport } from './protocol';
+import { countRequests, cpuSince, exitWithParent, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenarios (c), (d), (e) and "reading alone": this sync, the production path
@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   const requests = countRequests();
   const problems: string[] = [];
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const summary = await invokeSync({
     liveProgress: process.stderr.isTTY,
     write: (level, line) => {
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     messages: summary?.messages ?? 0,
     requests: requests(),
     maxRssKiB: process.resourceUsage().maxRSS,
+    cpuMs: cpuSince(cpu),
     ...(summary === undefined ? { error: problems.join(' | ').slice(0, 2000) } : {}),
     details: { summary, warnings: problems.slice(0, 5) },
   };
