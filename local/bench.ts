@@ -7,7 +7,7 @@ import { allSettingNames } from '../shared/settings';
 import { renderBarChart } from './bench/chart';
 import { measureColdStart, type ColdStartReport } from './bench/cold-start';
 import type { BenchStackOptions } from './bench/stack-process';
-import type { RequestCounts, ScenarioReport, StackAnswer, StackCommand, StackCounters, StackReady } from './bench/protocol';
+import type { FreshQueue, RequestCounts, ScenarioReport, StackAnswer, StackCommand, StackCounters, StackReady } from './bench/protocol';
 import { parseCommandArgs, runCommand, UsageError } from './invoke';
 
 /**
@@ -344,9 +344,9 @@ function describeRun(args: BenchArgs, settings: Record<string, string>, parallel
 
 async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJS.ProcessEnv, settings: Record<string, string>, results: BenchResults, log: (line: string) => void): Promise<void> {
   const { ready } = stack;
-  const env = (queue: string, extra: Record<string, string> = {}, sink = false): NodeJS.ProcessEnv => ({
+  const env = (appSettings: Record<string, string>, queue: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
     ...baseEnv,
-    ...(sink ? ready.sinkSettings : ready.settings),
+    ...appSettings,
     ...ready.identityEnvironment,
     ...settings,
     USERS_QUEUE_NAME: queue,
@@ -354,13 +354,15 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
     ...extra,
   });
 
-  const measure = async (key: ScenarioKey | `rss-${number}`, script: string, scenarioEnv: NodeJS.ProcessEnv, queueHost: string): Promise<ScenarioResult> => {
+  /** One scenario in its own process, against a fresh queue (FreshQueue in protocol.ts) or the sink. */
+  const measure = async (key: ScenarioKey | `rss-${number}`, script: string, queue: string, extra: Record<string, string>, sink = false): Promise<ScenarioResult> => {
+    const target = sink ? { settings: ready.sinkSettings, queueHost: ready.hosts.sink } : await stack.command<FreshQueue>({ cmd: 'freshQueue' });
     await stack.command({ cmd: 'counters' }); // reset
-    const label = key.startsWith('rss-') ? `(c) at ${Number(key.slice(4)).toLocaleString('en-US')} users, for RSS` : scenarioLabels[key as ScenarioKey];
+    const label = key.startsWith('rss-') ? `(c) at ${Number(key.slice(4)).toLocaleString('en-US')} users, queue answering at once (sink), for RSS` : scenarioLabels[key as ScenarioKey];
     log(`${label}: running…`);
-    const report = await runScenario(script, scenarioEnv, args.cpuProfDir);
+    const report = await runScenario(script, env(target.settings, queue, extra), args.cpuProfDir);
     const counters = await stack.command<StackCounters>({ cmd: 'counters' });
-    const queue = requestsTo(report.requests, queueHost);
+    const queueCounts = requestsTo(report.requests, target.queueHost);
     const graph = requestsTo(report.requests, ready.hosts.graph);
     const summary = report.details?.['summary'] as { retryMs?: number } | undefined;
     const result: ScenarioResult = {
@@ -370,12 +372,12 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
       messages: report.messages,
       rate: 0,
       graphRequests: counters.graph.requests,
-      queueRequests: queue.requests,
-      retries: queue.retries + graph.retries,
+      queueRequests: queueCounts.requests,
+      retries: queueCounts.retries + graph.retries,
       retryMs: summary?.retryMs,
       peakRssMiB: mib(report.maxRssKiB),
       cpuShare: Math.round((report.cpuMs / Math.max(1, report.wallMs)) * 100) / 100,
-      ...(counters.proxy === undefined || queueHost !== ready.hosts.queue ? {} : { proxy: counters.proxy }),
+      ...(counters.proxy === undefined || sink ? {} : { proxy: counters.proxy }),
     };
     const phases = report.details as { readMs?: number; sendMs?: number; complete?: boolean } | undefined;
     if (key === 'naive' && report.ok && phases?.complete === false && report.messages > 0) {
@@ -387,50 +389,33 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
     const rateOf = key === 'ceiling' ? report.messages : report.users;
     result.rate = Math.round((rateOf / Math.max(1, result.wallMs)) * 1000);
     if (!report.ok) result.notes = [`FAILED: ${report.error ?? 'no error given'}`];
-    log(`  ${report.ok ? 'done' : 'FAILED'} in ${(report.wallMs / 1000).toFixed(1)} s: ${result.rate.toLocaleString('en-US')} ${key === 'ceiling' ? 'msg' : 'users'}/s, peak RSS ${result.peakRssMiB} MiB${report.ok ? '' : ` (${report.error ?? ''})`}`);
+    log(`  ${report.ok ? 'done' : 'FAILED'} in ${(report.wallMs / 1000).toFixed(1)} s: ${result.rate.toLocaleString('en-US')} ${key === 'ceiling' ? 'msg' : 'users'}/s${result.extrapolated === undefined ? '' : ' (extrapolated)'}, peak RSS ${result.peakRssMiB} MiB${report.ok ? '' : ` (${report.error ?? ''})`}`);
     return result;
   };
 
   const { parts } = args;
-  const queueHost = ready.hosts.queue;
-  if (parts.has('ceiling')) {
-    results.scenarios.ceiling = await measure('ceiling', 'scenario-ceiling.js', env('bench-ceiling'), queueHost);
-    await stack.command({ cmd: 'deleteQueue', name: 'bench-ceiling' });
-  }
-  if (parts.has('naive')) {
-    const naive = await measure('naive', 'scenario-naive.js', env('bench-naive', { BENCH_CLIENT_SECRET: ready.clientSecret, BENCH_NAIVE_MAX_SEND_MS: String(args.naiveMaxSeconds * 1000) }), queueHost);
-    results.scenarios.naive = naive;
-    await stack.command({ cmd: 'deleteQueue', name: 'bench-naive' });
-  }
-  if (parts.has('read')) {
-    results.scenarios.read = await measure('read', 'scenario-sync.js', env('bench-read', { SYNC_MODE: 'full' }, true), ready.hosts.sink);
-  }
-  if (parts.has('full')) {
-    results.scenarios.full = await measure('full', 'scenario-sync.js', env('bench-full', { SYNC_MODE: 'full' }), queueHost);
-    await stack.command({ cmd: 'deleteQueue', name: 'bench-full' });
-  }
-  if (parts.has('delta')) {
-    results.scenarios.delta = await measure('delta', 'scenario-sync.js', env('bench-delta', { SYNC_MODE: 'delta' }), queueHost);
-    await stack.command({ cmd: 'deleteQueue', name: 'bench-delta' });
-  }
+  if (parts.has('ceiling')) results.scenarios.ceiling = await measure('ceiling', 'scenario-ceiling.js', 'bench-ceiling', {});
+  if (parts.has('naive')) results.scenarios.naive = await measure('naive', 'scenario-naive.js', 'bench-naive', { BENCH_CLIENT_SECRET: ready.clientSecret, BENCH_NAIVE_MAX_SEND_MS: String(args.naiveMaxSeconds * 1000) });
+  if (parts.has('read')) results.scenarios.read = await measure('read', 'scenario-sync.js', 'bench-read', { SYNC_MODE: 'full' }, true);
+  if (parts.has('full')) results.scenarios.full = await measure('full', 'scenario-sync.js', 'bench-full', { SYNC_MODE: 'full' });
+  if (parts.has('delta')) results.scenarios.delta = await measure('delta', 'scenario-sync.js', 'bench-delta', { SYNC_MODE: 'delta' });
   if (parts.has('delta2')) {
     log(`churn: ${args.churnPercent}% of the users change…`);
     results.churn = await stack.command<Record<string, number>>({ cmd: 'churn', percent: args.churnPercent });
-    results.scenarios.delta2 = await measure('delta2', 'scenario-sync.js', env('bench-delta', { SYNC_MODE: 'delta' }), queueHost);
-    await stack.command({ cmd: 'deleteQueue', name: 'bench-delta' });
+    results.scenarios.delta2 = await measure('delta2', 'scenario-sync.js', 'bench-delta', { SYNC_MODE: 'delta' });
   }
   if (parts.has('rss')) {
+    // Against the sink: the sync then reads and allocates as fast as it can, the hardest case for its
+    // memory (what it holds is bounded by the pages it reads ahead, not by the queue), and Azurite's
+    // slowdown as it fills (FreshQueue) does not stretch a 200,000-message run.
     results.rss = [];
     for (const users of [20_000, 200_000]) {
       log(`seeding ${users.toLocaleString('en-US')} users…`);
       await stack.command({ cmd: 'seed', users });
-      const queue = `bench-rss-${users}`;
-      const result = await measure(`rss-${users}`, 'scenario-sync.js', { ...env(queue, { SYNC_MODE: 'full' }), BENCH_USERS: String(users) }, queueHost);
+      const result = await measure(`rss-${users}`, 'scenario-sync.js', `bench-rss-${users}`, { SYNC_MODE: 'full', BENCH_USERS: String(users) }, true);
       results.rss.push({ users, peakRssMiB: result.peakRssMiB, rate: result.rate });
-      await stack.command({ cmd: 'deleteQueue', name: queue });
     }
   }
-
 }
 
 function assess(args: Pick<BenchArgs, 'users' | 'model'>, results: BenchResults): void {
@@ -498,7 +483,7 @@ function renderTable(results: BenchResults): string {
     if (r?.proxy !== undefined) out.push(`${chartLabels[key]}: queue proxy saw ${r.proxy.messages.toLocaleString('en-US')} messages, ${r.proxy.throttled} answered 503, ${(r.proxy.waitedMs / 1000).toFixed(1)} s of waits for the rate cap in total`);
   }
   if (results.churn !== undefined) out.push(`churn before (e): ${Object.entries(results.churn).map(([k, v]) => `${v} ${k}`).join(', ')}`);
-  if (results.rss !== undefined) out.push(`peak RSS of this sync, full mode: ${results.rss.map((r) => `${r.users.toLocaleString('en-US')} users ${r.peakRssMiB} MiB (${r.rate.toLocaleString('en-US')} users/s)`).join(', ')}`);
+  if (results.rss !== undefined) out.push(`peak RSS of this sync, full mode, queue answering at once (sink): ${results.rss.map((r) => `${r.users.toLocaleString('en-US')} users ${r.peakRssMiB} MiB (${r.rate.toLocaleString('en-US')} users/s)`).join(', ')}`);
   if (results.coldStart !== undefined) {
     out.push(`cold start, require of the function module (median of ${results.coldStart.repetitions}; whole node process in brackets):`);
     for (const v of results.coldStart.variants) {

@@ -71,7 +71,7 @@ export type StackCommand =
   | { id: number; cmd: 'seed'; users: number }
   | { id: number; cmd: 'churn'; percent: number }
   | { id: number; cmd: 'counters' }
-  | { id: number; cmd: 'deleteQueue'; name: string }
+  | { id: number; cmd: 'freshQueue' }
   | { id: number; cmd: 'stop' };
 
 export interface StackCounters {
@@ -83,16 +83,28 @@ export interface StackCounters {
 
 export type StackAnswer = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: string };
 
+/**
+ * The answer to freshQueue: a new, empty Azurite queue service for the next scenario (the one
+ * before is stopped), and the settings that reach it (through the proxy in the azure model).
+ * Azurite keeps every message of every queue in one LokiJS collection whose indices are sorted
+ * arrays: each message put, and each one a queue deletion removes, moves the whole index, so its
+ * inserts slow down as it fills and deleting a queue of 100,000 messages takes minutes. A fresh
+ * process per scenario gives each the same start, and takes no time to clean.
+ */
+export interface FreshQueue {
+  settings: Record<string, string>;
+  /** host:port the scenario's queue requests go to. */
+  queueHost: string;
+}
+
 /** The stack process's first message: where everything is. */
 export interface StackReady {
   type: 'ready';
-  /** App settings pointing the sync at the stack (the queue through the proxy in the azure model). */
-  settings: Record<string, string>;
-  /** The same, with the queue endpoint the sink (reading alone). */
+  /** App settings pointing the sync at the stack, with the queue endpoint the sink (reading alone); freshQueue gives those of the others. */
   sinkSettings: Record<string, string>;
   identityEnvironment: Record<string, string>;
   /** For the naive script, which signs in as the quickstart does, with the secret in its configuration. */
   clientSecret: string;
   /** host:port of each endpoint, to sort the scenario processes' request counts. */
-  hosts: { graph: string; queue: string; blob: string; keyVault: string; sink: string };
+  hosts: { graph: string; blob: string; keyVault: string; sink: string };
 }

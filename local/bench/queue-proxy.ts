@@ -87,13 +87,15 @@ export interface RunningQueueProxy {
   readonly endpoint: string;
   readonly counters: QueueProxyCounters;
   resetCounters(): void;
+  /** Forwards to another queue endpoint from now on (same account path). */
+  setTarget(endpoint: string): void;
   close(): Promise<void>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startQueueProxy(options: QueueProxyOptions): Promise<RunningQueueProxy> {
-  const target = new URL(options.target);
+  let target = new URL(options.target);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const counters: QueueProxyCounters = { requests: 0, messages: 0, throttled: 0, waitedMs: 0 };
   const buckets = new Map<string, TokenBucket>();
@@ -148,6 +150,10 @@ export async function startQueueProxy(options: QueueProxyOptions): Promise<Runni
     endpoint: `${server.url}${target.pathname.replace(/\/$/, '')}`,
     counters,
     resetCounters: () => Object.assign(counters, { requests: 0, messages: 0, throttled: 0, waitedMs: 0 }),
+    setTarget: (endpoint) => {
+      target = new URL(endpoint);
+      buckets.clear();
+    },
     close: async () => {
       await server.close();
       agent.destroy();

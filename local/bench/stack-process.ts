@@ -1,9 +1,9 @@
-import { QueueServiceClient } from '@azure/storage-queue';
+import { startAzurite, type RunningAzurite } from '../azurite';
 import { churnKind, churnUpdate } from '../churn';
 import { startLocalStack } from '../stack';
 import { prng } from '../stand-ins/seed';
 import type { GraphStandIn } from '../stand-ins/graph';
-import type { StackAnswer, StackCommand, StackCounters, StackReady } from './protocol';
+import type { FreshQueue, StackAnswer, StackCommand, StackCounters, StackReady } from './protocol';
 import { startQueueProxy, type QueueProxyOptions, type RunningQueueProxy } from './queue-proxy';
 
 /**
@@ -41,23 +41,25 @@ async function main(): Promise<void> {
   const hostOf = (url: string): string => new URL(url).host;
   const ready: StackReady = {
     type: 'ready',
-    settings: withQueue(proxy?.endpoint ?? stack.azurite.queueEndpoint),
     sinkSettings: withQueue(sink.endpoint),
     identityEnvironment: stack.identityEnvironment,
     clientSecret: stack.clientSecret,
-    hosts: {
-      graph: hostOf(stack.graph.url),
-      queue: hostOf(proxy?.endpoint ?? stack.azurite.queueEndpoint),
-      blob: hostOf(stack.azurite.blobEndpoint),
-      keyVault: hostOf(stack.keyVault.url),
-      sink: hostOf(sink.endpoint),
-    },
+    hosts: { graph: hostOf(stack.graph.url), blob: hostOf(stack.azurite.blobEndpoint), keyVault: hostOf(stack.keyVault.url), sink: hostOf(sink.endpoint) },
   };
-  // Deleting a scenario's queue afterwards keeps Azurite (in memory) from holding every run's messages.
-  const queues = QueueServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage'] ?? '');
+  // The scenario's own Azurite for its queue (protocol.ts, FreshQueue); checkpoints stay in the stack's.
+  let scenarioAzurite: RunningAzurite | undefined;
+  const freshQueue = async (): Promise<FreshQueue> => {
+    const previous = scenarioAzurite;
+    scenarioAzurite = undefined;
+    await previous?.stop();
+    scenarioAzurite = await startAzurite();
+    proxy?.setTarget(scenarioAzurite.queueEndpoint);
+    const endpoint = proxy?.endpoint ?? scenarioAzurite.queueEndpoint;
+    return { settings: withQueue(endpoint), queueHost: hostOf(endpoint) };
+  };
   const stop = async (): Promise<void> => {
     await Promise.all([proxy?.close(), sink?.close()]);
-    await stack.stop();
+    await Promise.all([stack.stop(), scenarioAzurite?.stop()]);
   };
 
   const answer = async (command: StackCommand): Promise<unknown> => {
@@ -79,9 +81,8 @@ async function main(): Promise<void> {
         sink.resetCounters();
         return counters;
       }
-      case 'deleteQueue':
-        await queues.getQueueClient(command.name).deleteIfExists();
-        return undefined;
+      case 'freshQueue':
+        return freshQueue();
       case 'stop':
         await (stopping ??= stop());
         return undefined;
