@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -94,11 +95,20 @@ describe('bench: queue proxy', () => {
     try {
       seen.length = 0;
       const client = new QueueClient(`${sink.endpoint}/sunk`, new StorageSharedKeyCredential(azuriteAccount, azuriteAccountKey));
+      let connections = 0;
+      const counted = (): void => {
+        connections++;
+      };
+      subscribe('net.client.socket', counted);
       const sent = await client.sendMessage('aGVsbG8=');
+      await client.sendMessage('aGVsbG8=');
+      await client.sendMessage('aGVsbG8=');
+      unsubscribe('net.client.socket', counted);
       assert.match(sent.messageId, /^[0-9a-f-]{36}$/);
       assert.ok(sent.insertedOn instanceof Date);
       assert.deepEqual(seen, []);
-      assert.equal(sink.counters.messages, 1);
+      assert.equal(sink.counters.messages, 3);
+      assert.equal(connections, 1, 'one connection, kept alive between messages');
     } finally {
       await sink.close();
     }

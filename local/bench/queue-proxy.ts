@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listen, type RunningServer } from '../net';
+import { once } from 'node:events';
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loopbackHost } from '../net';
 
 /**
  * npm run bench's network model for Storage: a small loopback HTTP proxy in front of Azurite's
@@ -94,6 +96,20 @@ export interface RunningQueueProxy {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Reads the request's body to its end before the proxy answers it itself: Node's server closes a
+ * connection whose request was answered before it was read, and the client would then open a new
+ * TCP connection for every message.
+ */
+async function drain(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded) return;
+  req.resume();
+  await new Promise<void>((resolve) => {
+    req.once('end', resolve);
+    req.once('error', () => resolve());
+  });
+}
+
 export async function startQueueProxy(options: QueueProxyOptions): Promise<RunningQueueProxy> {
   let target = new URL(options.target);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -119,7 +135,7 @@ export async function startQueueProxy(options: QueueProxyOptions): Promise<Runni
       if (options.overLimit === '503') {
         if (!bucket.tryTake()) {
           counters.throttled++;
-          req.resume();
+          await drain(req);
           return serverBusy(res);
         }
       } else {
@@ -131,7 +147,7 @@ export async function startQueueProxy(options: QueueProxyOptions): Promise<Runni
       }
     }
     if (message && options.sink === true) {
-      req.resume();
+      await drain(req);
       return sinkAnswer(res);
     }
     const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path, headers: req.headers, agent }, (answer) => {
@@ -145,9 +161,15 @@ export async function startQueueProxy(options: QueueProxyOptions): Promise<Runni
     req.pipe(upstream);
   };
 
-  const server: RunningServer = await listen((req, res) => void handle(req, res), undefined);
+  const server = createServer((req, res) => void handle(req, res));
+  // Connections kept as Storage keeps them. net.ts's listen() keeps them 1 s, and Node's agent keeps
+  // a free socket for the server's keep-alive hint minus 1 s: a new connection for every message.
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, loopbackHost);
+  await once(server, 'listening');
+  const url = `http://${loopbackHost}:${(server.address() as AddressInfo).port}`;
   return {
-    endpoint: `${server.url}${target.pathname.replace(/\/$/, '')}`,
+    endpoint: `${url}${target.pathname.replace(/\/$/, '')}`,
     counters,
     resetCounters: () => Object.assign(counters, { requests: 0, messages: 0, throttled: 0, waitedMs: 0 }),
     setTarget: (endpoint) => {
@@ -155,7 +177,10 @@ export async function startQueueProxy(options: QueueProxyOptions): Promise<Runni
       buckets.clear();
     },
     close: async () => {
-      await server.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
       agent.destroy();
     },
   };
