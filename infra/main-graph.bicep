@@ -111,6 +111,11 @@ param syncMaxRemovals string = '500,5%'
 @description('SYNC_GROUP_ID: sync only the members of this group (object id; nested groups included). Empty: every user. The app then also needs the application permission GroupMember.Read.All (main-graph.bicep grants it).')
 param syncGroupId string = ''
 
+@minValue(1)
+@maxValue(16)
+@description('GRAPH_PARALLEL_READS: full mode reads /users in ranges of userPrincipalName, this many at once (1: one sequential walk, the fewest requests). Raise it for large tenants: README, Performance.')
+param graphParallelReads int = 1
+
 @description('USER_FILTER: an OData $filter on /users, e.g. accountEnabled eq true. SYNC_MODE=full only (delta mode refuses it: use syncGroupId). Empty: none.')
 param userFilter string = ''
 
@@ -215,6 +220,7 @@ module sync 'main.bicep' = {
     syncMaxRemovals: syncMaxRemovals
     syncGroupId: syncGroupId
     userFilter: userFilter
+    graphParallelReads: graphParallelReads
     developerPrincipalId: developerPrincipalId
     developerPrincipalType: developerPrincipalType
     grantDeveloperRoles: grantDeveloperRoles

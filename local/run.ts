@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { QueueClient } from '@azure/storage-queue';
 import { decodeMessage } from '../shared/messages';
 import { readSettings, type SyncSettings } from '../shared/settings';
@@ -7,7 +8,8 @@ import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, schedul
 import { summarizeChurn } from './churn';
 import { startLocalStack, stackCredentials } from './stack';
 import { prng } from './stand-ins/seed';
-import { printTelemetry, startLocalTelemetry, type LocalTelemetry } from './telemetry';
+import type * as LocalTelemetryModule from './telemetry';
+import type { LocalTelemetry } from './telemetry';
 import { count } from '../shared/words';
 
 /**
@@ -45,8 +47,9 @@ async function main(): Promise<number> {
     throw new UsageError(`--faults: ${error instanceof Error ? error.message : String(error)}`);
   }
 
-  // Before anything makes a span: the SDK with in-memory exporters, printed after each run.
-  const telemetry: LocalTelemetry | undefined = values.telemetry ? startLocalTelemetry() : undefined;
+  // Before anything makes a span: the SDK with in-memory exporters, printed after each run (loaded only with the flag).
+  const local = values.telemetry ? (createRequire(__filename)('./telemetry') as typeof LocalTelemetryModule) : undefined;
+  const telemetry: LocalTelemetry | undefined = local?.startLocalTelemetry();
   process.stdout.write(`Starting the local stack (Entra ID, Graph with ${count(users, 'user')}, Key Vault, Azurite)…\n`);
   // queue-down restarts Azurite: only on disk does the queue keep its messages through that.
   const stack = await startLocalStack({ users, faults, persistent: faults.some((f) => f.name === 'queue-down'), credential });
@@ -67,7 +70,7 @@ async function main(): Promise<number> {
 
   const once = async (): Promise<boolean> => {
     const summary = await invokeSync({ liveProgress: true });
-    if (telemetry !== undefined) await printTelemetry(telemetry);
+    if (telemetry !== undefined) await local?.printTelemetry(telemetry);
     if (faults.length > 0) process.stdout.write(`${count(stack.faults.injected, 'fault')} injected so far.\n`);
     if (summary === undefined) return false;
     const expected = summary.snapshots + summary.upserts + summary.removals + (summary.kind === 'snapshot' ? 1 : 0);

@@ -1,9 +1,10 @@
+import { createRequire } from 'node:module';
+import type * as LocalTelemetryModule from './telemetry';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { readSettings } from '../shared/settings';
 import { spawnForwarding } from './child';
 import { ExitCode, invokeDryRun, invokeSync, onShutdown, parseAllowRemovals, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
-import { printTelemetry, startLocalTelemetry } from './telemetry';
 
 /**
  * `npm run sync -- --once [--settings local.settings.json] [--full] [--allow-removals N] [--telemetry]`: the Function's handler against
@@ -53,9 +54,11 @@ async function main(): Promise<number> {
       ? 'the environment (npm run sync reads exported variables only; --settings local.settings.json adds that file)'
       : `the environment and ${values.settings} (--settings; its Values fill in what the environment does not set)`;
   const { schedule } = readSettings(process.env, { source });
-  const telemetry = values.telemetry ? startLocalTelemetry() : undefined;
+  // The SDK with in-memory exporters, loaded only with the flag.
+  const local = values.telemetry ? (createRequire(__filename)('./telemetry') as typeof LocalTelemetryModule) : undefined;
+  const telemetry = local?.startLocalTelemetry();
   const reported = async <T>(result: T): Promise<T> => {
-    if (telemetry !== undefined) await printTelemetry(telemetry);
+    if (telemetry !== undefined) await local?.printTelemetry(telemetry);
     return result;
   };
   // SIGTERM / Ctrl-C: the run in progress stops cleanly, saves its checkpoint and says what it left.

@@ -1,6 +1,7 @@
 import type { BlobLeaseClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { SyncError, SyncErrorCodes, describeCause, isIdentityError, isNetworkError, storageSignInFailed } from './errors';
 import type { SnapshotReason } from './messages';
+import type { PartitionState } from './partitions';
 import { ensureContainer, storageErrorCode } from './storage';
 
 /**
@@ -66,6 +67,8 @@ export interface RunCheckpoint {
   readonly members: string | null;
   /** Group scope in delta mode: this run's membership blob, committed as `members` when the run finishes. */
   readonly membersNext: string | null;
+  /** Full mode, GRAPH_PARALLEL_READS above 1: where each range of the walk stands (partitions.ts); null: one sequential walk (`nextLink`). */
+  readonly partitions: readonly PartitionState[] | null;
   /** Removals of this walk not yet sent (at most the guard's limit or allowance, plus one). */
   readonly pendingRemovals: readonly PendingRemoval[];
   /** Distinct removals read in this walk (more than pendingRemovals when over the cap). */
@@ -287,5 +290,18 @@ export function parseCheckpoint(text: string): RunCheckpoint | undefined {
   const optional = (v: unknown): v is string | null | undefined => v === undefined || v === null || typeof v === 'string';
   const added = value as Record<string, unknown>;
   if (![added['scope'], added['deltaScope'], added['members'], added['membersNext']].every(optional)) return undefined;
-  return { ...(value as RunCheckpoint), scope: c.scope ?? null, deltaScope: c.deltaScope ?? null, members: c.members ?? null, membersNext: c.membersNext ?? null } as RunCheckpoint;
+  const partitions = added['partitions'];
+  const partitionsValid =
+    partitions === undefined ||
+    partitions === null ||
+    (Array.isArray(partitions) && partitions.every((p: unknown) => typeof (p as PartitionState | null)?.start === 'string' && link((p as PartitionState).next) && typeof (p as PartitionState).done === 'boolean'));
+  if (!partitionsValid) return undefined;
+  return {
+    ...(value as RunCheckpoint),
+    scope: c.scope ?? null,
+    deltaScope: c.deltaScope ?? null,
+    members: c.members ?? null,
+    membersNext: c.membersNext ?? null,
+    partitions: (partitions as PartitionState[] | null | undefined) ?? null,
+  } as RunCheckpoint;
 }

@@ -1,5 +1,6 @@
 import type { PendingRemoval, RunCheckpoint } from './checkpoint';
 import type { RunInfo, SnapshotReason } from './messages';
+import type { PartitionState } from './partitions';
 import type { SyncMode } from './settings';
 import { count } from './words';
 
@@ -48,6 +49,8 @@ export interface RunPlan {
   /** Messages accepted so far in this run. */
   readonly messages: number;
   readonly pending: readonly PendingRemoval[];
+  /** The ranges of a resumed partitioned walk (full mode); null: none yet, or one sequential walk. */
+  readonly partitions: readonly PartitionState[] | null;
   /** The membership blob of a resumed run (group scope in delta mode). */
   readonly membersNext: string | null;
   readonly watermark: Watermark;
@@ -111,6 +114,7 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
         messages: unfinished.messages,
         pending: unfinished.pendingRemovals,
         membersNext: unfinished.membersNext,
+        partitions: unfinished.partitions,
         watermark,
         notices,
       };
@@ -179,6 +183,7 @@ function fresh(run: RunInfo, kind: RunPlan['kind'], snapshotReason: SnapshotReas
     messages: 0,
     pending: [],
     membersNext: null,
+    partitions: null,
     watermark,
     notices,
   };

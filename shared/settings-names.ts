@@ -31,6 +31,7 @@ export const SettingNames = {
   allowRemovals: 'SYNC_ALLOW_REMOVALS',
   groupId: 'SYNC_GROUP_ID',
   userFilter: 'USER_FILTER',
+  parallelReads: 'GRAPH_PARALLEL_READS',
   storage: 'AzureWebJobsStorage',
   storageQueueServiceUri: 'AzureWebJobsStorage__queueServiceUri',
   storageBlobServiceUri: 'AzureWebJobsStorage__blobServiceUri',
@@ -63,4 +64,6 @@ export const SettingDefaults = {
   syncMode: 'delta',
   /** 500 or 5% of the last known total, whichever is less. */
   maxRemovals: '500,5%',
+  /** One sequential walk: the fewest Graph requests; large tenants raise it (README, Performance). */
+  parallelReads: 1,
 } as const;

@@ -57,6 +57,8 @@ export interface SyncSettings {
   readonly maxRemovals: RemovalLimit;
   /** SYNC_ALLOW_REMOVALS: lets one held run through with up to this many removals; ignored once used, until changed. */
   readonly allowRemovals: number | undefined;
+  /** GRAPH_PARALLEL_READS: full mode without a group reads /users in this many partitions at once (1: one sequential walk). */
+  readonly parallelReads: number;
   /** SYNC_GROUP_ID and USER_FILTER: which users are synced (default every user). */
   readonly scope: UserScope;
   readonly storage: StorageConnection;
@@ -158,6 +160,7 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
   const maxRemovals = readRemovalLimit(reader);
   const allowRemovals = readAllowRemovals(reader);
   const scope = readUserScope(reader, mode);
+  const parallelReads = readWholeNumber(reader, SettingNames.parallelReads, SettingDefaults.parallelReads, 1, 16);
 
   const storage = readStorage(reader);
 
@@ -185,6 +188,7 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
     mode,
     maxRemovals,
     allowRemovals,
+    parallelReads,
     scope,
     storage,
   };

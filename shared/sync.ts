@@ -15,6 +15,7 @@ import {
 } from './messages';
 import { QueueSender, ensureQueue } from './queue';
 import type { RetryBudget } from './retry';
+import { partitionStarts, type PartitionState } from './partitions';
 import { PendingRemovals } from './removals';
 import { planRun } from './run-plan';
 import { latestDeltaLink, readMemberIds, readPagesFrom, readUsersById, walkStartUrl, type SyncRuntime } from './runtime';
@@ -164,6 +165,11 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   const removalCap = Math.max(threshold, allowance ?? 0) + 1;
   let removals = new PendingRemovals(removalCap, plan.pending, plan.progress.removals);
   let membersNext = plan.membersNext;
+  // Full mode, GRAPH_PARALLEL_READS above 1: /users in ranges walked side by side (partitions.ts).
+  const partitionable = plan.mode === 'full' && settings.scope.groupId === undefined && settings.parallelReads > 1;
+  let partitions: PartitionState[] | null = plan.partitions === null ? null : [...plan.partitions];
+  /** The position of the last entry handed to the sender in this walk (the sequence of the next is one more). */
+  let position = progress.users;
   let members: Membership | undefined;
   /** Group scope, changes: the members this attempt sent, so that a joiner is not read and sent twice. */
   const sentMembers = new Set<string>();
@@ -189,6 +195,7 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
     deltaScope: watermark.deltaScope,
     members: watermark.members,
     membersNext,
+    partitions: partitions === null ? null : [...partitions],
     pendingRemovals: removals.list(),
     ...progress,
     removals: removals.count,
@@ -333,33 +340,68 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
         }
         walk++;
         progress = { pages: 0, users: 0, snapshots: 0, upserts: 0, removals: 0 };
+        position = 0;
+        partitions = null;
         removals = new PendingRemovals(removalCap);
       }
     }
   }
 
   async function sendPages(from: string | undefined): Promise<void> {
-    const pageIterator = readPagesFrom(runtime, from ?? walkStartUrl(settings, plan.mode, kind), options.abortSignal)[Symbol.asyncIterator]();
+    if (partitions === null && partitionable && from === undefined && progress.pages === 0) {
+      partitions = partitionStarts(settings.graphBaseUrl, settings.userFields, { filter: settings.scope.filter });
+    }
+    if (partitions !== null) return sendPartitions(partitions);
+    await walkPages(from ?? walkStartUrl(settings, plan.mode, kind), undefined, options.abortSignal);
+  }
 
-    // Fetch page n+1 while page n's messages are being sent.
+  /**
+   * The ranges not done yet, GRAPH_PARALLEL_READS at a time. The first failure stops the others
+   * (their requests are aborted and what they handed to the sender drains) and is what the walk
+   * fails with; the checkpoint keeps where each range stands, so a resumed run carries each on.
+   */
+  async function sendPartitions(states: PartitionState[]): Promise<void> {
+    const stop = new AbortController();
+    const signal = options.abortSignal === undefined ? stop.signal : AbortSignal.any([options.abortSignal, stop.signal]);
+    const pending = states.flatMap((state, index) => (state.done ? [] : [index]));
+    let failure: Error | undefined;
+    const worker = async (): Promise<void> => {
+      for (let index = pending.shift(); index !== undefined && failure === undefined; index = pending.shift()) {
+        const state = states[index] as PartitionState;
+        await walkPages(state.next ?? state.start, index, signal);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(settings.parallelReads, pending.length) }, () =>
+        worker().catch((error: unknown) => {
+          failure ??= error instanceof Error ? error : toSyncError(error);
+          stop.abort();
+        }),
+      ),
+    );
+    if (failure !== undefined) throw failure;
+  }
+
+  /** One walk of pages from `url`: page n+1 is fetched while page n's messages are being sent. */
+  async function walkPages(url: string, partition: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const pageIterator = readPagesFrom(runtime, url, signal)[Symbol.asyncIterator]();
     let next = pageIterator.next();
     for (;;) {
       const result = await next;
       if (result.done === true) break;
       if (saveFailure !== undefined) throw saveFailure;
-      if (options.abortSignal?.aborted === true) {
+      if (signal?.aborted === true) {
         await pageIterator.return(undefined);
         throw new SyncError(SyncErrorCodes.runInterrupted, 'The run was asked to stop.');
       }
       next = pageIterator.next();
       next.catch(() => undefined); // observed below; avoid an unhandled rejection if sending fails first
-      await sendPage(result.value);
+      await sendPage(result.value, partition);
     }
   }
 
-  async function sendPage(page: FetchedUsersPage): Promise<void> {
+  async function sendPage(page: FetchedUsersPage, partition: number | undefined): Promise<void> {
     tokenFromCache ??= runtime.graphCredential.lastFromCache;
-    let position = progress.users;
     let snapshots = 0;
     let upserts = 0;
     for (const entry of page.entries) {
@@ -389,12 +431,15 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       upserts: progress.upserts + upserts,
       removals: removals.count,
     };
-    if (page.nextLink === undefined) {
+    if (partitions !== null && partition !== undefined) {
+      partitions[partition] = { ...(partitions[partition] as PartitionState), next: page.nextLink ?? null, done: page.nextLink === undefined };
+      walkDone = partitions.every((p) => p.done);
+    } else if (page.nextLink === undefined) {
       walkDone = true;
       // A group snapshot's delta link was taken before its walk ($deltatoken=latest).
       deltaNext = page.deltaLink ?? deltaNext;
     }
-    const state = checkpoint({ nextLink: page.nextLink ?? null });
+    const state = checkpoint({ nextLink: partition === undefined ? (page.nextLink ?? null) : null });
     const accepted = sender.barrier();
     saving = saving.then(async () => {
       if (saveFailure !== undefined || !(await accepted)) return;

@@ -29,6 +29,7 @@ function checkpoint(changes: Partial<RunCheckpoint> = {}): RunCheckpoint {
     deltaScope: null,
     members: null,
     membersNext: null,
+    partitions: null,
     pendingRemovals: [],
     removals: 0,
     pages: 3,
@@ -402,11 +403,28 @@ describe('planRun: scope (SYNC_GROUP_ID, USER_FILTER)', () => {
   });
 
   it('reads checkpoints written before scope existed as every-user ones', () => {
-    const old = Object.fromEntries(Object.entries(checkpoint()).filter(([key]) => !['scope', 'deltaScope', 'members', 'membersNext'].includes(key)));
+    const old = Object.fromEntries(Object.entries(checkpoint()).filter(([key]) => !['scope', 'deltaScope', 'members', 'membersNext', 'partitions'].includes(key)));
     const parsed = parseCheckpoint(JSON.stringify(old));
     assert.ok(parsed);
     assert.equal(parsed.scope, null);
     assert.equal(parsed.members, null);
     assert.equal(parseCheckpoint(JSON.stringify({ ...old, members: 42 })), undefined);
+  });
+});
+
+describe('planRun: a partitioned full walk', () => {
+  it('resumes each range where the checkpoint has it, and a new run starts without ranges', () => {
+    const partitions = [
+      { start: 'https://graph.microsoft.com/v1.0/users?$filter=a', next: null, done: true },
+      { start: 'https://graph.microsoft.com/v1.0/users?$filter=b', next: 'https://graph.microsoft.com/v1.0/users?$skiptoken=b2', done: false },
+    ];
+    const found = running({ mode: 'full', kind: 'snapshot', snapshotReason: 'full-mode', nextLink: null, partitions });
+    const resumed = planRun(found, invocation, { mode: 'full', fields });
+    assert.equal(resumed.resumed, true);
+    assert.deepEqual(resumed.partitions, partitions);
+    const parsed = parseCheckpoint(JSON.stringify(found));
+    assert.deepEqual(parsed?.partitions, partitions);
+    assert.equal(parseCheckpoint(JSON.stringify({ ...found, partitions: [{ start: 1 }] })), undefined);
+    assert.equal(planRun(checkpoint({ mode: 'full' }), invocation, { mode: 'full', fields }).partitions, null);
   });
 });

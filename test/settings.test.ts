@@ -780,3 +780,11 @@ describe('readSettings: scope (SYNC_GROUP_ID, USER_FILTER)', () => {
     assert.equal(describeScope({ groupId: group, filter: undefined, advancedFilter: false }), `the members of group ${group}`);
   });
 });
+
+describe('readSettings: GRAPH_PARALLEL_READS', () => {
+  it('is 1 (one sequential walk) by default, and takes 1 to 16', () => {
+    assert.equal(readSettings(valid).parallelReads, 1);
+    assert.equal(readSettings({ ...valid, GRAPH_PARALLEL_READS: '8' }).parallelReads, 8);
+    for (const bad of ['0', '17', 'four', '2.5']) assert.match(problemsOf({ ...valid, GRAPH_PARALLEL_READS: bad })[0] ?? '', /^GRAPH_PARALLEL_READS /);
+  });
+});

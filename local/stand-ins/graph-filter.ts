@@ -23,7 +23,7 @@ import { userProperty, userPropertyTypes, type UserPropertyType } from './user-s
  * - Refused with Graph's codes: a syntax error (400 BadRequest "Invalid filter clause: …"), an
  *   unknown property (400 Request_BadRequest), operand types that do not match (400 BadRequest),
  *   and whatever the parser reads but the stand-in does not implement (other functions such as
- *   contains, any/all lambdas, arithmetic, gt/ge/lt/le, parameter aliases, date literals, a
+ *   contains, any/all lambdas, arithmetic, gt/lt (ge/le on strings only), parameter aliases, date literals, a
  *   literal on the left): 400 Request_UnsupportedQuery.
  */
 
@@ -263,10 +263,25 @@ class Compiler {
       }
       case 'call':
         return this.#call(args[0] as { method: string; args: unknown[] });
-      case 'gt':
       case 'ge':
+      case 'le': {
+        // On strings, as Graph's user properties support them (userPrincipalName, displayName, mail…):
+        // an ordinal comparison of the case-folded values, served here as an advanced query only.
+        if (args.length !== 2) throw unsupported(`a chained '${operator}'`);
+        const { name, type } = this.#operand(args[0], operator);
+        const value = this.#literal(args[1], operator);
+        if (type !== 'string' || value.type !== 'string') throw unsupportedClause(name);
+        this.#advanced(name);
+        const bound = fold(value.value);
+        return (user) => {
+          const v = userProperty(user, name);
+          if (typeof v !== 'string') return false;
+          const folded = fold(v);
+          return operator === 'ge' ? folded >= bound : folded <= bound;
+        };
+      }
+      case 'gt':
       case 'lt':
-      case 'le':
         throw unsupportedClause(isPropertyReference(args[0]) ? this.property(args[0]).name : operator);
       default:
         throw unsupported(`the operator '${operator}'`);
