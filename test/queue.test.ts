@@ -49,6 +49,40 @@ describe('queue', () => {
     assert.equal(approximateMessagesCount, 50);
   });
 
+  it('keeps the bound with several callers at once (parallel reads), and wakes every waiting caller on a failure', async () => {
+    const client = createQueueClient(storage(), 'shared-sender');
+    await ensureQueue(client, 'shared-sender');
+    let inFlight = 0;
+    let peak = 0;
+    const real = client.sendMessage.bind(client);
+    client.sendMessage = async (text, options) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      try {
+        return await real(text, options);
+      } finally {
+        inFlight--;
+      }
+    };
+    const sender = new QueueSender(client, 3, 'shared-sender');
+    const walk = async (name: string): Promise<void> => {
+      for (let i = 0; i < 20; i++) await sender.enqueue(`${name}${i}`);
+    };
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map(walk));
+    await sender.drain();
+    assert.equal(sender.sent, 100);
+    assert.ok(peak <= 3 && peak >= 2, `peak ${peak}`);
+
+    // Every send fails: callers waiting for a slot must all be woken and see the failure, none left hanging.
+    const failing = new QueueSender(createQueueClient(storage(), 'not-created-either', { retryOptions: { maxTries: 1 } }), 2, 'queue "not-created-either"');
+    const outcomes = await Promise.allSettled(['a', 'b', 'c', 'd', 'e'].map(async (name) => {
+      for (let i = 0; i < 10; i++) await failing.enqueue(`${name}${i}`);
+    }));
+    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected', 'rejected', 'rejected']);
+    for (const o of outcomes) assert.ok(o.status === 'rejected' && o.reason instanceof SyncError && o.reason.code === SyncErrorCodes.queueSendFailed);
+    assert.equal(failing.sent, 0);
+  });
+
   it('names the setting and the endpoint when the queue service is unreachable', async () => {
     const settings = readSettings({
       GRAPH_TENANT_ID: 'contoso.onmicrosoft.com',
