@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QueueClient, StorageSharedKeyCredential } from '@azure/storage-queue';
 import { azuriteAccount, azuriteAccountKey } from '../local/azurite';
@@ -139,5 +143,61 @@ describe('bench: chart', () => {
     assert.equal(svg.match(/<rect /g)?.length, 1 + 5 + 2, 'background, bars, legend');
     assert.equal(niceStep(1990), 500);
     assert.equal(niceStep(9), 2);
+  });
+});
+
+describe('bench: npm run bench, end to end at a small size', () => {
+  const dist = join(__dirname, '..');
+  const out = mkdtempSync(join(tmpdir(), 'graph-user-sync-bench-'));
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, ['--expose-gc', join(dist, 'local/bench.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('runs the scenarios in processes of their own under the azure model and writes what each one did', async () => {
+    // Graph pages at 50 ms per 999 users instead of 1 s: the model's shape, not its duration.
+    const run = await bench(['--users', '1000', '--model', 'azure', '--graph-ms-per-999', '50', '--only', 'ceiling,full,delta,delta2', '--out', out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /azure: Graph page of 999 users 50 ms/);
+    assert.match(run.stdout, /GRAPH_PARALLEL_READS=8/);
+    const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
+      users: number;
+      scenarios: Record<string, { users: number; messages: number; graphRequests: number; queueRequests: number; proxy?: { messages: number } }>;
+      churn: Record<string, number>;
+      targets: { name: string; met: boolean | undefined }[];
+    };
+    assert.equal(results.users, 1000);
+    const { ceiling, full, delta, delta2 } = results.scenarios;
+    assert.ok(ceiling && full && delta && delta2);
+    assert.equal(ceiling.messages, 1000);
+    assert.equal(ceiling.graphRequests, 0);
+    // Every user, plus the snapshot's completion message; read in the 37 ranges of the partitioned walk.
+    assert.equal(full.users, 1000);
+    assert.equal(full.messages, 1001);
+    assert.equal(full.graphRequests, 37);
+    assert.equal(full.proxy?.messages, 1001, 'every message went through the queue proxy');
+    assert.equal(delta.users, 1000);
+    // The second delta run sends what changed, no more: each added or deleted user once, an updated
+    // one once if the update touched a selected property (Graph's delta reports only those).
+    const { added = 0, softDeleted = 0, hardDeleted = 0, updated = 0 } = results.churn;
+    assert.ok(added + softDeleted + hardDeleted > 0);
+    assert.ok(delta2.messages >= added + softDeleted + hardDeleted && delta2.messages <= added + softDeleted + hardDeleted + updated, `${delta2.messages} messages for ${JSON.stringify(results.churn)}`);
+    assert.ok(delta2.graphRequests < delta.graphRequests);
+    assert.ok(results.targets.some((t) => /delta second run/.test(t.name) && t.met !== undefined));
+    assert.ok(readdirSync(out).some((f) => /^chart-1000\.svg$/.test(f)));
+  });
+
+  it('refuses a bad argument with exit 2, naming it', async () => {
+    const run = await bench(['--users', '10', '--out', out]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--users "10" must be a whole number from 1000 to 1000000/);
   });
 });
