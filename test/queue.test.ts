@@ -6,6 +6,22 @@ import { QueueSender, createQueueClient, describeQueueTarget, ensureQueue } from
 import { readSettings } from '../shared/settings';
 import { startAzurite, type RunningAzurite } from '../local/azurite';
 
+/** Counts the client's sends in flight (the real sends, to the real Azurite); `peak` is the most at once. */
+function countInFlight(client: QueueClient): { peak: number } {
+  const counts = { now: 0, peak: 0 };
+  const real = client.sendMessage.bind(client);
+  client.sendMessage = async (text, options) => {
+    counts.now++;
+    counts.peak = Math.max(counts.peak, counts.now);
+    try {
+      return await real(text, options);
+    } finally {
+      counts.now--;
+    }
+  };
+  return counts;
+}
+
 // The queue step against the real Azurite.
 describe('queue', () => {
   let azurite: RunningAzurite;
@@ -27,24 +43,13 @@ describe('queue', () => {
   it('sends every message with at most N in flight', async () => {
     const client = createQueueClient(storage(), 'bounded');
     await ensureQueue(client, 'bounded');
-    let inFlight = 0;
-    let peak = 0;
-    const real = client.sendMessage.bind(client);
-    client.sendMessage = async (text, options) => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      try {
-        return await real(text, options);
-      } finally {
-        inFlight--;
-      }
-    };
+    const sends = countInFlight(client);
     const sender = new QueueSender(client, 4, 'bounded');
     for (let i = 0; i < 50; i++) await sender.enqueue(`m${i}`);
     await sender.drain();
     assert.equal(sender.sent, 50);
-    assert.ok(peak <= 4, `peak ${peak}`);
-    assert.ok(peak >= 2, `sends should overlap (peak ${peak})`);
+    assert.ok(sends.peak <= 4, `peak ${sends.peak}`);
+    assert.ok(sends.peak >= 2, `sends should overlap (peak ${sends.peak})`);
     const { approximateMessagesCount } = await new QueueClient(azurite.connectionString, 'bounded').getProperties();
     assert.equal(approximateMessagesCount, 50);
   });
@@ -52,18 +57,7 @@ describe('queue', () => {
   it('keeps the bound with several callers at once (parallel reads), and wakes every waiting caller on a failure', async () => {
     const client = createQueueClient(storage(), 'shared-sender');
     await ensureQueue(client, 'shared-sender');
-    let inFlight = 0;
-    let peak = 0;
-    const real = client.sendMessage.bind(client);
-    client.sendMessage = async (text, options) => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      try {
-        return await real(text, options);
-      } finally {
-        inFlight--;
-      }
-    };
+    const sends = countInFlight(client);
     const sender = new QueueSender(client, 3, 'shared-sender');
     const walk = async (name: string): Promise<void> => {
       for (let i = 0; i < 20; i++) await sender.enqueue(`${name}${i}`);
@@ -71,7 +65,7 @@ describe('queue', () => {
     await Promise.all(['a', 'b', 'c', 'd', 'e'].map(walk));
     await sender.drain();
     assert.equal(sender.sent, 100);
-    assert.ok(peak <= 3 && peak >= 2, `peak ${peak}`);
+    assert.ok(sends.peak <= 3 && sends.peak >= 2, `peak ${sends.peak}`);
 
     // Every send fails: callers waiting for a slot must all be woken and see the failure, none left hanging.
     const failing = new QueueSender(createQueueClient(storage(), 'not-created-either', { retryOptions: { maxTries: 1 } }), 2, 'queue "not-created-either"');
