@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +11,7 @@ import { QueueClient, StorageSharedKeyCredential } from '@azure/storage-queue';
 import { azuriteAccount, azuriteAccountKey } from '../local/azurite';
 import { niceStep, renderBarChart } from '../local/bench/chart';
 import { startQueueProxy, TokenBucket } from '../local/bench/queue-proxy';
+import { runNode } from './helpers/run-node';
 
 // npm run bench's own logic (no timing asserted): the queue proxy's rate cap and sink, the chart.
 
@@ -151,16 +151,7 @@ describe('bench: npm run bench, end to end at a small size', () => {
   const out = mkdtempSync(join(tmpdir(), 'graph-user-sync-bench-'));
   after(() => rmSync(out, { recursive: true, force: true }));
 
-  function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--expose-gc', join(dist, 'local/bench.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const bench = (args: string[]): ReturnType<typeof runNode> => runNode(['--expose-gc', join(dist, 'local/bench.js'), ...args]);
 
   it('runs the scenarios in processes of their own under the azure model and writes what each one did', async () => {
     // Graph pages at 50 ms per 999 users instead of 1 s: the model's shape, not its duration.

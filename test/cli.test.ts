@@ -7,21 +7,13 @@ import { after, describe, it } from 'node:test';
 import { readSettings } from '../shared/settings';
 import { isListening } from '../local/net';
 import { startLocalStack } from '../local/stack';
+import { runNode } from './helpers/run-node';
 import { drainQueue } from './helpers/stack';
 
 // The commands a user runs, as child processes (this process already trusts the stack's certificate).
 const dist = join(__dirname, '..');
 
-function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(dist, script), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (script: string, args: string[], env: NodeJS.ProcessEnv): ReturnType<typeof runNode> => runNode([join(dist, script), ...args], env);
 
 // A stack frame (`    at fn (file.js:1:2)`), not a usage line that starts with "at".
 const stackFrame = /^\s+at .*:\d+:\d+\)?$/m;

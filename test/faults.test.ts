@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -7,6 +6,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { FaultPlan, faultNames, parseFaults } from '../local/faults';
 import { isListening } from '../local/net';
 import { startLocalStack, type LocalStack } from '../local/stack';
+import { runNode } from './helpers/run-node';
 
 // Fault injection: the grammar, the plan, and each fault as a client sees it over HTTP.
 
@@ -391,16 +391,7 @@ describe('faults over HTTP', () => {
 
 describe('npm run local -- --faults', () => {
   const script = join(__dirname, '..', 'local', 'run.js');
-  function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const run = (args: string[]): ReturnType<typeof runNode> => runNode([script, ...args]);
 
   it('a bad list: exit 2, the item named, nothing started', async () => {
     const result = await run(['--once', '--faults', 'graph-429@2,graph-42']);
