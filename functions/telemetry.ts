@@ -1,16 +1,18 @@
 import { createRequire } from 'node:module';
-import type * as Sdk from './telemetry-sdk';
-import type { StartTelemetryOptions, StartedTelemetry, TelemetryEnvironment } from './telemetry-sdk';
+import type * as Sdk from './telemetry-sdk/index';
+import type { StartTelemetryOptions, StartedTelemetry, TelemetryEnvironment } from './telemetry-sdk/index';
 
 /**
- * The worker's OpenTelemetry switch (telemetry-sdk.ts does the work): started once, when
+ * The worker's OpenTelemetry switch (telemetry-sdk/index.ts does the work): started once, when
  * APPLICATIONINSIGHTS_CONNECTION_STRING is set and OTEL_SDK_DISABLED is not "true", and flushed
  * after each run. The SDK and the Azure Monitor exporters take about 0.8 s to load, so they are
  * required only when telemetry is on: without it the Function's cold start (and every command of
- * local/) does not pay for them.
+ * local/) does not pay for them. The SDK's module sits in a folder of its own because the host
+ * loads every file package.json `main` names (dist/functions/*.js): one directly in functions/
+ * would be loaded, SDK and all, at every cold start.
  */
 
-export type { StartTelemetryOptions, StartedTelemetry, TelemetryEnvironment } from './telemetry-sdk';
+export type { StartTelemetryOptions, StartedTelemetry, TelemetryEnvironment } from './telemetry-sdk/index';
 
 let started: StartedTelemetry | undefined;
 
@@ -20,7 +22,7 @@ export function telemetryEnabled(env: TelemetryEnvironment): boolean {
 }
 
 function sdk(): typeof Sdk {
-  return createRequire(__filename)('./telemetry-sdk') as typeof Sdk;
+  return createRequire(__filename)('./telemetry-sdk/index') as typeof Sdk;
 }
 
 /** Registers the SDK and the exporters once per worker; undefined (and nothing loaded) when telemetry is off. */
@@ -31,7 +33,7 @@ export function startTelemetry(env: TelemetryEnvironment, options: StartTelemetr
   return started;
 }
 
-/** The identity APPLICATIONINSIGHTS_AUTHENTICATION_STRING names (see telemetry-sdk.ts). */
+/** The identity APPLICATIONINSIGHTS_AUTHENTICATION_STRING names (see telemetry-sdk/index.ts). */
 export function telemetryCredential(authenticationString: string | undefined): ReturnType<typeof Sdk.telemetryCredential> {
   return sdk().telemetryCredential(authenticationString);
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { allSettingNames } from '../shared/settings';
+import { runNode } from './helpers/run-node';
 
 // What `func start` and the Functions host rely on.
 const root = join(__dirname, '..', '..');
@@ -14,6 +15,19 @@ describe('project layout', () => {
     assert.equal(main, 'dist/functions/*.js');
     const compiled = readdirSync(join(root, 'dist', 'functions')).filter((f) => f.endsWith('.js'));
     assert.ok(compiled.includes('syncUsers.js'));
+  });
+
+  it('the files main names (the host loads them all) do not load the OpenTelemetry SDK when telemetry is off', async () => {
+    const files = readdirSync(join(root, 'dist', 'functions')).filter((f) => f.endsWith('.js')).map((f) => join(root, 'dist', 'functions', f));
+    const script = `for (const f of process.argv.slice(1)) require(f); process.stdout.write(JSON.stringify(Object.keys(require.cache)));`;
+    const env = { ...process.env };
+    delete env['APPLICATIONINSIGHTS_CONNECTION_STRING'];
+    const { code, stdout, stderr } = await runNode(['-e', script, ...files], env);
+    assert.equal(code, 0, stderr);
+    const loaded = JSON.parse(stdout) as string[];
+    assert.ok(loaded.some((f) => f.endsWith(join('dist', 'functions', 'syncUsers.js'))), 'syncUsers.js was loaded');
+    const sdk = loaded.filter((f) => /@opentelemetry[\\/]sdk-|monitor-opentelemetry-exporter|telemetry-sdk/.test(f));
+    assert.deepEqual(sdk, [], 'loaded only when APPLICATIONINSIGHTS_CONNECTION_STRING is set');
   });
 
   it('host.json uses extension bundle [4.*, 5.0.0)', () => {

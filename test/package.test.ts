@@ -116,7 +116,10 @@ describe('the deployment package (.funcignore)', () => {
     // package.json has a build script: tsc -p tsconfig.json, which needs tsconfig.json and sources.
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     assert.equal(pkg.scripts['build'], 'tsc -p tsconfig.json');
-    const sources = (dir: string): string[] => readdirSync(join(root, dir)).filter((f) => f.endsWith('.ts')).map((f) => `${dir}/${f}`);
+    const sources = (dir: string): string[] =>
+      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => `${dir}/${f.replace(/\\/g, '/')}`);
     const expected = [...sources('functions'), ...sources('shared')].sort();
     assert.deepEqual(azd.filter((f) => f.endsWith('.ts')).sort(), expected, 'the .ts files in the package are functions/ and shared/, no test or local source');
     for (const file of expected) {

@@ -9,7 +9,7 @@ import { BatchLogRecordProcessor, LoggerProvider, type LogRecordProcessor } from
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { telemetryScope } from '../shared/telemetry';
+import { telemetryScope } from '../../shared/telemetry';
 
 /**
  * OpenTelemetry in Azure, as Microsoft documents it for Functions on Node.js (preview): host.json
