@@ -33,8 +33,17 @@ export interface RetryBudgetOptions {
   now?: () => number;
 }
 
+/**
+ * Charges wall time: a stretch during which some request of the run was failing or waiting counts
+ * once, however many requests were (full mode's parallel walks all wait out the same 429's
+ * Retry-After; charging each would spend the budget N times as fast). Sequential retries add up
+ * as before. Kept as the end of the latest stretch charged, so a charge overlapping it costs only
+ * what lies beyond.
+ */
 export class RetryBudget {
   #spentMs = 0;
+  /** The end of the latest stretch charged (budget time, from `now`). */
+  #coveredUntil = Number.NEGATIVE_INFINITY;
   readonly #now: () => number;
 
   constructor(
@@ -52,20 +61,29 @@ export class RetryBudget {
     return Math.max(0, this.limitMs - this.#spentMs);
   }
 
-  /** Charges `ms` if the budget still holds them; false (and nothing charged) otherwise. */
+  /** Charges a wait of `ms` from now if the budget still holds what it adds; false (and nothing charged) otherwise. */
   tryCharge(ms: number): boolean {
-    if (this.#spentMs + ms > this.limitMs) return false;
-    this.#spentMs += ms;
+    const now = this.#now();
+    const cost = this.#beyondCovered(now, now + ms);
+    if (this.#spentMs + cost > this.limitMs) return false;
+    this.#spentMs += cost;
+    this.#coveredUntil = Math.max(this.#coveredUntil, now + ms);
     return true;
   }
 
-  /** Charges unconditionally (time already gone, such as a failed attempt). */
+  /** Charges unconditionally the `ms` up to now (time already gone, such as a failed attempt). */
   charge(ms: number): void {
-    this.#spentMs += Math.max(0, ms);
+    const now = this.#now();
+    this.#spentMs += this.#beyondCovered(now - Math.max(0, ms), now);
+    this.#coveredUntil = Math.max(this.#coveredUntil, now);
   }
 
   now(): number {
     return this.#now();
+  }
+
+  #beyondCovered(from: number, to: number): number {
+    return Math.max(0, to - Math.max(from, this.#coveredUntil));
   }
 }
 

@@ -63,4 +63,20 @@ describe('full mode, partitioned read', () => {
     assert.deepEqual(users.map((m) => m.user.id as string).sort(), enabled);
     assert.match(stack.graph.requestLog.at(-1) ?? '', /\$filter=\(accountEnabled%20eq%20true\)%20and%20\(userPrincipalName%20/);
   });
+
+  it("charges the run's retry budget once for walks that wait out 429s at the same time", async () => {
+    // Four walks each get a 429 with Retry-After: 3 on their first page. Charged per walk, that is
+    // 12 s of a 5 s budget (RETRY_BUDGET_EXHAUSTED); as wall time, about 3 s.
+    stack.graph.seed(400);
+    const queue = `partitions-throttled-${randomUUID().slice(0, 6)}`;
+    applySettings(stack, { SYNC_MODE: 'full', USERS_QUEUE_NAME: queue, GRAPH_PARALLEL_READS: '4', SYNC_RETRY_BUDGET_SECONDS: '5', SYNC_MAX_REMOVALS: '10000' });
+    const throttledBefore = stack.graph.counters.throttled;
+    for (let i = 0; i < 4; i++) stack.graph.faults.push({ status: 429, retryAfterSeconds: 3 });
+    const summary = await syncUsersHandler(timer(), testContext().context);
+    assert.equal(stack.graph.counters.throttled - throttledBefore, 4);
+    assert.equal(summary.outcome, 'completed');
+    assert.ok(summary.retryMs >= 3000 && summary.retryMs < 5000, `retryMs ${summary.retryMs}: the 3 s the walks waited together, once`);
+    const { users } = await drainQueueSplit(stack.azurite.connectionString, queue);
+    assert.equal(users.length, 400);
+  });
 });
