@@ -144,6 +144,7 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
       retries: queueCounts.retries + graph.retries,
       retryMs: summary?.retryMs,
       peakRssMiB: mib(report.maxRssKiB),
+      ...(report.liveHeapKiB === undefined ? {} : { liveHeapMiB: mib(report.liveHeapKiB) }),
       cpuShare: Math.round((report.cpuMs / Math.max(1, report.wallMs)) * 100) / 100,
       ...(counters.proxy === undefined || sink ? {} : { proxy: counters.proxy }),
     };
@@ -181,7 +182,7 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
       log(`seeding ${users.toLocaleString('en-US')} users…`);
       await stack.command({ cmd: 'seed', users });
       const result = await measure(`rss-${users}`, 'scenario-sync.js', `bench-rss-${users}`, { SYNC_MODE: 'full', BENCH_USERS: String(users) }, true);
-      results.rss.push({ users, peakRssMiB: result.peakRssMiB, rate: result.rate });
+      results.rss.push({ users, peakRssMiB: result.peakRssMiB, ...(result.liveHeapMiB === undefined ? {} : { liveHeapMiB: result.liveHeapMiB }), rate: result.rate });
     }
   }
 }

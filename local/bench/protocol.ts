@@ -1,5 +1,6 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 
 /**
  * What npm run bench's processes tell each other over their IPC channel (child_process.fork):
@@ -35,6 +36,28 @@ export function countRequests(): () => RequestCounts {
   return () => structuredClone(counts);
 }
 
+/**
+ * The largest live heap of this process, KiB: heapUsed just after each major GC during the run
+ * (what survived it), and after a full GC at the end (the scenarios run with --expose-gc). Peak
+ * RSS also counts garbage V8 has not collected yet, which depends on when its major GCs fall: a
+ * short run may end before the first one.
+ */
+export function trackLiveHeap(): () => number {
+  let max = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) max = Math.max(max, process.memoryUsage().heapUsed);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return () => {
+    observer.disconnect();
+    (globalThis as { gc?: () => void }).gc?.();
+    max = Math.max(max, process.memoryUsage().heapUsed);
+    return Math.round(max / 1024);
+  };
+}
+
 /** A scenario process ends with its parent (Ctrl-C, a failed bench): it would otherwise retry against a stopped stack. */
 export function exitWithParent(): void {
   process.on('disconnect', () => process.exit(1));
@@ -58,6 +81,8 @@ export interface ScenarioReport {
   requests: RequestCounts;
   /** process.resourceUsage().maxRSS at the end, KiB: the peak resident set of this process. */
   maxRssKiB: number;
+  /** trackLiveHeap()'s figure, KiB: the largest heap that survived a major GC. */
+  liveHeapKiB?: number;
   /** CPU time of this process (user + system) over the measured work, ms: near wallMs means it is bound by its own CPU. */
   cpuMs: number;
   /** A failure, in one line. */

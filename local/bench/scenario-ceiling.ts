@@ -6,7 +6,7 @@ import { storageRetryOptions } from '../../shared/storage';
 import { parseUsersPage } from '../../shared/users';
 import { seedUsers } from '../stand-ins/seed';
 import { userProperty } from '../stand-ins/user-schema';
-import { countRequests, cpuSince, exitWithParent, type ScenarioReport } from './protocol';
+import { countRequests, cpuSince, exitWithParent, trackLiveHeap, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenario (a), the ceiling: the same messages the sync would send for the same
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   wire.length = 0;
 
   const requests = countRequests();
+  const liveHeap = trackLiveHeap();
   let next = 0;
   let sent = 0;
   let error: string | undefined;
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     messages: sent,
     requests: requests(),
     maxRssKiB: process.resourceUsage().maxRSS,
+    liveHeapKiB: liveHeap(),
     cpuMs: cpuSince(cpu),
     ...(error === undefined ? {} : { error }),
     details: { concurrency: settings.sendConcurrency, averageMessageBytes: Math.round(texts.reduce((n, t) => n + t.length, 0) / Math.max(1, texts.length)) },

@@ -3,7 +3,7 @@ import { ConfidentialClientApplication } from '@azure/msal-node';
 import { QueueClient } from '@azure/storage-queue';
 import { buildUserMessage, encodeMessage, MessageTypes, sequenceOf } from '../../shared/messages';
 import { parseUsersPage, type DirectoryEntry } from '../../shared/users';
-import { countRequests, cpuSince, exitWithParent, type ScenarioReport } from './protocol';
+import { countRequests, cpuSince, exitWithParent, trackLiveHeap, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenario (b), naive: what the quickstart samples do. msal-node's client
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   const fields = (env['USER_FIELDS'] ?? 'id').split(',');
   const maxSendMs = Number(env['BENCH_NAIVE_MAX_SEND_MS'] ?? '0');
   const requests = countRequests();
+  const liveHeap = trackLiveHeap();
   const started = performance.now();
   const cpu = process.cpuUsage();
 
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     messages: sent,
     requests: requests(),
     maxRssKiB: process.resourceUsage().maxRSS,
+    liveHeapKiB: liveHeap(),
     cpuMs: cpuSince(cpu),
     details: { pages, readMs, sendMs, complete: sent === users.length },
   };

@@ -1,5 +1,5 @@
 import { invokeSync } from '../invoke';
-import { countRequests, cpuSince, exitWithParent, type ScenarioReport } from './protocol';
+import { countRequests, cpuSince, exitWithParent, trackLiveHeap, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenarios (c), (d), (e) and "reading alone": this sync, the production path
@@ -10,6 +10,7 @@ import { countRequests, cpuSince, exitWithParent, type ScenarioReport } from './
 async function main(): Promise<void> {
   exitWithParent();
   const requests = countRequests();
+  const liveHeap = trackLiveHeap();
   const problems: string[] = [];
   const started = performance.now();
   const cpu = process.cpuUsage();
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     messages: summary?.messages ?? 0,
     requests: requests(),
     maxRssKiB: process.resourceUsage().maxRSS,
+    liveHeapKiB: liveHeap(),
     cpuMs: cpuSince(cpu),
     ...(summary === undefined ? { error: problems.join(' | ').slice(0, 2000) } : {}),
     details: { summary, warnings: problems.slice(0, 5) },
