@@ -44,7 +44,11 @@ export async function handleSync(timer: Timer, context: InvocationContext, reque
 async function dry(context: InvocationContext, abortSignal: AbortSignal, request: SyncRequest): Promise<DryRunReport> {
   try {
     const runtime = runtimeFor(readSettings(process.env, { source: appSettingsSource }));
-    const report = await dryRun(runtime, { abortSignal, ...(request.forceFull === undefined ? {} : { forceFull: request.forceFull }), ...(request.allowRemovals === undefined ? {} : { allowRemovals: request.allowRemovals }) });
+    const report = await dryRun(runtime, {
+      abortSignal,
+      ...(request.forceFull === undefined ? {} : { forceFull: request.forceFull }),
+      ...(request.allowRemovals === undefined ? {} : { allowRemovals: request.allowRemovals }),
+    });
     for (const notice of report.notices) context.warn(scrub(notice));
     for (const line of dryRunLines(report)) context.log(line);
     return report;
@@ -72,7 +76,9 @@ export function dryRunLines(report: DryRunReport): string[] {
     `Dry run (${report.mode} mode, ${what}${report.resumes === undefined ? '' : `, carrying on run ${report.resumes.runId} at page ${report.resumes.atPage}`}): nothing was written. ` +
       `It would send ${count(report.snapshots, 'snapshot user')}, ${count(report.upserts, 'upsert')}${report.joined > 0 ? ` (${report.joined} of them members who joined)` : ''} and ${count(report.removals, 'removal')}, ` +
       `from ${count(report.entries, 'entry', 'entries')} read in ${count(report.pages, 'page')}; ${guard}.`,
-    ...(['snapshot', 'upserted', 'removed'] as const).filter((k) => report.samples[k].length > 0).map((k) => `  first ${k === 'snapshot' ? 'snapshot users' : k}: ${report.samples[k].join(', ')}`),
+    ...(['snapshot', 'upserted', 'removed'] as const)
+      .filter((k) => report.samples[k].length > 0)
+      .map((k) => `  first ${k === 'snapshot' ? 'snapshot users' : k}: ${report.samples[k].join(', ')}`),
   ];
 }
 
@@ -83,13 +89,17 @@ async function run(timer: Timer, context: InvocationContext, abortSignal: AbortS
     const runtime = runtimeFor(readSettings(process.env, { source: appSettingsSource }));
     if (timer.isPastDue) log.warn('The timer is past due: this run starts late (the app was down or busy at the scheduled time).');
 
-    const summary = await runSync(runtime, { runId: context.invocationId, runAt: new Date() }, {
-      onProgress: (progress) => log.debug('sync progress', progress),
-      onNotice: (message) => log.warn(scrub(message)),
-      onRunId: (runId) => log.identify(runId),
-      abortSignal,
-      ...request,
-    });
+    const summary = await runSync(
+      runtime,
+      { runId: context.invocationId, runAt: new Date() },
+      {
+        onProgress: (progress) => log.debug('sync progress', progress),
+        onNotice: (message) => log.warn(scrub(message)),
+        onRunId: (runId) => log.identify(runId),
+        abortSignal,
+        ...request,
+      },
+    );
     if (summary.outcome === 'locked') return summary;
     log.info(summaryLine(summary));
     return summary;
@@ -112,7 +122,10 @@ export function summaryLine(summary: SyncSummary): string {
       ? `snapshot (${summary.snapshotReason ?? 'full'}): ${count(summary.snapshots, 'snapshot user')}`
       : `changes: ${count(summary.upserts, 'upsert')}, ${count(summary.removals, 'removal')}, ${count(summary.snapshots, 'snapshot user')}`;
   const link = summary.mode === 'full' ? '' : `, delta link ${summary.deltaLinkAdvanced ? 'advanced' : 'not advanced'}`;
-  const scope = summary.scope === 'every user' ? '' : `, scope: ${summary.scope}${summary.joined + summary.left > 0 ? ` (${summary.joined} joined, ${summary.left} left)` : ''}`;
+  const scope =
+    summary.scope === 'every user'
+      ? ''
+      : `, scope: ${summary.scope}${summary.joined + summary.left > 0 ? ` (${summary.joined} joined, ${summary.left} left)` : ''}`;
   return (
     `Sync finished (${summary.mode} mode, ${what}${link}${scope}): ${count(summary.users, 'entry', 'entries')} read in ${count(summary.pages, 'page')}, ` +
     `${count(summary.messages, 'message')} written to ${summary.queue}, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'}, ` +

@@ -94,12 +94,19 @@ class Azurite implements RunningAzurite {
     /** Made here, removed here. */
     private readonly ownDir: string | undefined,
   ) {
-    const endpoint = (service: AzuriteService): string | undefined => (ports[service] === undefined ? undefined : `http://${loopbackHost}:${ports[service]}/${azuriteAccount}`);
+    const endpoint = (service: AzuriteService): string | undefined =>
+      ports[service] === undefined ? undefined : `http://${loopbackHost}:${ports[service]}/${azuriteAccount}`;
     this.blobEndpoint = endpoint('blob') ?? '';
     this.queueEndpoint = endpoint('queue') ?? '';
     this.tableEndpoint = endpoint('table');
     // QueueEndpoint first, as before blob was always on: callers rewrite the first endpoint's port.
-    const parts = [`DefaultEndpointsProtocol=http`, `AccountName=${azuriteAccount}`, `AccountKey=${azuriteAccountKey}`, `QueueEndpoint=${this.queueEndpoint}`, `BlobEndpoint=${this.blobEndpoint}`];
+    const parts = [
+      `DefaultEndpointsProtocol=http`,
+      `AccountName=${azuriteAccount}`,
+      `AccountKey=${azuriteAccountKey}`,
+      `QueueEndpoint=${this.queueEndpoint}`,
+      `BlobEndpoint=${this.blobEndpoint}`,
+    ];
     if (this.tableEndpoint !== undefined) parts.push(`TableEndpoint=${this.tableEndpoint}`);
     this.connectionString = parts.join(';') + ';';
     process.once('exit', this.#onExit);
@@ -112,7 +119,16 @@ class Azurite implements RunningAzurite {
   async start(): Promise<void> {
     const started = this.services.map((service) => {
       const port = this.ports[service] ?? 0;
-      const args = [require.resolve(entries[service]), '--disableTelemetry', '--silent', '--skipApiVersionCheck', `--${service}Host`, loopbackHost, `--${service}Port`, String(port)];
+      const args = [
+        require.resolve(entries[service]),
+        '--disableTelemetry',
+        '--silent',
+        '--skipApiVersionCheck',
+        `--${service}Host`,
+        loopbackHost,
+        `--${service}Port`,
+        String(port),
+      ];
       if (this.location === undefined) args.push('--inMemoryPersistence');
       else args.push('--location', this.location);
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -131,7 +147,9 @@ class Azurite implements RunningAzurite {
 
   stopFor(ms: number): Promise<void> {
     if (this.location === undefined) {
-      return Promise.reject(new Error('Azurite runs in memory and would come back empty: start it with persistent: true (or a location) to stop and restart it.'));
+      return Promise.reject(
+        new Error('Azurite runs in memory and would come back empty: start it with persistent: true (or a location) to stop and restart it.'),
+      );
     }
     if (this.#state === 'stopped') return Promise.reject(new Error('Azurite has been stopped'));
     const run = this.#busy.then(async () => {
@@ -203,7 +221,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 async function waitForPort(port: number, service: AzuriteService, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Azurite ${service} exited (${child.exitCode ?? child.signalCode ?? ''}) before listening on ${loopbackHost}:${port}:\n${output()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`Azurite ${service} exited (${child.exitCode ?? child.signalCode ?? ''}) before listening on ${loopbackHost}:${port}:\n${output()}`);
     if (await isListening(port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }

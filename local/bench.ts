@@ -70,7 +70,12 @@ async function main(): Promise<number> {
         graphMsPer999: model.graphMsPer999,
         queue:
           model.name === 'azure'
-            ? { latencyMs: model.queueLatencyMs, ...(model.queueMessagesPerSecond === undefined ? {} : { messagesPerSecond: model.queueMessagesPerSecond }), overLimit: model.queueOverLimit, sink: model.queueStore === 'none' }
+            ? {
+                latencyMs: model.queueLatencyMs,
+                ...(model.queueMessagesPerSecond === undefined ? {} : { messagesPerSecond: model.queueMessagesPerSecond }),
+                overLimit: model.queueOverLimit,
+                sink: model.queueStore === 'none',
+              }
             : undefined,
       },
       baseEnv,
@@ -97,20 +102,35 @@ function describeRun(args: BenchArgs, settings: Record<string, string>): string 
   const lines = [`npm run bench: ${args.users.toLocaleString('en-US')} users, ${model.name} network model`];
   if (model.name === 'local') lines.push('  local: no added latency; the sync talks to Azurite (in memory) and the stand-ins directly over loopback');
   else {
-    lines.push(`  azure: Graph page of 999 users ${model.graphMsPer999} ms (smaller pages proportionally: a delta page of 200, ${Math.round((model.graphMsPer999 * 200) / 999)} ms)`);
-    lines.push(`         queue: +${model.queueLatencyMs} ms per request, at most ${model.queueMessagesPerSecond?.toLocaleString('en-US') ?? '∞'} messages/s per queue (token bucket, 0.1 s burst; over it: ${model.queueOverLimit === 'delay' ? 'the request waits' : '503 ServerBusy'})`);
+    lines.push(
+      `  azure: Graph page of 999 users ${model.graphMsPer999} ms (smaller pages proportionally: a delta page of 200, ${Math.round((model.graphMsPer999 * 200) / 999)} ms)`,
+    );
+    lines.push(
+      `         queue: +${model.queueLatencyMs} ms per request, at most ${model.queueMessagesPerSecond?.toLocaleString('en-US') ?? '∞'} messages/s per queue (token bucket, 0.1 s burst; over it: ${model.queueOverLimit === 'delay' ? 'the request waits' : '503 ServerBusy'})`,
+    );
     lines.push(
       model.queueStore === 'none'
         ? '         the proxy answers each message itself (not stored: Azurite would bound it, and take a core); queue creation and blob checkpoints go to Azurite'
         : '         then forwards each message to Azurite (in memory); blob checkpoints go to Azurite directly',
     );
   }
-  lines.push(`  sync settings: ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ')} (GRAPH_PARALLEL_READS applies to full mode; delta mode is one sequential walk)`);
+  lines.push(
+    `  sync settings: ${Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')} (GRAPH_PARALLEL_READS applies to full mode; delta mode is one sequential walk)`,
+  );
   lines.push(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
   return lines.join('\n') + '\n\n';
 }
 
-async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJS.ProcessEnv, settings: Record<string, string>, results: BenchResults, log: (line: string) => void): Promise<void> {
+async function runScenarios(
+  args: BenchArgs,
+  stack: StackProcess,
+  baseEnv: NodeJS.ProcessEnv,
+  settings: Record<string, string>,
+  results: BenchResults,
+  log: (line: string) => void,
+): Promise<void> {
   const { ready } = stack;
   const env = (appSettings: Record<string, string>, queue: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
     ...baseEnv,
@@ -123,10 +143,18 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
   });
 
   /** One scenario in its own process, against a fresh queue (FreshQueue in protocol.ts) or the sink. */
-  const measure = async (key: ScenarioKey | `rss-${number}`, script: string, queue: string, extra: Record<string, string>, sink = false): Promise<ScenarioResult> => {
+  const measure = async (
+    key: ScenarioKey | `rss-${number}`,
+    script: string,
+    queue: string,
+    extra: Record<string, string>,
+    sink = false,
+  ): Promise<ScenarioResult> => {
     const target = sink ? { settings: ready.sinkSettings, queueHost: ready.hosts.sink } : await stack.command<FreshQueue>({ cmd: 'freshQueue' });
     await stack.command({ cmd: 'counters' }); // reset
-    const label = key.startsWith('rss-') ? `(c) at ${Number(key.slice(4)).toLocaleString('en-US')} users, queue answering at once (sink), for RSS` : scenarioLabels[key as ScenarioKey];
+    const label = key.startsWith('rss-')
+      ? `(c) at ${Number(key.slice(4)).toLocaleString('en-US')} users, queue answering at once (sink), for RSS`
+      : scenarioLabels[key as ScenarioKey];
     log(`${label}: running…`);
     const report = await runScenario(script, env(target.settings, queue, extra), args.cpuProfDir);
     const counters = await stack.command<StackCounters>({ cmd: 'counters' });
@@ -158,13 +186,19 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
     const rateOf = key === 'ceiling' ? report.messages : report.users;
     result.rate = Math.round((rateOf / Math.max(1, result.wallMs)) * 1000);
     if (!report.ok) result.notes = [`FAILED: ${report.error ?? 'no error given'}`];
-    log(`  ${report.ok ? 'done' : 'FAILED'} in ${(report.wallMs / 1000).toFixed(1)} s: ${result.rate.toLocaleString('en-US')} ${key === 'ceiling' ? 'msg' : 'users'}/s${result.extrapolated === undefined ? '' : ' (extrapolated)'}, peak RSS ${result.peakRssMiB} MiB${report.ok ? '' : ` (${report.error ?? ''})`}`);
+    log(
+      `  ${report.ok ? 'done' : 'FAILED'} in ${(report.wallMs / 1000).toFixed(1)} s: ${result.rate.toLocaleString('en-US')} ${key === 'ceiling' ? 'msg' : 'users'}/s${result.extrapolated === undefined ? '' : ' (extrapolated)'}, peak RSS ${result.peakRssMiB} MiB${report.ok ? '' : ` (${report.error ?? ''})`}`,
+    );
     return result;
   };
 
   const { parts } = args;
   if (parts.has('ceiling')) results.scenarios.ceiling = await measure('ceiling', 'scenario-ceiling.js', 'bench-ceiling', {});
-  if (parts.has('naive')) results.scenarios.naive = await measure('naive', 'scenario-naive.js', 'bench-naive', { BENCH_CLIENT_SECRET: ready.clientSecret, BENCH_NAIVE_MAX_SEND_MS: String(args.naiveMaxSeconds * 1000) });
+  if (parts.has('naive'))
+    results.scenarios.naive = await measure('naive', 'scenario-naive.js', 'bench-naive', {
+      BENCH_CLIENT_SECRET: ready.clientSecret,
+      BENCH_NAIVE_MAX_SEND_MS: String(args.naiveMaxSeconds * 1000),
+    });
   if (parts.has('read')) results.scenarios.read = await measure('read', 'scenario-sync.js', 'bench-read', { SYNC_MODE: 'full' }, true);
   if (parts.has('full')) results.scenarios.full = await measure('full', 'scenario-sync.js', 'bench-full', { SYNC_MODE: 'full' });
   if (parts.has('delta')) results.scenarios.delta = await measure('delta', 'scenario-sync.js', 'bench-delta', { SYNC_MODE: 'delta' });
@@ -182,10 +216,14 @@ async function runScenarios(args: BenchArgs, stack: StackProcess, baseEnv: NodeJ
       log(`seeding ${users.toLocaleString('en-US')} users…`);
       await stack.command({ cmd: 'seed', users });
       const result = await measure(`rss-${users}`, 'scenario-sync.js', `bench-rss-${users}`, { SYNC_MODE: 'full', BENCH_USERS: String(users) }, true);
-      results.rss.push({ users, peakRssMiB: result.peakRssMiB, ...(result.liveHeapMiB === undefined ? {} : { liveHeapMiB: result.liveHeapMiB }), rate: result.rate });
+      results.rss.push({
+        users,
+        peakRssMiB: result.peakRssMiB,
+        ...(result.liveHeapMiB === undefined ? {} : { liveHeapMiB: result.liveHeapMiB }),
+        rate: result.rate,
+      });
     }
   }
 }
 
 runCommand('npm run bench', main, usage);
-

@@ -56,7 +56,11 @@ function newValue(user: SeedUser, property: ChurnedProperty, random: () => numbe
     case 'officeLocation':
       return pickOther(offices, user.officeLocation, random);
     case 'displayName':
-      return pickOther(surnames.map((s) => `${user.givenName} ${s}`), user.displayName, random);
+      return pickOther(
+        surnames.map((s) => `${user.givenName} ${s}`),
+        user.displayName,
+        random,
+      );
     case 'mobilePhone':
       for (;;) {
         const phone = `+353 8${Math.floor(random() * 10)} ${String(Math.floor(random() * 1e7)).padStart(7, '0')}`;

@@ -93,7 +93,9 @@ export function answersGraphRequest(name: FaultName): boolean {
 }
 
 function specError(item: string, problem: string): Error {
-  return new Error(`Bad fault "${item}": ${problem}. Write name[@page][xN], comma-separated, e.g. graph-429@2,token-503,queue-down@2x4. Valid names: ${faultNames.join(', ')}.`);
+  return new Error(
+    `Bad fault "${item}": ${problem}. Write name[@page][xN], comma-separated, e.g. graph-429@2,token-503,queue-down@2x4. Valid names: ${faultNames.join(', ')}.`,
+  );
 }
 
 function wholeNumber(text: string, min: number, max: number): number | undefined {
@@ -121,7 +123,8 @@ function parseItem(item: string): Fault {
   const [, pageText, countText] = rest;
   const fault: { name: FaultName; page?: number; count: number } = { name, count: info[name].defaultCount };
   if (pageText !== undefined) {
-    if (info[name].kind !== 'graph') throw specError(item, `${name} has no page: it hits the next ${info[name].kind === 'token' ? 'token requests' : 'secret reads'}, so leave out "@"`);
+    if (info[name].kind !== 'graph')
+      throw specError(item, `${name} has no page: it hits the next ${info[name].kind === 'token' ? 'token requests' : 'secret reads'}, so leave out "@"`);
     const page = wholeNumber(pageText, 1, maxPage);
     if (page === undefined) throw specError(item, `the page after "@" must be a whole number from 1 to ${maxPage}, not "${pageText}"`);
     fault.page = page;
@@ -191,7 +194,8 @@ export class FaultPlan {
       const entry: Armed = { fault: { ...fault, page }, item, page, remaining: fault.count };
       if (info[fault.name].answers) {
         const clash = answering.find((a) => page <= lastPage(a) && a.page <= lastPage(entry));
-        if (clash !== undefined) throw specError(item, `it answers the same Graph request as "${clash.item}" (request ${Math.max(page, clash.page)}); give each its own @page`);
+        if (clash !== undefined)
+          throw specError(item, `it answers the same Graph request as "${clash.item}" (request ${Math.max(page, clash.page)}); give each its own @page`);
         answering.push(entry);
       }
       armed.push(entry);
@@ -285,5 +289,7 @@ function defaultSigterm(): void {
 }
 
 function queueDownError(item: string): Error {
-  return new Error(`Fault "${item}" restarts Azurite and needs it on disk, or the queue would come back empty: start the stack with persistent: true (npm run local -- --faults does this when the list has queue-down).`);
+  return new Error(
+    `Fault "${item}" restarts Azurite and needs it on disk, or the queue would come back empty: start the stack with persistent: true (npm run local -- --faults does this when the list has queue-down).`,
+  );
 }

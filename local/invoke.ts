@@ -115,12 +115,12 @@ export function onShutdown(cleanup: () => Promise<void>): void {
         return cleanup();
       })
       .then(
-      () => process.exit(interrupted ? 1 : 0),
-      (error: unknown) => {
-        process.stderr.write(`Stopping failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exit(1);
-      },
-    );
+        () => process.exit(interrupted ? 1 : 0),
+        (error: unknown) => {
+          process.stderr.write(`Stopping failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -149,7 +149,10 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * The command's arguments, strictly: an unknown option, a missing value or a positional argument
  * is a UsageError (exit 2), and --help / -h prints the usage and exits 0 (both via runCommand).
  */
-export function parseCommandArgs<const T extends Options>(options: T, args: string[] = process.argv.slice(2)): ReturnType<typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>>['values'] {
+export function parseCommandArgs<const T extends Options>(
+  options: T,
+  args: string[] = process.argv.slice(2),
+): ReturnType<typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>>['values'] {
   if (args.includes('--help') || args.includes('-h')) throw new HelpRequested();
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
@@ -168,26 +171,31 @@ export function parseCommandArgs<const T extends Options>(options: T, args: stri
 export function runCommand(name: string, main: () => Promise<number>, usage = `usage: ${name}`): void {
   const exit = (code: number): void => process.exit(code);
   // main() runs inside the promise chain, so that an argument error it throws synchronously lands below too.
-  Promise.resolve().then(main).then(exit, (error: unknown) => {
-    if (error instanceof HelpRequested) {
-      process.stdout.write(`${usage}\n`);
-      exit(ExitCode.ok);
-    } else if (error instanceof UsageError) {
-      process.stderr.write(`${name}: ${error.message}\n${usage}\n`);
-      exit(ExitCode.usage);
-    } else if (error instanceof SettingsError) {
-      process.stderr.write(`${error.message}\n`);
-      exit(ExitCode.usage);
-    } else {
-      process.stderr.write(`${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
-      exit(ExitCode.failed);
-    }
-  });
+  Promise.resolve()
+    .then(main)
+    .then(exit, (error: unknown) => {
+      if (error instanceof HelpRequested) {
+        process.stdout.write(`${usage}\n`);
+        exit(ExitCode.ok);
+      } else if (error instanceof UsageError) {
+        process.stderr.write(`${name}: ${error.message}\n${usage}\n`);
+        exit(ExitCode.usage);
+      } else if (error instanceof SettingsError) {
+        process.stderr.write(`${error.message}\n`);
+        exit(ExitCode.usage);
+      } else {
+        process.stderr.write(`${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        exit(ExitCode.failed);
+      }
+    });
 }
 
 /** --allow-removals N: a whole number of 1 or more, or a UsageError. */
 export function parseAllowRemovals(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`--allow-removals "${text}" must be the number of removals to let through this once (1 or more, at least what the held run reported), e.g. --allow-removals 750`);
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1)
+    throw new UsageError(
+      `--allow-removals "${text}" must be the number of removals to let through this once (1 or more, at least what the held run reported), e.g. --allow-removals 750`,
+    );
   return Number(text);
 }

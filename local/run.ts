@@ -22,7 +22,16 @@ import { count } from '../shared/words';
  * fault plan (grammar in faults.ts, e.g. graph-429@2,token-503,queue-down@2x4) before the run.
  */
 
-const userTunable = ['USER_FIELDS', 'SYNC_SCHEDULE', 'USERS_QUEUE_NAME', 'USERS_QUEUE_MESSAGE_ENCODING', 'QUEUE_SEND_CONCURRENCY', 'SYNC_MODE', 'SYNC_MAX_REMOVALS', 'SYNC_ALLOW_REMOVALS'];
+const userTunable = [
+  'USER_FIELDS',
+  'SYNC_SCHEDULE',
+  'USERS_QUEUE_NAME',
+  'USERS_QUEUE_MESSAGE_ENCODING',
+  'QUEUE_SEND_CONCURRENCY',
+  'SYNC_MODE',
+  'SYNC_MAX_REMOVALS',
+  'SYNC_ALLOW_REMOVALS',
+];
 const defaultChurn = 25;
 
 async function main(): Promise<number> {
@@ -35,11 +44,14 @@ async function main(): Promise<number> {
     telemetry: { type: 'boolean', default: false },
   });
   const credential = stackCredentials.find((c) => c === values.credential);
-  if (credential === undefined) throw new UsageError(`--credential "${values.credential}" must be one of ${stackCredentials.join(', ')}, e.g. --credential managed-identity`);
+  if (credential === undefined)
+    throw new UsageError(`--credential "${values.credential}" must be one of ${stackCredentials.join(', ')}, e.g. --credential managed-identity`);
   const users = Number(values.users);
-  if (!/^\d+$/.test(values.users) || users > 1_000_000) throw new UsageError(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500`);
+  if (!/^\d+$/.test(values.users) || users > 1_000_000)
+    throw new UsageError(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500`);
   const churn = Number(values.churn);
-  if (!/^\d+$/.test(values.churn) || churn > 100_000) throw new UsageError(`--churn "${values.churn}" must be a whole number of changes from 0 to 100000, e.g. --churn ${defaultChurn}`);
+  if (!/^\d+$/.test(values.churn) || churn > 100_000)
+    throw new UsageError(`--churn "${values.churn}" must be a whole number of changes from 0 to 100000, e.g. --churn ${defaultChurn}`);
   let faults: Fault[] = [];
   try {
     faults = parseFaults(values.faults ?? '');
@@ -63,9 +75,16 @@ async function main(): Promise<number> {
     if (!exported.includes(name)) process.env[name] = value;
   }
   Object.assign(process.env, stack.identityEnvironment);
-  const vault = credential === 'managed-identity' ? 'holds nothing: no secret anywhere' : credential === 'certificate' ? `holds certificate "${stack.certificateName}", no secret` : `holds secret "${stack.secretName}"`;
+  const vault =
+    credential === 'managed-identity'
+      ? 'holds nothing: no secret anywhere'
+      : credential === 'certificate'
+        ? `holds certificate "${stack.certificateName}", no secret`
+        : `holds secret "${stack.secretName}"`;
   process.stdout.write(`  Credential ${credential} (GRAPH_CREDENTIAL); the vault ${vault}\n`);
-  process.stdout.write(`  Entra ID  ${stack.entra.url} (tenant ${stack.tenantId})\n  Graph     ${stack.graph.url}\n  Key Vault ${stack.keyVault.url}\n  Azurite   ${stack.azurite.queueEndpoint}\n`);
+  process.stdout.write(
+    `  Entra ID  ${stack.entra.url} (tenant ${stack.tenantId})\n  Graph     ${stack.graph.url}\n  Key Vault ${stack.keyVault.url}\n  Azurite   ${stack.azurite.queueEndpoint}\n`,
+  );
   if (faults.length > 0) process.stdout.write(`  Faults    ${formatFaults(stack.faults.pending)}\n`);
 
   const once = async (): Promise<boolean> => {
@@ -74,7 +93,8 @@ async function main(): Promise<number> {
     if (faults.length > 0) process.stdout.write(`${count(stack.faults.injected, 'fault')} injected so far.\n`);
     if (summary === undefined) return false;
     const expected = summary.snapshots + summary.upserts + summary.removals + (summary.kind === 'snapshot' ? 1 : 0);
-    if (summary.outcome === 'completed' && !summary.resumed && summary.messages !== expected) process.stderr.write(`warning: ${count(expected, 'message')} expected but ${count(summary.messages, 'message')} written\n`);
+    if (summary.outcome === 'completed' && !summary.resumed && summary.messages !== expected)
+      process.stderr.write(`warning: ${count(expected, 'message')} expected but ${count(summary.messages, 'message')} written\n`);
     return true;
   };
   // The directory changes between runs, as a real one does: adds, updates, soft and hard deletes, restores.
@@ -88,14 +108,17 @@ async function main(): Promise<number> {
   let settings: SyncSettings;
   try {
     settings = readSettings(process.env, {
-      source: exported.length > 0 ? `the environment: you exported ${exported.join(', ')}, which win over the local stack's settings` : "the local stack's settings",
+      source:
+        exported.length > 0 ? `the environment: you exported ${exported.join(', ')}, which win over the local stack's settings` : "the local stack's settings",
     });
     ok = await once();
     if (ok) {
       const queue = new QueueClient(stack.azurite.connectionString, settings.queueName);
       const [peeked] = (await queue.peekMessages({ numberOfMessages: 1 })).peekedMessageItems;
       if (peeked !== undefined) {
-        process.stdout.write(`One message from queue "${settings.queueName}" (decoded):\n${JSON.stringify(decodeMessage(peeked.messageText, settings.messageEncoding), null, 2)}\n`);
+        process.stdout.write(
+          `One message from queue "${settings.queueName}" (decoded):\n${JSON.stringify(decodeMessage(peeked.messageText, settings.messageEncoding), null, 2)}\n`,
+        );
       }
       const { approximateMessagesCount } = await queue.getProperties();
       process.stdout.write(`Queue "${settings.queueName}" now holds about ${count(approximateMessagesCount ?? 0, 'message')}.\n`);
@@ -110,7 +133,9 @@ async function main(): Promise<number> {
     return ok ? ExitCode.ok : ExitCode.failed;
   }
   if (churn > 0) {
-    process.stdout.write(`\nA second run right away, after ${count(churn, 'random change')} (--churn ${churn}): in delta mode it sends only those (an update of a property outside USER_FIELDS does not surface).\n`);
+    process.stdout.write(
+      `\nA second run right away, after ${count(churn, 'random change')} (--churn ${churn}): in delta mode it sends only those (an update of a property outside USER_FIELDS does not surface).\n`,
+    );
     await changeThenRun();
   }
   job = scheduleRuns(settings.schedule, changeThenRun);

@@ -35,7 +35,9 @@ async function main(): Promise<number> {
     const code = await exited;
     let known: string[] = [];
     try {
-      known = readFileSync(registry, 'utf8').split('\n').filter((l) => l !== '');
+      known = readFileSync(registry, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
     } catch {
       // nothing registered: no stack was started
     }
@@ -43,7 +45,12 @@ async function main(): Promise<number> {
     const leaks = scanForLeaks(text, known, seedDisplayNames());
     const lines = text.split('\n').length;
     if (leaks.length > 0) {
-      process.stderr.write(`log scan: ${count(leaks.length, 'leak')} in ${count(lines, 'line')} of output:\n${leaks.slice(0, 20).map((l) => `  line ${l.line}: ${l.kind} (${l.sample})`).join('\n')}\n`);
+      process.stderr.write(
+        `log scan: ${count(leaks.length, 'leak')} in ${count(lines, 'line')} of output:\n${leaks
+          .slice(0, 20)
+          .map((l) => `  line ${l.line}: ${l.kind} (${l.sample})`)
+          .join('\n')}\n`,
+      );
       return 1;
     }
     process.stdout.write(`log scan: ${count(lines, 'line')} of output, ${count(known.length, 'secret')} made by the stack looked for, 0 leaks\n`);

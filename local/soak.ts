@@ -67,7 +67,15 @@ interface Args {
 
 function parse(argv: string[]): Args | string {
   // Unknown options: a UsageError; --help: the usage (both exit through runCommand, 2 and 0).
-  const values = parseCommandArgs({ runs: { type: 'string', default: '10' }, users: { type: 'string', default: '3000' }, seed: { type: 'string', default: '1' }, verbose: { type: 'boolean', default: false } }, argv);
+  const values = parseCommandArgs(
+    {
+      runs: { type: 'string', default: '10' },
+      users: { type: 'string', default: '3000' },
+      seed: { type: 'string', default: '1' },
+      verbose: { type: 'boolean', default: false },
+    },
+    argv,
+  );
   const whole = (name: string, text: string, min: number, max: number): number | string => {
     const n = /^\d+$/.test(text) ? Number(text) : NaN;
     return Number.isSafeInteger(n) && n >= min && n <= max ? n : `--${name} must be a whole number from ${min} to ${max}, not "${text}" (${usage})`;
@@ -180,13 +188,20 @@ async function main(): Promise<number> {
       if (delivery.runIds > 1) notes.push(`messages under ${delivery.runIds} runIds`);
       const pending = stack.faults.pending;
       if (pending.length > 0) notes.push(`faults not injected: ${formatFaults(pending)} (${stack.faults.injected - injectedBefore} injected)`);
-      if (args.verbose) notes.push(`invocations ${((invoked - started) / 1000).toFixed(1)} s, drain ${((Date.now() - invoked) / 1000).toFixed(1)} s, ${count(stack.faults.injected - injectedBefore, 'fault')} injected`);
+      if (args.verbose)
+        notes.push(
+          `invocations ${((invoked - started) / 1000).toFixed(1)} s, drain ${((Date.now() - invoked) / 1000).toFixed(1)} s, ${count(stack.faults.injected - injectedBefore, 'fault')} injected`,
+        );
       if (notes.length > 0 || delivery.lost > 0) {
-        process.stderr.write(`run ${n} (seed ${args.seed}): ${[...(delivery.lost > 0 ? [`${count(delivery.lost, 'user')} lost`] : []), ...notes].join('; ')}\n`);
+        process.stderr.write(
+          `run ${n} (seed ${args.seed}): ${[...(delivery.lost > 0 ? [`${count(delivery.lost, 'user')} lost`] : []), ...notes].join('; ')}\n`,
+        );
         if (delivery.lost > 0 || !completed || args.verbose) for (const line of errors) process.stderr.write(`  ${line.replace(/\n/g, '\n  ')}\n`);
       }
     }
-    process.stdout.write(`soak: ${count(args.runs, 'run')}, ${count(stack.faults.injected, 'fault')} injected, ${count(lostTotal, 'user')} lost, ${count(duplicatesTotal, 'duplicate')}\n`);
+    process.stdout.write(
+      `soak: ${count(args.runs, 'run')}, ${count(stack.faults.injected, 'fault')} injected, ${count(lostTotal, 'user')} lost, ${count(duplicatesTotal, 'duplicate')}\n`,
+    );
     return lostTotal === 0 ? 0 : 1;
   } finally {
     await stop();

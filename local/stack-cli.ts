@@ -23,7 +23,8 @@ const comment =
 async function main(): Promise<number> {
   const values = parseCommandArgs({ users: { type: 'string', default: '2500' } });
   const users = Number(values.users);
-  if (!/^\d+$/.test(values.users) || users > 1_000_000) throw new UsageError(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500`);
+  if (!/^\d+$/.test(values.users) || users > 1_000_000)
+    throw new UsageError(`--users "${values.users}" must be a whole number from 0 to 1000000, e.g. --users 2500`);
 
   const stack = await startLocalStack({ users, fullStorage: true });
   const path = 'local.settings.json';

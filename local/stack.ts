@@ -83,7 +83,12 @@ export const localTenantDomain = 'contoso.onmicrosoft.com';
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const persistent = options.persistent === true;
   const plan = options.faults instanceof FaultPlan ? options.faults : new FaultPlan();
-  const armAtStart = options.faults === undefined || options.faults instanceof FaultPlan ? undefined : typeof options.faults === 'string' ? parseFaults(options.faults) : options.faults;
+  const armAtStart =
+    options.faults === undefined || options.faults instanceof FaultPlan
+      ? undefined
+      : typeof options.faults === 'string'
+        ? parseFaults(options.faults)
+        : options.faults;
   // Checked before anything starts: a bad list, or queue-down without Azurite on disk, throws here.
   if (!persistent) {
     plan.setHooks({ sigterm: options.onSigterm });
@@ -127,7 +132,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         // Fire and forget: the Graph page is answered meanwhile; stop() cancels the restart.
         queueDown: (seconds) => {
           azurite.stopFor(seconds * 1000).catch((error: unknown) => {
-            if (azurite.state !== 'stopped') process.stderr.write(`queue-down: Azurite did not come back: ${error instanceof Error ? error.message : String(error)}\n`);
+            if (azurite.state !== 'stopped')
+              process.stderr.write(`queue-down: Azurite did not come back: ${error instanceof Error ? error.message : String(error)}\n`);
           });
         },
       });
@@ -135,10 +141,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     const mode = options.credential ?? 'secret';
-    entra.registerApp({ clientId, servicePrincipalId: appPrincipalId, secrets: [clientSecret], appRoles: { [graph.url]: [...(options.graphAppRoles ?? defaultGraphAppRoles)] } });
+    entra.registerApp({
+      clientId,
+      servicePrincipalId: appPrincipalId,
+      secrets: [clientSecret],
+      appRoles: { [graph.url]: [...(options.graphAppRoles ?? defaultGraphAppRoles)] },
+    });
     entra.registerIdentity({ clientId: identityClientId, principalId: identityPrincipalId });
     // managed-identity: the identity's token for the exchange audience is the app's credential (issuer, subject, audience as Azure's).
-    entra.registerFederatedCredential(clientId, { name: 'graph-user-sync', issuer: `${entra.url}/${tenantId}/v2.0`, subject: identityPrincipalId, audiences: ['api://AzureADTokenExchange'] });
+    entra.registerFederatedCredential(clientId, {
+      name: 'graph-user-sync',
+      issuer: `${entra.url}/${tenantId}/v2.0`,
+      subject: identityPrincipalId,
+      audiences: ['api://AzureADTokenExchange'],
+    });
     if (mode === 'secret') {
       keyVault.setSecret(secretName, clientSecret);
       keyVault.secretsUsers.add(identityPrincipalId);

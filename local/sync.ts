@@ -24,7 +24,14 @@ const usage = `usage: npm run sync -- [--once] [--settings FILE] [--full] [--all
 Exit status: 0 ok, 1 a failed run, 2 bad settings or arguments.`;
 
 async function main(): Promise<number> {
-  const values = parseCommandArgs({ once: { type: 'boolean', default: false }, settings: { type: 'string' }, full: { type: 'boolean', default: false }, 'allow-removals': { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, telemetry: { type: 'boolean', default: false } });
+  const values = parseCommandArgs({
+    once: { type: 'boolean', default: false },
+    settings: { type: 'string' },
+    full: { type: 'boolean', default: false },
+    'allow-removals': { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+    telemetry: { type: 'boolean', default: false },
+  });
   if (values['dry-run'] && !values.once) throw new UsageError('--dry-run needs --once: a dry run is one run, e.g. npm run sync -- --once --dry-run');
   const allowRemovals = parseAllowRemovals(values['allow-removals']);
   const request = { forceFull: values.full, ...(allowRemovals === undefined ? {} : { allowRemovals }) };
@@ -44,7 +51,9 @@ async function main(): Promise<number> {
     const ca = process.env['NODE_EXTRA_CA_CERTS'] ?? '';
     if (ca !== startedWith) {
       if (!existsSync(ca)) {
-        throw new UsageError(`--settings ${values.settings}: NODE_EXTRA_CA_CERTS names ${ca}, which does not exist (is npm run local:stack still running? it removes its certificate when it stops)`);
+        throw new UsageError(
+          `--settings ${values.settings}: NODE_EXTRA_CA_CERTS names ${ca}, which does not exist (is npm run local:stack still running? it removes its certificate when it stops)`,
+        );
       }
       return rerunTrusting(ca);
     }

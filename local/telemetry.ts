@@ -81,7 +81,11 @@ function metricPoints(resourceMetrics: ResourceMetrics): MetricPoint[] {
           points.push({ name: metric.descriptor.name, attributes: point.attributes, value });
         } else if (metric.dataPointType === DataPointType.HISTOGRAM && 'buckets' in value) {
           if (value.count === 0) continue;
-          points.push({ name: metric.descriptor.name, attributes: point.attributes, histogram: { count: value.count, sum: value.sum ?? 0, min: value.min, max: value.max } });
+          points.push({
+            name: metric.descriptor.name,
+            attributes: point.attributes,
+            histogram: { count: value.count, sum: value.sum ?? 0, min: value.min, max: value.max },
+          });
         }
       }
     }
@@ -104,14 +108,17 @@ export function renderTelemetry(snapshot: TelemetrySnapshot): string[] {
     lines.push(`${'  '.repeat(depth + 1)}${spanLine(span)}`);
     const kids = children.get(span.spanContext().spanId) ?? [];
     // Siblings of one name in a row (the pages of a long walk): more than five show as three and a count.
-    for (let i = 0; i < kids.length; ) {
+    for (let i = 0; i < kids.length;) {
       let end = i;
       while (end < kids.length && kids[end]?.name === kids[i]?.name) end++;
       const group = kids.slice(i, end);
       const shown = group.length > 5 ? group.slice(0, 3) : group;
       for (const kid of shown) walk(kid, depth + 1);
       const rest = group.slice(shown.length);
-      if (rest.length > 0) lines.push(`${'  '.repeat(depth + 2)}… ${rest.length} more ${rest[0]?.name ?? ''} (${Math.round(rest.reduce((sum, k) => sum + ms(k.duration), 0))} ms in all)`);
+      if (rest.length > 0)
+        lines.push(
+          `${'  '.repeat(depth + 2)}… ${rest.length} more ${rest[0]?.name ?? ''} (${Math.round(rest.reduce((sum, k) => sum + ms(k.duration), 0))} ms in all)`,
+        );
       i = end;
     }
   };
@@ -153,5 +160,7 @@ function seconds(value: number | undefined): string {
 /** Prints what the last run recorded (the --telemetry flag of the local commands). */
 export async function printTelemetry(telemetry: LocalTelemetry, write: (text: string) => void = (text) => process.stdout.write(text)): Promise<void> {
   const lines = renderTelemetry(await telemetry.take());
-  write(`Telemetry of this run (--telemetry: in memory here; in Azure the same spans and metrics go to Application Insights):\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  write(
+    `Telemetry of this run (--telemetry: in memory here; in Azure the same spans and metrics go to Application Insights):\n${lines.map((l) => `  ${l}`).join('\n')}\n`,
+  );
 }

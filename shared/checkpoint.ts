@@ -187,7 +187,8 @@ export class RunStateStore {
       unreadable,
       save: async (checkpoint) => {
         const text = JSON.stringify(checkpoint);
-        const upload = () => blob.upload(text, Buffer.byteLength(text), { conditions: { leaseId: lease.leaseId }, blobHTTPHeaders: { blobContentType: 'application/json' } });
+        const upload = () =>
+          blob.upload(text, Buffer.byteLength(text), { conditions: { leaseId: lease.leaseId }, blobHTTPHeaders: { blobContentType: 'application/json' } });
         try {
           try {
             await upload();
@@ -222,7 +223,12 @@ export class RunStateStore {
     try {
       await blob.getBlobLeaseClient(lease.leaseId).acquireLease(leaseSeconds);
       const current = parseCheckpoint((await blob.downloadToBuffer()).toString('utf8'));
-      return current !== undefined && current.runId === next.runId && current.status === 'running' && (current.walk < next.walk || (current.walk === next.walk && current.pages <= next.pages));
+      return (
+        current !== undefined &&
+        current.runId === next.runId &&
+        current.status === 'running' &&
+        (current.walk < next.walk || (current.walk === next.walk && current.pages <= next.pages))
+      );
     } catch {
       return false;
     }
@@ -238,7 +244,11 @@ export class RunStateStore {
         : isNetworkError(error)
           ? ': check the storage setting and that the account (or Azurite with its blob service) is running'
           : '';
-    return new SyncError(SyncErrorCodes.runStateFailed, `Could not ${action} the run state ${this.blobName} in the ${this.where}${hint} (${describeCause(error)}).`, { cause: error });
+    return new SyncError(
+      SyncErrorCodes.runStateFailed,
+      `Could not ${action} the run state ${this.blobName} in the ${this.where}${hint} (${describeCause(error)}).`,
+      { cause: error },
+    );
   }
 }
 
@@ -263,8 +273,17 @@ export function parseCheckpoint(text: string): RunCheckpoint | undefined {
   const whole = (n: unknown): boolean => typeof n === 'number' && Number.isInteger(n) && n >= 0;
   const link = (l: unknown): boolean => l === null || typeof l === 'string';
   const counts = [c.pages, c.users, c.messages, c.attempts, c.snapshots, c.upserts, c.removals, c.walk].every(whole);
-  const pending = Array.isArray(c.pendingRemovals) && c.pendingRemovals.every((p: unknown) => typeof (p as PendingRemoval | null)?.id === 'string' && typeof (p as PendingRemoval).reason === 'string' && whole((p as PendingRemoval).sequence));
-  const allowance = c.allowanceUsed === null || (typeof c.allowanceUsed === 'object' && whole((c.allowanceUsed as { value?: unknown }).value) && typeof (c.allowanceUsed as { runId?: unknown }).runId === 'string');
+  const pending =
+    Array.isArray(c.pendingRemovals) &&
+    c.pendingRemovals.every(
+      (p: unknown) =>
+        typeof (p as PendingRemoval | null)?.id === 'string' && typeof (p as PendingRemoval).reason === 'string' && whole((p as PendingRemoval).sequence),
+    );
+  const allowance =
+    c.allowanceUsed === null ||
+    (typeof c.allowanceUsed === 'object' &&
+      whole((c.allowanceUsed as { value?: unknown }).value) &&
+      typeof (c.allowanceUsed as { runId?: unknown }).runId === 'string');
   if (
     c.version !== checkpointVersion ||
     (c.status !== 'running' && c.status !== 'held' && c.status !== 'finished') ||
@@ -294,7 +313,11 @@ export function parseCheckpoint(text: string): RunCheckpoint | undefined {
   const partitionsValid =
     partitions === undefined ||
     partitions === null ||
-    (Array.isArray(partitions) && partitions.every((p: unknown) => typeof (p as PartitionState | null)?.start === 'string' && link((p as PartitionState).next) && typeof (p as PartitionState).done === 'boolean'));
+    (Array.isArray(partitions) &&
+      partitions.every(
+        (p: unknown) =>
+          typeof (p as PartitionState | null)?.start === 'string' && link((p as PartitionState).next) && typeof (p as PartitionState).done === 'boolean',
+      ));
   if (!partitionsValid) return undefined;
   return {
     ...(value as RunCheckpoint),

@@ -58,7 +58,11 @@ export interface ClientCredentialOptions {
 }
 
 /** The credential of GRAPH_CREDENTIAL's mode, once per runtime. */
-export function createClientCredential(settings: GraphCredentialSettings, managedIdentityClientId: string | undefined, options: ClientCredentialOptions = {}): ClientCredential {
+export function createClientCredential(
+  settings: GraphCredentialSettings,
+  managedIdentityClientId: string | undefined,
+  options: ClientCredentialOptions = {},
+): ClientCredential {
   const budgets = options.budgets === undefined ? {} : { budgets: options.budgets };
   const keyVaultCredential = (): TokenCredential =>
     options.keyVaultCredential ?? new DefaultAzureCredential(managedIdentityClientId === undefined ? {} : { managedIdentityClientId });
@@ -68,6 +72,10 @@ export function createClientCredential(settings: GraphCredentialSettings, manage
     case 'certificate':
       return createCertificateCredential(settings.keyVaultUrl, settings.certificateName, keyVaultCredential(), budgets);
     case 'managed-identity':
-      return createManagedIdentityCredential(options.identityCredential ?? new ManagedIdentityCredential({ clientId: settings.identityClientId }), settings.audience, settings.identityClientId);
+      return createManagedIdentityCredential(
+        options.identityCredential ?? new ManagedIdentityCredential({ clientId: settings.identityClientId }),
+        settings.audience,
+        settings.identityClientId,
+      );
   }
 }

@@ -45,7 +45,12 @@ export interface CertificateMaterial {
   readonly notAfter: Date;
 }
 
-export function createCertificateCredential(vaultUrl: string, name: string, credential: TokenCredential, options: CertificateCredentialOptions = {}): ClientCredential {
+export function createCertificateCredential(
+  vaultUrl: string,
+  name: string,
+  credential: TokenCredential,
+  options: CertificateCredentialOptions = {},
+): ClientCredential {
   const vaultSetting = options.vaultUrlSetting ?? 'KEY_VAULT_URL';
   const nameSetting = options.nameSetting ?? 'GRAPH_CERTIFICATE_NAME';
   const now = options.now ?? Date.now;
@@ -62,8 +67,18 @@ export function createCertificateCredential(vaultUrl: string, name: string, cred
     try {
       const certificate = await inSpan(SpanNames.keyVaultCertificate, {}, () => certificates.getCertificate(name));
       const version = certificate.properties.version;
-      if (version === undefined || certificate.cer === undefined) throw new SyncError(SyncErrorCodes.certificateUnusable, `Key Vault certificate "${name}" in ${vaultUrl} has no issued version yet (is it still pending?).`);
-      return { version, cer: certificate.cer, enabled: certificate.properties.enabled !== false, expiresOn: certificate.properties.expiresOn, notBefore: certificate.properties.notBefore };
+      if (version === undefined || certificate.cer === undefined)
+        throw new SyncError(
+          SyncErrorCodes.certificateUnusable,
+          `Key Vault certificate "${name}" in ${vaultUrl} has no issued version yet (is it still pending?).`,
+        );
+      return {
+        version,
+        cer: certificate.cer,
+        enabled: certificate.properties.enabled !== false,
+        expiresOn: certificate.properties.expiresOn,
+        notBefore: certificate.properties.notBefore,
+      };
     } catch (error) {
       throw mapKeyVaultError(error, object);
     }
@@ -74,7 +89,9 @@ export function createCertificateCredential(vaultUrl: string, name: string, cred
     const found = await latest();
     if (!found.enabled) throw unusable(`its latest version (${found.version}) is disabled: enable it, or create a new version`);
     if (found.expiresOn !== undefined && found.expiresOn.getTime() <= now()) {
-      throw unusable(`it expired on ${found.expiresOn.toISOString()}: create a new version in Key Vault and upload its public part (.cer) to the app registration`);
+      throw unusable(
+        `it expired on ${found.expiresOn.toISOString()}: create a new version in Key Vault and upload its public part (.cer) to the app registration`,
+      );
     }
     if (found.notBefore !== undefined && found.notBefore.getTime() > now() + 300_000) throw unusable(`it is not valid before ${found.notBefore.toISOString()}`);
     let secret: { value?: string; contentType?: string };
@@ -92,7 +109,8 @@ export function createCertificateCredential(vaultUrl: string, name: string, cred
     }
     const der = Buffer.from(found.cer);
     const leaf = new X509Certificate(der);
-    if (!leaf.checkPrivateKey(createPrivateKey(privateKey))) throw unusable(`the private key in its secret does not belong to the certificate (version ${found.version})`);
+    if (!leaf.checkPrivateKey(createPrivateKey(privateKey)))
+      throw unusable(`the private key in its secret does not belong to the certificate (version ${found.version})`);
     const leafPem = leaf.toString();
     const rest = chain.filter((pem) => new X509Certificate(pem).fingerprint256 !== leaf.fingerprint256);
     return {
@@ -106,7 +124,11 @@ export function createCertificateCredential(vaultUrl: string, name: string, cred
   }
 
   function unusable(reason: string): SyncError {
-    return new SyncError(SyncErrorCodes.certificateUnusable, `Key Vault certificate "${name}" in ${vaultUrl} (setting ${nameSetting}) cannot be used: ${reason}.`, { details: { vaultUrl, certificateName: name } });
+    return new SyncError(
+      SyncErrorCodes.certificateUnusable,
+      `Key Vault certificate "${name}" in ${vaultUrl} (setting ${nameSetting}) cannot be used: ${reason}.`,
+      { details: { vaultUrl, certificateName: name } },
+    );
   }
 
   return {
@@ -122,7 +144,10 @@ export function createCertificateCredential(vaultUrl: string, name: string, cred
         cached = await read();
         checkVersion = false;
       }
-      return { key: `${cached.version}:${cached.thumbprintSha256}`, auth: { clientCertificate: { thumbprintSha256: cached.thumbprintSha256, privateKey: cached.privateKey, x5c: cached.x5c } } };
+      return {
+        key: `${cached.version}:${cached.thumbprintSha256}`,
+        auth: { clientCertificate: { thumbprintSha256: cached.thumbprintSha256, privateKey: cached.privateKey, x5c: cached.x5c } },
+      };
     },
     startRun(): void {
       checkVersion = true;
@@ -173,7 +198,10 @@ export function privateKeyAndChain(value: string, contentType: string | undefine
   try {
     p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.decode64(value)), '');
   } catch (error) {
-    throw new SyncError(SyncErrorCodes.certificateUnusable, `The certificate's secret is neither PEM nor a PKCS#12 file without password (content type ${contentType ?? 'none'}): ${describeCause(error)}`);
+    throw new SyncError(
+      SyncErrorCodes.certificateUnusable,
+      `The certificate's secret is neither PEM nor a PKCS#12 file without password (content type ${contentType ?? 'none'}): ${describeCause(error)}`,
+    );
   }
   const bags = (type: string): forge.pkcs12.Bag[] => p12.getBags({ bagType: type })[type] ?? [];
   const { pkcs8ShroudedKeyBag, keyBag, certBag } = forge.pki.oids as Record<string, string>;

@@ -30,7 +30,12 @@ export interface ManagedIdentityCredentialOptions {
  * @param identity the user-assigned identity (ManagedIdentityCredential with its client id)
  * @param audience e.g. api://AzureADTokenExchange
  */
-export function createManagedIdentityCredential(identity: TokenCredential, audience: string, identityClientId: string, options: ManagedIdentityCredentialOptions = {}): ClientCredential {
+export function createManagedIdentityCredential(
+  identity: TokenCredential,
+  audience: string,
+  identityClientId: string,
+  options: ManagedIdentityCredentialOptions = {},
+): ClientCredential {
   const now = options.now ?? Date.now;
   const refreshMs = (options.refreshBeforeSeconds ?? 300) * 1000;
   let cached: AccessToken | undefined;

@@ -51,7 +51,13 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
   const found = await runtime.runState.peek();
   const invocation: RunInfo = { runId: 'dry-run', runAt: new Date() };
   const grouped = settings.mode === 'delta' && settings.scope.groupId !== undefined;
-  const plan = planRun(found, invocation, { mode: settings.mode, fields: settings.userFields, scope: scopeKey(settings.scope), group: grouped, ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }) });
+  const plan = planRun(found, invocation, {
+    mode: settings.mode,
+    fields: settings.userFields,
+    scope: scopeKey(settings.scope),
+    group: grouped,
+    ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }),
+  });
   const notices = [...plan.notices];
   const threshold = removalThreshold(settings.maxRemovals, plan.watermark.knownUsers);
   const limit = options.samples ?? 5;
@@ -74,12 +80,16 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
   if (grouped) {
     const now = await readMemberIds(runtime, settings.scope.groupId, options.abortSignal);
     const previous = kind === 'changes' && plan.watermark.members !== null ? await runtime.membership.load(plan.watermark.members) : undefined;
-    if (kind === 'changes' && previous === undefined) throw new SyncError(SyncErrorCodes.runStateFailed, 'The group membership the saved delta link goes with is missing from the run state: a real run would stop; run npm run sync -- --once --full.');
+    if (kind === 'changes' && previous === undefined)
+      throw new SyncError(
+        SyncErrorCodes.runStateFailed,
+        'The group membership the saved delta link goes with is missing from the run state: a real run would stop; run npm run sync -- --once --full.',
+      );
     members = new Membership(now, previous);
   }
   const sent = new Set<string>();
 
-  for (let resynced = false; !walkDone; ) {
+  for (let resynced = false; !walkDone;) {
     try {
       for await (const page of readPagesFrom(runtime, start ?? walkStartUrl(settings, plan.mode, kind), options.abortSignal)) {
         pages++;
@@ -126,7 +136,12 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
   }
   for (const removal of removals.list()) sample(samples.removed, removal.id);
 
-  const counted = kind === 'snapshot' ? (plan.watermark.knownUsers === null ? 0 : Math.max(0, plan.watermark.knownUsers - snapshots - plan.progress.snapshots)) : removals.count;
+  const counted =
+    kind === 'snapshot'
+      ? plan.watermark.knownUsers === null
+        ? 0
+        : Math.max(0, plan.watermark.knownUsers - snapshots - plan.progress.snapshots)
+      : removals.count;
   const wouldHold = counted > threshold && (options.allowRemovals === undefined || counted > options.allowRemovals);
   return {
     mode: plan.mode,

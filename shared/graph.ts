@@ -84,7 +84,13 @@ export function usersUrl(baseUrl: string, fields: readonly string[], pageSize: n
  * The users of a group, nested groups included: GET /groups/{id}/transitiveMembers/microsoft.graph.user.
  * The type cast on transitive members is an advanced query: $count=true here, ConsistencyLevel on each page.
  */
-export function groupMembersUrl(baseUrl: string, groupId: string, fields: readonly string[], pageSize: number = maxGraphPageSize, query: Pick<UsersQuery, 'filter'> = {}): string {
+export function groupMembersUrl(
+  baseUrl: string,
+  groupId: string,
+  fields: readonly string[],
+  pageSize: number = maxGraphPageSize,
+  query: Pick<UsersQuery, 'filter'> = {},
+): string {
   const path = `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user`;
   return `${new URL(path, baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}&$top=${pageSize}${queryTail({ ...query, advanced: true })}`;
 }
@@ -135,7 +141,10 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
   while (url !== undefined) {
     // Never send the token anywhere but the configured Graph endpoint.
     if (new URL(url).origin !== origin) {
-      throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned an @odata.nextLink on another host (${new URL(url).origin}, expected ${origin}); refusing to follow it.`);
+      throw new SyncError(
+        SyncErrorCodes.graphResponseInvalid,
+        `Graph returned an @odata.nextLink on another host (${new URL(url).origin}, expected ${origin}); refusing to follow it.`,
+      );
     }
     // An advanced query (a group's members, a filter with ne/not/endsWith) needs the header on every page, nextLinks included.
     const headers = createHttpHeaders({ accept: 'application/json', ...(describeUrl(url).advanced ? { consistencylevel: 'eventual' } : {}) });
@@ -145,7 +154,12 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
     let requestId: string | undefined;
     let location: string | undefined;
     try {
-      const response = await inSpan(SpanNames.graphPage, { [Attr.pageNumber]: ++pageNumber }, () => pipeline.sendRequest(httpClient, request), (answer, span) => httpStatus(span, answer.status));
+      const response = await inSpan(
+        SpanNames.graphPage,
+        { [Attr.pageNumber]: ++pageNumber },
+        () => pipeline.sendRequest(httpClient, request),
+        (answer, span) => httpStatus(span, answer.status),
+      );
       status = response.status;
       text = response.bodyAsText ?? '';
       requestId = response.headers.get('request-id') ?? undefined;
@@ -160,7 +174,9 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
     try {
       body = JSON.parse(text);
     } catch (error) {
-      throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph answered GET /users with a body that is not JSON: check GRAPH_BASE_URL (${origin}).`, { cause: error });
+      throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph answered GET /users with a body that is not JSON: check GRAPH_BASE_URL (${origin}).`, {
+        cause: error,
+      });
     }
     const page = parseUsersPage(body, options.fields);
     yield { ...page, url };
@@ -177,16 +193,29 @@ function graphFailure(error: unknown, url: string, origin: string): SyncError {
     return new SyncError(SyncErrorCodes.runInterrupted, `Reading Graph was stopped (${describeCause(error)}).`, { cause: error });
   }
   if (isNetworkError(error)) {
-    return new SyncError(SyncErrorCodes.graphUnreachable, `Could not reach Microsoft Graph at ${origin} (setting GRAPH_BASE_URL): ${describeCause(error)}`, { cause: error });
+    return new SyncError(SyncErrorCodes.graphUnreachable, `Could not reach Microsoft Graph at ${origin} (setting GRAPH_BASE_URL): ${describeCause(error)}`, {
+      cause: error,
+    });
   }
-  return new SyncError(SyncErrorCodes.graphRequestFailed, `GET ${redact(url)} failed: ${isRestError(error) ? `${error.code ?? ''} ${error.message}` : describeCause(error)}`, { cause: error });
+  return new SyncError(
+    SyncErrorCodes.graphRequestFailed,
+    `GET ${redact(url)} failed: ${isRestError(error) ? `${error.code ?? ''} ${error.message}` : describeCause(error)}`,
+    { cause: error },
+  );
 }
 
 interface GraphErrorBody {
   error?: { code?: string; message?: string };
 }
 
-function graphError(status: number, text: string, requestId: string | undefined, options: GraphUsersOptions, url: string, location: string | undefined): SyncError {
+function graphError(
+  status: number,
+  text: string,
+  requestId: string | undefined,
+  options: GraphUsersOptions,
+  url: string,
+  location: string | undefined,
+): SyncError {
   let code = '';
   let message = text.slice(0, 300);
   try {
@@ -249,11 +278,19 @@ function graphError(status: number, text: string, requestId: string | undefined,
     );
   }
   if (status === 400) {
-    return new SyncError(SyncErrorCodes.graphBadRequest, `Microsoft Graph refused ${read.what} (400 ${code}: ${message}): check USER_FIELDS lists Graph user properties${read.filtered ? ' and USER_FILTER names them' : ''}.`, { details });
+    return new SyncError(
+      SyncErrorCodes.graphBadRequest,
+      `Microsoft Graph refused ${read.what} (400 ${code}: ${message}): check USER_FIELDS lists Graph user properties${read.filtered ? ' and USER_FILTER names them' : ''}.`,
+      { details },
+    );
   }
-  return new SyncError(SyncErrorCodes.graphRequestFailed, `Microsoft Graph answered ${read.what} with ${status} ${code}: ${message}` + (requestId ? ` (request-id ${requestId})` : ''), {
-    details,
-  });
+  return new SyncError(
+    SyncErrorCodes.graphRequestFailed,
+    `Microsoft Graph answered ${read.what} with ${status} ${code}: ${message}` + (requestId ? ` (request-id ${requestId})` : ''),
+    {
+      details,
+    },
+  );
 }
 
 /** A URL for messages: the opaque skip token is long and says nothing to a reader. */

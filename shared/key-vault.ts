@@ -18,7 +18,8 @@ export function keyVaultClientOptions(vaultUrl: string, vaultSetting: string, bu
     disableChallengeResourceVerification: isLoopback(vaultUrl),
     // The SDK's retry (Retry-After on 429/503, exponential on 5xx and network failures), bounded by the run's budget.
     retryOptions: { maxRetries: budgets === undefined ? 3 : 20, retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 },
-    additionalPolicies: budgets === undefined ? [] : [{ policy: budgetGuardPolicy(budgets, { dependency: 'Key Vault', setting: vaultSetting }), position: 'perRetry' }],
+    additionalPolicies:
+      budgets === undefined ? [] : [{ policy: budgetGuardPolicy(budgets, { dependency: 'Key Vault', setting: vaultSetting }), position: 'perRetry' }],
   };
 }
 
@@ -47,7 +48,10 @@ export function mapKeyVaultError(error: unknown, ctx: KeyVaultObject): SyncError
     );
   }
   if (status === 403) {
-    const roles = ctx.kind === 'secret' ? 'the "Key Vault Secrets User" role' : 'the "Key Vault Certificate User" role (it reads the certificate and, as its secret, the private key)';
+    const roles =
+      ctx.kind === 'secret'
+        ? 'the "Key Vault Secrets User" role'
+        : 'the "Key Vault Certificate User" role (it reads the certificate and, as its secret, the private key)';
     return new SyncError(
       SyncErrorCodes.keyVaultForbidden,
       `Key Vault ${ctx.vaultUrl} refused to read ${what} (403): the Function App's managed identity lacks ${roles} on the vault ` +
@@ -56,10 +60,17 @@ export function mapKeyVaultError(error: unknown, ctx: KeyVaultObject): SyncError
     );
   }
   if (status === 401) {
-    return new SyncError(SyncErrorCodes.keyVaultAuthFailed, `Key Vault ${ctx.vaultUrl} rejected the managed identity's token (401): ${describeCause(error)}`, { cause: error, details });
+    return new SyncError(SyncErrorCodes.keyVaultAuthFailed, `Key Vault ${ctx.vaultUrl} rejected the managed identity's token (401): ${describeCause(error)}`, {
+      cause: error,
+      details,
+    });
   }
   if (isNetworkError(error)) {
-    return new SyncError(SyncErrorCodes.keyVaultUnreachable, `Could not reach Key Vault at ${ctx.vaultUrl} (setting ${ctx.vaultSetting}): ${describeCause(error)}`, { cause: error, details });
+    return new SyncError(
+      SyncErrorCodes.keyVaultUnreachable,
+      `Could not reach Key Vault at ${ctx.vaultUrl} (setting ${ctx.vaultSetting}): ${describeCause(error)}`,
+      { cause: error, details },
+    );
   }
   if (isIdentityError(error)) {
     return new SyncError(
@@ -69,7 +80,10 @@ export function mapKeyVaultError(error: unknown, ctx: KeyVaultObject): SyncError
       { cause: error, details },
     );
   }
-  return new SyncError(SyncErrorCodes.keyVaultAuthFailed, `Reading Key Vault ${what} from ${ctx.vaultUrl} failed: ${describeCause(error)}`, { cause: error, details });
+  return new SyncError(SyncErrorCodes.keyVaultAuthFailed, `Reading Key Vault ${what} from ${ctx.vaultUrl} failed: ${describeCause(error)}`, {
+    cause: error,
+    details,
+  });
 }
 
 export function isLoopback(url: string): boolean {

@@ -87,11 +87,16 @@ export class MembershipStore {
 
   /** Best effort: a blob left behind costs a few bytes, never a wrong run. */
   async remove(name: string): Promise<void> {
-    await this.container.getBlockBlobClient(name).deleteIfExists().catch(() => undefined);
+    await this.container
+      .getBlockBlobClient(name)
+      .deleteIfExists()
+      .catch(() => undefined);
   }
 
   #failure(error: unknown, action: string, name: string): SyncError {
     if (error instanceof SyncError) return error;
-    return new SyncError(SyncErrorCodes.runStateFailed, `Could not ${action} the group membership ${name} in the ${this.where} (${describeCause(error)}).`, { cause: error });
+    return new SyncError(SyncErrorCodes.runStateFailed, `Could not ${action} the group membership ${name} in the ${this.where} (${describeCause(error)}).`, {
+      cause: error,
+    });
   }
 }

@@ -102,7 +102,10 @@ export function sequenceOf(walk: number, position: number): number {
 }
 
 function hashId(runId: string, type: MessageType, content: unknown): string {
-  return createHash('sha256').update(`${runId}\n${type}\n${JSON.stringify(content)}`).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(`${runId}\n${type}\n${JSON.stringify(content)}`)
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** The id a message's content gives (what a consumer or a test can check; not for a claim-check message, whose user is in the blob). */

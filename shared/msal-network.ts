@@ -1,5 +1,12 @@
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
-import { createDefaultHttpClient, createHttpHeaders, createPipelineRequest, type HttpClient, type PipelineResponse, type RestError } from '@azure/core-rest-pipeline';
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineRequest,
+  type HttpClient,
+  type PipelineResponse,
+  type RestError,
+} from '@azure/core-rest-pipeline';
 import { classifyTransient, createRetryingPipeline, type BudgetSource } from './retry';
 
 /**

@@ -22,7 +22,10 @@ export function createQueueClient(storage: StorageConnection, queueName: string,
 /** Where the queue lives and which setting said so: safe to print (never includes a key). */
 export function describeQueueTarget(storage: StorageConnection, queueName: string): string {
   const endpoint = storage.kind === 'connectionString' ? storage.queueEndpoint : storage.queueServiceUri;
-  const how = storage.kind === 'connectionString' ? 'connection string' : `service URI with ${storage.credential === 'managedidentity' ? 'managed identity' : 'DefaultAzureCredential'}`;
+  const how =
+    storage.kind === 'connectionString'
+      ? 'connection string'
+      : `service URI with ${storage.credential === 'managedidentity' ? 'managed identity' : 'DefaultAzureCredential'}`;
   return `queue "${queueName}" at ${endpoint} (setting ${storage.settingName}, ${how})`;
 }
 
@@ -46,9 +49,13 @@ export function mapQueueError(error: unknown, target: string, action: 'create' |
   if (isIdentityError(error)) return storageSignInFailed(error, target);
   const status = (error as { statusCode?: unknown }).statusCode;
   if (isNetworkError(error) || (status === undefined && /REQUEST_SEND_ERROR|ECONNREFUSED|ENOTFOUND/.test(String((error as { code?: unknown }).code)))) {
-    return new SyncError(SyncErrorCodes.queueUnreachable, `Could not reach the ${target}: ${describeCause(error)}. Check the setting, and that the storage account (or Azurite) is running.`, {
-      cause: error,
-    });
+    return new SyncError(
+      SyncErrorCodes.queueUnreachable,
+      `Could not reach the ${target}: ${describeCause(error)}. Check the setting, and that the storage account (or Azurite) is running.`,
+      {
+        cause: error,
+      },
+    );
   }
   if (status === 404 && storageErrorCode(error) === 'QueueNotFound') {
     return new SyncError(
@@ -64,7 +71,9 @@ export function mapQueueError(error: unknown, target: string, action: 'create' |
       { cause: error },
     );
   }
-  return new SyncError(SyncErrorCodes.queueSendFailed, `Could not ${action === 'create' ? 'create' : 'write to'} the ${target}: ${describeCause(error)}`, { cause: error });
+  return new SyncError(SyncErrorCodes.queueSendFailed, `Could not ${action === 'create' ? 'create' : 'write to'} the ${target}: ${describeCause(error)}`, {
+    cause: error,
+  });
 }
 
 /**

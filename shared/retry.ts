@@ -159,7 +159,8 @@ export type TransientClassifier = (response: PipelineResponse | undefined, error
 export function classifyTransient(response: PipelineResponse | undefined, error: RestError | undefined): string | undefined {
   if (error !== undefined) {
     const code = error.code ?? '';
-    if (code === RetryErrorCodes.attemptTimeout || code === RetryErrorCodes.invalidJson || transientErrorCodes.has(code)) return describeAttempt(response, error);
+    if (code === RetryErrorCodes.attemptTimeout || code === RetryErrorCodes.invalidJson || transientErrorCodes.has(code))
+      return describeAttempt(response, error);
     if (response === undefined && error.statusCode === undefined) return undefined;
   }
   if (response !== undefined && isTransientStatus(response.status)) return describeAttempt(response, error);
@@ -215,7 +216,13 @@ export function jsonBodyPolicy(): PipelinePolicy {
     name: 'jsonBodyPolicy',
     async sendRequest(request, next) {
       const response = await next(request);
-      if (response.status >= 200 && response.status < 300 && /json/i.test(response.headers.get('content-type') ?? '') && response.bodyAsText !== undefined && response.bodyAsText !== null) {
+      if (
+        response.status >= 200 &&
+        response.status < 300 &&
+        /json/i.test(response.headers.get('content-type') ?? '') &&
+        response.bodyAsText !== undefined &&
+        response.bodyAsText !== null
+      ) {
         try {
           JSON.parse(response.bodyAsText);
         } catch {
@@ -270,7 +277,14 @@ export function budgetedRetryStrategy(budgets: BudgetSource, options: BudgetedRe
   };
 }
 
-export function budgetExhausted(options: Pick<BudgetedRetryOptions, 'dependency' | 'setting'>, lastFailure: string, triedMs: number, attempts: number, budget: RetryBudget, cause?: unknown): SyncError {
+export function budgetExhausted(
+  options: Pick<BudgetedRetryOptions, 'dependency' | 'setting'>,
+  lastFailure: string,
+  triedMs: number,
+  attempts: number,
+  budget: RetryBudget,
+  cause?: unknown,
+): SyncError {
   return new SyncError(
     SyncErrorCodes.retryBudgetExhausted,
     `${options.dependency} kept failing: last answer ${lastFailure}, ${count(attempts, 'attempt')} over ${(triedMs / 1000).toFixed(1)} s; ` +

@@ -87,7 +87,8 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
   if (unfinished !== undefined) {
     // A run's page links and delta link keep the $select they were issued with: other USER_FIELDS start over.
     const sameFields =
-      unfinished.fields.join(',') === options.fields.join(',') && (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaFields?.join(',') === options.fields.join(','));
+      unfinished.fields.join(',') === options.fields.join(',') &&
+      (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaFields?.join(',') === options.fields.join(','));
     // So do its scope's: a filter or a group is part of every page link.
     const sameScope = unfinished.scope === scope && (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaScope === scope);
     const same = unfinished.mode === options.mode && options.forceFull !== true && sameFields && sameScope;
@@ -110,7 +111,13 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
         nextLink: unfinished.nextLink ?? undefined,
         walkDone: unfinished.walkDone,
         deltaNext: unfinished.deltaNext,
-        progress: { pages: unfinished.pages, users: unfinished.users, snapshots: unfinished.snapshots, upserts: unfinished.upserts, removals: unfinished.removals },
+        progress: {
+          pages: unfinished.pages,
+          users: unfinished.users,
+          snapshots: unfinished.snapshots,
+          upserts: unfinished.upserts,
+          removals: unfinished.removals,
+        },
         messages: unfinished.messages,
         pending: unfinished.pendingRemovals,
         membersNext: unfinished.membersNext,
@@ -152,7 +159,9 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
   if (options.forceFull === true) return fresh(invocation, 'snapshot', 'requested', watermark, notices, options);
   if (watermark.deltaLink === null) return fresh(invocation, 'snapshot', 'first-delta', watermark, notices, options);
   if (watermark.deltaFields === null || watermark.deltaFields.join(',') !== options.fields.join(',')) {
-    notices.push(`USER_FIELDS changed since the saved delta link was issued (it selects ${watermark.deltaFields?.join(',') ?? 'unknown fields'}): this run sends a full snapshot and renews the link.`);
+    notices.push(
+      `USER_FIELDS changed since the saved delta link was issued (it selects ${watermark.deltaFields?.join(',') ?? 'unknown fields'}): this run sends a full snapshot and renews the link.`,
+    );
     return fresh(invocation, 'snapshot', 'requested', watermark, notices, options);
   }
   if (watermark.deltaScope !== scope) {
@@ -160,13 +169,22 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
     return fresh(invocation, 'snapshot', 'requested', watermark, notices, options);
   }
   if (options.group === true && watermark.members === null) {
-    notices.push(`The group membership the saved delta link goes with is not in the run state: this run sends a full snapshot of the group's members and renews both.`);
+    notices.push(
+      `The group membership the saved delta link goes with is not in the run state: this run sends a full snapshot of the group's members and renews both.`,
+    );
     return fresh(invocation, 'snapshot', 'requested', watermark, notices, options);
   }
   return fresh(invocation, 'changes', null, watermark, notices, options);
 }
 
-function fresh(run: RunInfo, kind: RunPlan['kind'], snapshotReason: SnapshotReason | null, watermark: Watermark, notices: string[], options: PlanOptions): RunPlan {
+function fresh(
+  run: RunInfo,
+  kind: RunPlan['kind'],
+  snapshotReason: SnapshotReason | null,
+  watermark: Watermark,
+  notices: string[],
+  options: PlanOptions,
+): RunPlan {
   return {
     run,
     resumed: false,

@@ -29,7 +29,12 @@ export interface ObserveRunOptions {
   onRunId?: (runId: string) => void;
 }
 
-export function observeRun(invocation: RunInfo, mode: SyncMode, options: ObserveRunOptions, run: (observation: RunObservation) => Promise<SyncSummary>): Promise<SyncSummary> {
+export function observeRun(
+  invocation: RunInfo,
+  mode: SyncMode,
+  options: ObserveRunOptions,
+  run: (observation: RunObservation) => Promise<SyncSummary>,
+): Promise<SyncSummary> {
   const attributes = { [Attr.runId]: invocation.runId, [Attr.invocationId]: invocation.runId, [Attr.mode]: mode };
   return tracer().startActiveSpan(SpanNames.run, { attributes }, async (span) => {
     const started = performance.now();

@@ -83,7 +83,10 @@ export function createSyncRuntime(settings: SyncSettings, options: SyncRuntimeOp
         ? new ManagedIdentityCredential(storage.clientId === undefined ? {} : { clientId: storage.clientId })
         : new DefaultAzureCredential(storage.clientId === undefined ? {} : { managedIdentityClientId: storage.clientId });
   }
-  const storageOptions = { retryOptions: storageRetryOptions(settings.retryBudgetMs), ...(storageCredential === undefined ? {} : { credential: storageCredential }) };
+  const storageOptions = {
+    retryOptions: storageRetryOptions(settings.retryBudgetMs),
+    ...(storageCredential === undefined ? {} : { credential: storageCredential }),
+  };
   const queueClient = createQueueClient(storage, settings.queueName, storageOptions);
   const stateContainer = createContainerClient(storage, settings.stateContainer, storageOptions);
   const overflowContainer = createContainerClient(storage, settings.overflowContainer, storageOptions);
@@ -109,13 +112,19 @@ export function createSyncRuntime(settings: SyncSettings, options: SyncRuntimeOp
  */
 export function walkStartUrl(settings: SyncSettings, mode: SyncMode, kind: RunCheckpoint['kind']): string {
   const { graphBaseUrl: base, userFields: fields, scope } = settings;
-  if (scope.groupId !== undefined && (mode === 'full' || kind === 'snapshot')) return groupMembersUrl(base, scope.groupId, fields, undefined, { filter: scope.filter });
+  if (scope.groupId !== undefined && (mode === 'full' || kind === 'snapshot'))
+    return groupMembersUrl(base, scope.groupId, fields, undefined, { filter: scope.filter });
   if (mode === 'full') return usersUrl(base, fields, undefined, { filter: scope.filter, advanced: scope.advancedFilter });
   return usersDeltaUrl(base, fields);
 }
 
 /** The Graph pages from `url` (a start URL, a saved page link or a delta link) to the end of the walk. */
-export function readPagesFrom(runtime: SyncRuntime, url: string, abortSignal: AbortSignal | undefined, fields: readonly string[] = runtime.settings.userFields): AsyncGenerator<FetchedUsersPage, void, undefined> {
+export function readPagesFrom(
+  runtime: SyncRuntime,
+  url: string,
+  abortSignal: AbortSignal | undefined,
+  fields: readonly string[] = runtime.settings.userFields,
+): AsyncGenerator<FetchedUsersPage, void, undefined> {
   const { settings } = runtime;
   return readUserPages({
     baseUrl: settings.graphBaseUrl,
@@ -141,18 +150,26 @@ export async function readMemberIds(runtime: SyncRuntime, groupId: string, abort
 /** A delta link for now, without reading any user. */
 export async function latestDeltaLink(runtime: SyncRuntime, abortSignal: AbortSignal | undefined): Promise<string | undefined> {
   let link: string | undefined;
-  for await (const page of readPagesFrom(runtime, latestDeltaUrl(runtime.settings.graphBaseUrl, runtime.settings.userFields), abortSignal)) link = page.deltaLink ?? link;
+  for await (const page of readPagesFrom(runtime, latestDeltaUrl(runtime.settings.graphBaseUrl, runtime.settings.userFields), abortSignal))
+    link = page.deltaLink ?? link;
   return link;
 }
 
 /** The records of users given by id, 15 per request (Graph's limit); users no longer there are left out. */
-export async function* readUsersById(runtime: SyncRuntime, ids: readonly string[], abortSignal: AbortSignal | undefined): AsyncGenerator<FetchedUsersPage, void, undefined> {
+export async function* readUsersById(
+  runtime: SyncRuntime,
+  ids: readonly string[],
+  abortSignal: AbortSignal | undefined,
+): AsyncGenerator<FetchedUsersPage, void, undefined> {
   for (let start = 0; start < ids.length; start += maxIdsPerRequest) {
-    yield* readPagesFrom(runtime, usersByIdUrl(runtime.settings.graphBaseUrl, runtime.settings.userFields, ids.slice(start, start + maxIdsPerRequest)), abortSignal);
+    yield* readPagesFrom(
+      runtime,
+      usersByIdUrl(runtime.settings.graphBaseUrl, runtime.settings.userFields, ids.slice(start, start + maxIdsPerRequest)),
+      abortSignal,
+    );
   }
 }
 
 export function adminConsentUrl(settings: Pick<SyncSettings, 'authorityHost' | 'tenantId' | 'clientId'>): string {
   return `${settings.authorityHost}/${encodeURIComponent(settings.tenantId)}/adminconsent?client_id=${encodeURIComponent(settings.clientId)}`;
 }
-

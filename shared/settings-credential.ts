@@ -59,7 +59,9 @@ export function readGraphCredential(reader: SettingsReader, context: CredentialC
   for (const [name, modes] of owners) {
     if (modes.includes(mode) || reader.get(name) === undefined) continue;
     const [first = mode] = modes;
-    reader.problems.push(`${name} belongs to ${SettingNames.graphCredential}=${modes.join(' or ')}, not ${mode}: remove it (or set ${SettingNames.graphCredential}=${first})`);
+    reader.problems.push(
+      `${name} belongs to ${SettingNames.graphCredential}=${modes.join(' or ')}, not ${mode}: remove it (or set ${SettingNames.graphCredential}=${first})`,
+    );
   }
 
   if (mode === 'managed-identity') {
@@ -70,9 +72,12 @@ export function readGraphCredential(reader: SettingsReader, context: CredentialC
           `(the one named as subject of the app registration's federated credential), e.g. ${SettingNames.managedIdentityClientId}=11111111-2222-3333-4444-555555555555`,
       );
     }
-    const audience = reader.get(SettingNames.federatedAudience) ?? (context.authorityHost === undefined ? undefined : federatedAudienceFor(context.authorityHost));
+    const audience =
+      reader.get(SettingNames.federatedAudience) ?? (context.authorityHost === undefined ? undefined : federatedAudienceFor(context.authorityHost));
     if (audience !== undefined && !/^api:\/\/[A-Za-z0-9._-]+$/.test(audience)) {
-      reader.problems.push(`${SettingNames.federatedAudience} ${show(audience)} must be a token-exchange audience such as api://AzureADTokenExchange (the default for AUTHORITY_HOST's cloud)`);
+      reader.problems.push(
+        `${SettingNames.federatedAudience} ${show(audience)} must be a token-exchange audience such as api://AzureADTokenExchange (the default for AUTHORITY_HOST's cloud)`,
+      );
       return undefined;
     }
     return identityClientId === undefined || audience === undefined ? undefined : { mode, audience, identityClientId };
@@ -81,9 +86,14 @@ export function readGraphCredential(reader: SettingsReader, context: CredentialC
   const vaultExample = 'https://my-vault.vault.azure.net/';
   const vaultText = reader.get(SettingNames.keyVaultUrl);
   if (vaultText === undefined) {
-    reader.problems.push(`${SettingNames.keyVaultUrl} is missing: the URL of the Key Vault holding the ${mode === 'secret' ? 'client secret' : 'certificate'}, e.g. ${SettingNames.keyVaultUrl}=${vaultExample}`);
+    reader.problems.push(
+      `${SettingNames.keyVaultUrl} is missing: the URL of the Key Vault holding the ${mode === 'secret' ? 'client secret' : 'certificate'}, e.g. ${SettingNames.keyVaultUrl}=${vaultExample}`,
+    );
   }
-  const keyVaultUrl = vaultText === undefined ? undefined : parseOrigin(vaultText, SettingNames.keyVaultUrl, vaultExample, reader.problems, { kind: 'keyVault', allowedHosts: context.allowedHosts });
+  const keyVaultUrl =
+    vaultText === undefined
+      ? undefined
+      : parseOrigin(vaultText, SettingNames.keyVaultUrl, vaultExample, reader.problems, { kind: 'keyVault', allowedHosts: context.allowedHosts });
 
   if (mode === 'secret') {
     const secretName = reader.get(SettingNames.clientSecretName) ?? SettingDefaults.clientSecretName;
@@ -98,11 +108,15 @@ export function readGraphCredential(reader: SettingsReader, context: CredentialC
 
   const certificateName = reader.get(SettingNames.certificateName);
   if (certificateName === undefined) {
-    reader.problems.push(`${SettingNames.certificateName} is missing: ${SettingNames.graphCredential}=certificate needs the name of the Key Vault certificate, e.g. ${SettingNames.certificateName}=graph-sync-cert`);
+    reader.problems.push(
+      `${SettingNames.certificateName} is missing: ${SettingNames.graphCredential}=certificate needs the name of the Key Vault certificate, e.g. ${SettingNames.certificateName}=graph-sync-cert`,
+    );
     return undefined;
   }
   if (!secretNamePattern.test(certificateName)) {
-    reader.problems.push(`${SettingNames.certificateName} ${show(certificateName)} is not a Key Vault certificate name (1-127 letters, digits and dashes), e.g. ${SettingNames.certificateName}=graph-sync-cert`);
+    reader.problems.push(
+      `${SettingNames.certificateName} ${show(certificateName)} is not a Key Vault certificate name (1-127 letters, digits and dashes), e.g. ${SettingNames.certificateName}=graph-sync-cert`,
+    );
     return undefined;
   }
   return keyVaultUrl === undefined ? undefined : { mode, keyVaultUrl, certificateName };

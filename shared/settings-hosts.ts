@@ -23,7 +23,14 @@ import { show, type SettingsReader } from './settings-values';
  * partner clouds) can be enabled with SYNC_ALLOWED_HOSTS.
  */
 export const MicrosoftHosts = {
-  authority: ['login.microsoftonline.com', 'login.microsoft.com', 'login.windows.net', 'login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.partner.microsoftonline.cn'],
+  authority: [
+    'login.microsoftonline.com',
+    'login.microsoft.com',
+    'login.windows.net',
+    'login.microsoftonline.us',
+    'login.chinacloudapi.cn',
+    'login.partner.microsoftonline.cn',
+  ],
   graph: ['graph.microsoft.com', 'graph.microsoft.us', 'dod-graph.microsoft.us', 'microsoftgraph.chinacloudapi.cn'],
   /** `<vault-name>.<suffix>` */
   keyVaultSuffixes: ['vault.azure.net', 'vault.usgovcloudapi.net', 'vault.azure.cn'],
@@ -45,7 +52,9 @@ export function isMicrosoftHost(kind: ServiceKind, hostname: string): boolean {
     case 'graph':
       return (MicrosoftHosts.graph as readonly string[]).includes(hostname);
     case 'keyVault':
-      return MicrosoftHosts.keyVaultSuffixes.some((suffix) => new RegExp(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.${suffix.replaceAll('.', '\\.')}$`).test(hostname));
+      return MicrosoftHosts.keyVaultSuffixes.some((suffix) =>
+        new RegExp(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.${suffix.replaceAll('.', '\\.')}$`).test(hostname),
+      );
   }
 }
 
@@ -71,7 +80,9 @@ export function readAllowedHosts(reader: SettingsReader): readonly string[] {
   if (bad.length > 0) {
     const wildcard = bad.some((b) => b.includes('*')) ? '; wildcards are not supported, list each host' : '';
     const withScheme = bad.some((b) => /[:/@]/.test(b) && !b.startsWith('[')) ? '; give the hostname only, without https://, port or path' : '';
-    reader.problems.push(`${name} ${show(text)} has entries that are not hostnames (${bad.map(show).join(', ')})${wildcard}${withScheme}, e.g. ${name}=login.contoso-proxy.example,graph.contoso-proxy.example`);
+    reader.problems.push(
+      `${name} ${show(text)} has entries that are not hostnames (${bad.map(show).join(', ')})${wildcard}${withScheme}, e.g. ${name}=login.contoso-proxy.example,graph.contoso-proxy.example`,
+    );
   }
   return [...new Set(good)];
 }
@@ -111,7 +122,9 @@ const serviceWords: Record<ServiceKind, { what: string; risk: string }> = {
 };
 
 function microsoftList(kind: ServiceKind): string {
-  return kind === 'keyVault' ? MicrosoftHosts.keyVaultSuffixes.map((s) => `*.${s}`).join(', ') : (kind === 'authority' ? MicrosoftHosts.authority : MicrosoftHosts.graph).join(', ');
+  return kind === 'keyVault'
+    ? MicrosoftHosts.keyVaultSuffixes.map((s) => `*.${s}`).join(', ')
+    : (kind === 'authority' ? MicrosoftHosts.authority : MicrosoftHosts.graph).join(', ');
 }
 
 /**
@@ -131,7 +144,9 @@ export function parseOrigin(value: string, name: string, example: string, proble
   if (url.username !== '' || url.password !== '') {
     url.username = '';
     url.password = '';
-    problems.push(`${name} ${show(url.toString())} carries a user name or password (left out here), which must not be there: remove the "user:password@" part, e.g. ${name}=${example}`);
+    problems.push(
+      `${name} ${show(url.toString())} carries a user name or password (left out here), which must not be there: remove the "user:password@" part, e.g. ${name}=${example}`,
+    );
     return undefined;
   }
   if (url.protocol !== 'https:') {

@@ -67,7 +67,8 @@ export function removalThreshold(limit: RemovalLimit, knownUsers: number | null)
 export function describeThreshold(limit: RemovalLimit, knownUsers: number | null): string {
   const threshold = removalThreshold(limit, knownUsers);
   const parts: string[] = [];
-  if (limit.percent !== undefined && knownUsers !== null) parts.push(`${limit.percent}% of the ${knownUsers.toLocaleString('en-US')} users of the last full snapshot`);
+  if (limit.percent !== undefined && knownUsers !== null)
+    parts.push(`${limit.percent}% of the ${knownUsers.toLocaleString('en-US')} users of the last full snapshot`);
   if (limit.count !== undefined) parts.push(`at most ${limit.count.toLocaleString('en-US')}`);
   if (parts.length === 0) parts.push(`${limit.percent ?? 5}% of an unknown total: at most 500 until a full snapshot has counted the users`);
   return `${threshold.toLocaleString('en-US')} (${SettingNames.maxRemovals}: ${parts.join(', ')})`;

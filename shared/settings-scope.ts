@@ -26,7 +26,9 @@ export function readUserScope(reader: SettingsReader, mode: SyncMode): UserScope
   const problems = reader.problems;
   let groupId = reader.get(SettingNames.groupId);
   if (groupId !== undefined && !isGuid(groupId)) {
-    problems.push(`${SettingNames.groupId} ${show(groupId)} is not a GUID: it must be the object ID of the group whose members are synced (Entra admin center, Groups, the group's Object ID), e.g. ${SettingNames.groupId}=${exampleGuid}`);
+    problems.push(
+      `${SettingNames.groupId} ${show(groupId)} is not a GUID: it must be the object ID of the group whose members are synced (Entra admin center, Groups, the group's Object ID), e.g. ${SettingNames.groupId}=${exampleGuid}`,
+    );
     groupId = undefined;
   }
   let filter = reader.get(SettingNames.userFilter);
@@ -38,10 +40,14 @@ export function readUserScope(reader: SettingsReader, mode: SyncMode): UserScope
       );
       filter = undefined;
     } else if (filter.length > maxFilterLength) {
-      problems.push(`${SettingNames.userFilter} is ${filter.length} characters long, more than ${maxFilterLength}: Graph refuses URLs that long; use a group (${SettingNames.groupId}) for a long list of users.`);
+      problems.push(
+        `${SettingNames.userFilter} is ${filter.length} characters long, more than ${maxFilterLength}: Graph refuses URLs that long; use a group (${SettingNames.groupId}) for a long list of users.`,
+      );
       filter = undefined;
     } else if (withoutLiterals(filter) === undefined) {
-      problems.push(`${SettingNames.userFilter} ${show(filter)} has an unclosed string literal: quote strings with single quotes and double a quote inside one, e.g. ${SettingNames.userFilter}=department eq 'O''Brien Ltd'`);
+      problems.push(
+        `${SettingNames.userFilter} ${show(filter)} has an unclosed string literal: quote strings with single quotes and double a quote inside one, e.g. ${SettingNames.userFilter}=department eq 'O''Brien Ltd'`,
+      );
       filter = undefined;
     }
   }
@@ -68,7 +74,10 @@ function withoutLiterals(filter: string): string | undefined {
 
 /** What a checkpoint records of the scope: runs and delta links under another scope are not carried on. null: every user. */
 export function scopeKey(scope: UserScope): string | null {
-  const parts = [scope.groupId === undefined ? undefined : `group=${scope.groupId.toLowerCase()}`, scope.filter === undefined ? undefined : `filter=${scope.filter}`].filter((p) => p !== undefined);
+  const parts = [
+    scope.groupId === undefined ? undefined : `group=${scope.groupId.toLowerCase()}`,
+    scope.filter === undefined ? undefined : `filter=${scope.filter}`,
+  ].filter((p) => p !== undefined);
   return parts.length === 0 ? null : parts.join(';');
 }
 

@@ -51,7 +51,8 @@ export function readQueueName(reader: SettingsReader): string {
   const name = SettingNames.queueName;
   const value = reader.get(name) ?? SettingDefaults.queueName;
   const problem = azureNameProblem(value);
-  if (problem !== undefined) reader.problems.push(`${name} ${show(value)} is not a valid queue name (${problem}): use ${nameRules}, e.g. ${name}=${SettingDefaults.queueName}`);
+  if (problem !== undefined)
+    reader.problems.push(`${name} ${show(value)} is not a valid queue name (${problem}): use ${nameRules}, e.g. ${name}=${SettingDefaults.queueName}`);
   return value;
 }
 
@@ -65,7 +66,9 @@ export function readContainerName(reader: SettingsReader, name: string, fallback
   if (problem !== undefined) {
     reader.problems.push(`${name} ${show(value)} is not a valid blob container name (${problem}): use ${nameRules}, e.g. ${name}=${fallback}`);
   } else if (value.startsWith('azure-webjobs-')) {
-    reader.problems.push(`${name} ${show(value)} is a container of the Functions host itself (azure-webjobs-*), in the same storage account: use another name, e.g. ${name}=${fallback}`);
+    reader.problems.push(
+      `${name} ${show(value)} is a container of the Functions host itself (azure-webjobs-*), in the same storage account: use another name, e.g. ${name}=${fallback}`,
+    );
   } else if (other !== undefined && value === other.value) {
     reader.problems.push(
       `${name} ${show(value)} is the container ${other.name} already uses: claim-check blobs and the run checkpoint need containers of their own, e.g. ${name}=${fallback}`,
@@ -80,9 +83,13 @@ export function readStorage(reader: SettingsReader): StorageConnection | undefin
   if (connectionString !== undefined) {
     // The Functions host reads a connection named AzureWebJobsStorage as a connection string when that
     // setting has a value, and ignores its __ properties then: both set is a mistake, never a choice.
-    const identityParts = [SettingNames.storageQueueServiceUri, SettingNames.storageBlobServiceUri, SettingNames.storageAccountName, SettingNames.storageCredential, SettingNames.storageClientId].filter(
-      (name) => reader.get(name) !== undefined,
-    );
+    const identityParts = [
+      SettingNames.storageQueueServiceUri,
+      SettingNames.storageBlobServiceUri,
+      SettingNames.storageAccountName,
+      SettingNames.storageCredential,
+      SettingNames.storageClientId,
+    ].filter((name) => reader.get(name) !== undefined);
     if (identityParts.length > 0) {
       problems.push(
         `${SettingNames.storage} (a connection string) and ${identityParts.join(', ')} (an identity-based connection) are both set; the connection string would win and the others be ignored, as the Functions host does. ` +
@@ -116,7 +123,9 @@ export function readStorage(reader: SettingsReader): StorageConnection | undefin
 
   const credential = reader.get(SettingNames.storageCredential);
   if (credential !== undefined && credential.toLowerCase() !== 'managedidentity') {
-    problems.push(`${SettingNames.storageCredential} ${show(credential)} is not supported; the only value is managedidentity, e.g. ${SettingNames.storageCredential}=managedidentity`);
+    problems.push(
+      `${SettingNames.storageCredential} ${show(credential)} is not supported; the only value is managedidentity, e.g. ${SettingNames.storageCredential}=managedidentity`,
+    );
   }
   const clientId = reader.get(SettingNames.storageClientId);
   if (clientId !== undefined) checkClientId(SettingNames.storageClientId, clientId, 'the client ID of the user-assigned managed identity', problems);
@@ -139,7 +148,9 @@ export function readStorage(reader: SettingsReader): StorageConnection | undefin
     if (/^[a-z0-9]{3,24}$/.test(accountText)) {
       account = accountText;
     } else {
-      problems.push(`${SettingNames.storageAccountName} ${show(accountText)} is not a storage account name (3-24 lowercase letters and digits), e.g. ${SettingNames.storageAccountName}=mystorageaccount`);
+      problems.push(
+        `${SettingNames.storageAccountName} ${show(accountText)} is not a storage account name (3-24 lowercase letters and digits), e.g. ${SettingNames.storageAccountName}=mystorageaccount`,
+      );
       return undefined;
     }
   }

@@ -44,7 +44,9 @@ export function checkTenantId(value: string, problems: string[]): void {
   const name = SettingNames.tenantId;
   const example = `e.g. ${name}=${exampleGuid} or contoso.onmicrosoft.com`;
   if (value === nilGuid) {
-    problems.push(`${name} ${show(value)} is the placeholder from local.settings.json.example: set the Directory (tenant) ID of the app registration, ${example}`);
+    problems.push(
+      `${name} ${show(value)} is the placeholder from local.settings.json.example: set the Directory (tenant) ID of the app registration, ${example}`,
+    );
   } else if (!guidPattern.test(value) && !domainPattern.test(value)) {
     problems.push(
       `${name} ${show(value)} is neither a GUID nor a domain name` +
@@ -92,7 +94,9 @@ export function parseUserFields(value: string, problems: string[]): readonly str
   if (bad.length > 0 || fields.length === 0) {
     problems.push(
       `${name} ${show(value)} must be a comma-separated list of Graph user property names` +
-        (bad.length > 0 ? ` (not valid: ${bad.map(show).join(', ')}; a name is a letter followed by letters, digits or underscores, without $, &, = or spaces)` : '') +
+        (bad.length > 0
+          ? ` (not valid: ${bad.map(show).join(', ')}; a name is a letter followed by letters, digits or underscores, without $, &, = or spaces)`
+          : '') +
         `, ${example}`,
     );
   } else {
@@ -133,7 +137,9 @@ export function checkSchedule(schedule: string, problems: string[]): void {
     return /^[0-9*,/-]*$/.test(rest) ? [] : [field];
   });
   if (foreign.length > 0) {
-    problems.push(`${name} ${show(schedule)} uses ${foreign.map(show).join(', ')}, which NCRONTAB does not understand (only numbers, names of months and days, * , - and /); it must be ${hint}`);
+    problems.push(
+      `${name} ${show(schedule)} uses ${foreign.map(show).join(', ')}, which NCRONTAB does not understand (only numbers, names of months and days, * , - and /); it must be ${hint}`,
+    );
     return;
   }
   let next: Date | null;
@@ -142,7 +148,7 @@ export function checkSchedule(schedule: string, problems: string[]): void {
     next = cron.nextRun();
     cron.stop();
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
+    const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
     problems.push(`${name} ${show(schedule)} is not valid (${reason}); it must be ${hint}`);
     return;
   }

@@ -124,8 +124,20 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
   const clientId = required(SettingNames.clientId, exampleGuid, "the app registration's application (client) ID");
   if (clientId !== undefined) checkClientId(SettingNames.clientId, clientId, "the app registration's application (client) ID", problems);
 
-  const authorityHost = parseOrigin(reader.get(SettingNames.authorityHost) ?? SettingDefaults.authorityHost, SettingNames.authorityHost, SettingDefaults.authorityHost, problems, { kind: 'authority', allowedHosts });
-  const graphBaseUrl = parseOrigin(reader.get(SettingNames.graphBaseUrl) ?? SettingDefaults.graphBaseUrl, SettingNames.graphBaseUrl, SettingDefaults.graphBaseUrl, problems, { kind: 'graph', allowedHosts });
+  const authorityHost = parseOrigin(
+    reader.get(SettingNames.authorityHost) ?? SettingDefaults.authorityHost,
+    SettingNames.authorityHost,
+    SettingDefaults.authorityHost,
+    problems,
+    { kind: 'authority', allowedHosts },
+  );
+  const graphBaseUrl = parseOrigin(
+    reader.get(SettingNames.graphBaseUrl) ?? SettingDefaults.graphBaseUrl,
+    SettingNames.graphBaseUrl,
+    SettingDefaults.graphBaseUrl,
+    problems,
+    { kind: 'graph', allowedHosts },
+  );
 
   const userFields = parseUserFields(reader.get(SettingNames.userFields) ?? SettingDefaults.userFields, problems);
 
@@ -136,25 +148,38 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
 
   const encoding = (reader.get(SettingNames.messageEncoding) ?? SettingDefaults.messageEncoding).toLowerCase();
   if (encoding !== 'base64' && encoding !== 'none') {
-    problems.push(`${SettingNames.messageEncoding} ${show(encoding)} must be base64 (what a queue-triggered Function expects by default) or none, e.g. ${SettingNames.messageEncoding}=base64`);
+    problems.push(
+      `${SettingNames.messageEncoding} ${show(encoding)} must be base64 (what a queue-triggered Function expects by default) or none, e.g. ${SettingNames.messageEncoding}=base64`,
+    );
   }
 
   const sendConcurrency = readWholeNumber(reader, SettingNames.sendConcurrency, SettingDefaults.sendConcurrency, 1, 256);
 
   const managedIdentityClientId = reader.get(SettingNames.managedIdentityClientId);
   const identityProblems = problems.length;
-  if (managedIdentityClientId !== undefined) checkClientId(SettingNames.managedIdentityClientId, managedIdentityClientId, 'the client ID of the user-assigned managed identity', problems);
+  if (managedIdentityClientId !== undefined)
+    checkClientId(SettingNames.managedIdentityClientId, managedIdentityClientId, 'the client ID of the user-assigned managed identity', problems);
   const credential = readGraphCredential(reader, {
     allowedHosts,
     authorityHost,
     managedIdentityClientId: problems.length === identityProblems ? managedIdentityClientId : undefined,
   });
 
-  const graphRequestTimeoutSeconds = readWholeNumber(reader, SettingNames.graphRequestTimeoutSeconds, SettingDefaults.graphRequestTimeoutSeconds, 1, 600, 'seconds');
+  const graphRequestTimeoutSeconds = readWholeNumber(
+    reader,
+    SettingNames.graphRequestTimeoutSeconds,
+    SettingDefaults.graphRequestTimeoutSeconds,
+    1,
+    600,
+    'seconds',
+  );
   const retryBudgetSeconds = readWholeNumber(reader, SettingNames.retryBudgetSeconds, SettingDefaults.retryBudgetSeconds, 1, 86400, 'seconds');
 
   const stateContainer = readContainerName(reader, SettingNames.stateContainer, SettingDefaults.stateContainer);
-  const overflowContainer = readContainerName(reader, SettingNames.overflowContainer, SettingDefaults.overflowContainer, { name: SettingNames.stateContainer, value: stateContainer });
+  const overflowContainer = readContainerName(reader, SettingNames.overflowContainer, SettingDefaults.overflowContainer, {
+    name: SettingNames.stateContainer,
+    value: stateContainer,
+  });
 
   const mode = readSyncMode(reader);
   const maxRemovals = readRemovalLimit(reader);
@@ -164,7 +189,15 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
 
   const storage = readStorage(reader);
 
-  if (problems.length > 0 || tenantId === undefined || clientId === undefined || credential === undefined || authorityHost === undefined || graphBaseUrl === undefined || storage === undefined) {
+  if (
+    problems.length > 0 ||
+    tenantId === undefined ||
+    clientId === undefined ||
+    credential === undefined ||
+    authorityHost === undefined ||
+    graphBaseUrl === undefined ||
+    storage === undefined
+  ) {
     throw new SettingsError(problems, options.source);
   }
 

@@ -113,9 +113,29 @@ async function runObserved(runtime: SyncRuntime, run: RunInfo, options: RunSyncO
     if (failure.code !== SyncErrorCodes.runLocked) throw failure;
     notice(failure.message);
     return {
-      outcome: 'locked', runId: run.runId, runAt: run.runAt.toISOString(), mode: runtime.settings.mode, kind: 'changes', snapshotReason: null,
-      snapshots: 0, upserts: 0, removals: 0, deltaLinkAdvanced: false, scope: describeScope(runtime.settings.scope), joined: 0, left: 0, resumed: false, resumedAtPage: undefined,
-      pages: 0, users: 0, messages: 0, overflowed: 0, retryMs: 0, durationMs: Math.round(now() - started), tokenFromCache: false, queue: runtime.queueTarget,
+      outcome: 'locked',
+      runId: run.runId,
+      runAt: run.runAt.toISOString(),
+      mode: runtime.settings.mode,
+      kind: 'changes',
+      snapshotReason: null,
+      snapshots: 0,
+      upserts: 0,
+      removals: 0,
+      deltaLinkAdvanced: false,
+      scope: describeScope(runtime.settings.scope),
+      joined: 0,
+      left: 0,
+      resumed: false,
+      resumedAtPage: undefined,
+      pages: 0,
+      users: 0,
+      messages: 0,
+      overflowed: 0,
+      retryMs: 0,
+      durationMs: Math.round(now() - started),
+      tokenFromCache: false,
+      queue: runtime.queueTarget,
     };
   }
 
@@ -126,7 +146,14 @@ async function runObserved(runtime: SyncRuntime, run: RunInfo, options: RunSyncO
   }
 }
 
-async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInfo, budget: RetryBudget, options: RunSyncOptions, started: number): Promise<SyncSummary> {
+async function runLocked(
+  runtime: SyncRuntime,
+  lock: RunLock,
+  invocation: RunInfo,
+  budget: RetryBudget,
+  options: RunSyncOptions,
+  started: number,
+): Promise<SyncSummary> {
   const now = options.now ?? Date.now;
   const notice = options.onNotice ?? (() => undefined);
   const { settings } = runtime;
@@ -134,7 +161,13 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   const scope = scopeKey(settings.scope);
   // SYNC_GROUP_ID in delta mode: who is in scope is read at each run and compared with the last (scope.ts).
   const grouped = settings.mode === 'delta' && settings.scope.groupId !== undefined;
-  const plan = planRun(lock.found, invocation, { mode: settings.mode, fields: settings.userFields, scope, group: grouped, ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }) });
+  const plan = planRun(lock.found, invocation, {
+    mode: settings.mode,
+    fields: settings.userFields,
+    scope,
+    group: grouped,
+    ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }),
+  });
   for (const text of plan.notices) notice(text);
   const { run, attempts } = plan;
   const watermark = plan.watermark;
@@ -145,7 +178,9 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   let allowanceFromSetting = false;
   if (allowance === undefined && settings.allowRemovals !== undefined) {
     if (watermark.allowanceUsed?.value === settings.allowRemovals) {
-      notice(`SYNC_ALLOW_REMOVALS=${settings.allowRemovals} was used once already (run ${watermark.allowanceUsed.runId}) and is ignored: remove the setting, or change it to allow another held run.`);
+      notice(
+        `SYNC_ALLOW_REMOVALS=${settings.allowRemovals} was used once already (run ${watermark.allowanceUsed.runId}) and is ignored: remove the setting, or change it to allow another held run.`,
+      );
     } else {
       allowance = settings.allowRemovals;
       allowanceFromSetting = true;
@@ -241,7 +276,10 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       // snapshot is short of the last one, which the guard counts too (an expired delta link must
       // not become a way round it).
       const implied = watermark.knownUsers === null ? 0 : Math.max(0, watermark.knownUsers - progress.snapshots);
-      await guard(implied, `would let the consumer drop ${count(implied, 'user')} (the last full snapshot had ${watermark.knownUsers ?? 0}, this one ${progress.snapshots}; snapshot.completed was not sent)`);
+      await guard(
+        implied,
+        `would let the consumer drop ${count(implied, 'user')} (the last full snapshot had ${watermark.knownUsers ?? 0}, this one ${progress.snapshots}; snapshot.completed was not sent)`,
+      );
       await sendMessage(buildSnapshotCompleted(progress.snapshots, snapshotReason ?? 'requested', run, sequenceOf(walk, progress.users + 1)));
       await settle();
       finished = {
@@ -261,7 +299,18 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       finished = { deltaLink: deltaNext, deltaFields: settings.userFields, deltaScope: scope, members: membersNext };
     }
     deltaLinkAdvanced = plan.mode === 'delta' && deltaNext !== null && deltaNext !== watermark.deltaLink;
-    await lock.save(checkpoint({ status: 'finished', walkDone: true, deltaNext: null, membersNext: null, pendingRemovals: [], removals: removals.count, allowanceUsed, ...finished }));
+    await lock.save(
+      checkpoint({
+        status: 'finished',
+        walkDone: true,
+        deltaNext: null,
+        membersNext: null,
+        pendingRemovals: [],
+        removals: removals.count,
+        allowanceUsed,
+        ...finished,
+      }),
+    );
     if (watermark.members !== null && watermark.members !== finished.members) await runtime.membership.remove(watermark.members);
   } catch (error) {
     // Messages already accepted stay; the checkpoint holds the last page whose sends all succeeded.
@@ -485,7 +534,8 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
   /** A group snapshot reads the members; the delta link for the next run is taken first, so no change is missed. */
   async function startGroupSnapshot(): Promise<void> {
     deltaNext = (await latestDeltaLink(runtime, options.abortSignal)) ?? null;
-    if (deltaNext === null) throw new SyncError(SyncErrorCodes.graphResponseInvalid, 'Graph answered /users/delta?$deltatoken=latest without an @odata.deltaLink.');
+    if (deltaNext === null)
+      throw new SyncError(SyncErrorCodes.graphResponseInvalid, 'Graph answered /users/delta?$deltatoken=latest without an @odata.deltaLink.');
   }
 
   /**
@@ -521,7 +571,8 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       overflowed++;
       text = encodeMessage(overflowMessage(message, reference), settings.messageEncoding);
     }
-    if (text === undefined) throw new SyncError(SyncErrorCodes.overflowFailed, `The ${message.type} message ${message.messageId} is over the queue's limit even as a claim check.`);
+    if (text === undefined)
+      throw new SyncError(SyncErrorCodes.overflowFailed, `The ${message.type} message ${message.messageId} is over the queue's limit even as a claim check.`);
     messages++;
     await sender.enqueue(text);
   }
@@ -536,12 +587,17 @@ async function runLocked(runtime: SyncRuntime, lock: RunLock, invocation: RunInf
       await lock.save(checkpoint({ status: 'held', walkDone: false, deltaNext: null, pendingRemovals: [], removals: removals.count, heldRemovals: removed }));
       throw removalsHeldError(removed, what, allowance);
     }
-    notice(`Letting ${count(removed, 'removal')} through, over the guard's ${describeThreshold(settings.maxRemovals, watermark.knownUsers)}: allowed once by ${allowanceFromSetting ? `SYNC_ALLOW_REMOVALS=${allowance}` : `--allow-removals ${allowance}`}.`);
+    notice(
+      `Letting ${count(removed, 'removal')} through, over the guard's ${describeThreshold(settings.maxRemovals, watermark.knownUsers)}: allowed once by ${allowanceFromSetting ? `SYNC_ALLOW_REMOVALS=${allowance}` : `--allow-removals ${allowance}`}.`,
+    );
     if (allowanceFromSetting) allowanceUsed = { value: allowance, runId: run.runId };
   }
 
   function removalsHeldError(held: number, what: string, allowed: number | undefined): SyncError {
-    const sent = kind === 'snapshot' ? `the run's ${count(progress.snapshots, 'user')} were sent as user.snapshot` : `the run's ${count(progress.upserts, 'upsert')} were sent`;
+    const sent =
+      kind === 'snapshot'
+        ? `the run's ${count(progress.snapshots, 'user')} were sent as user.snapshot`
+        : `the run's ${count(progress.upserts, 'upsert')} were sent`;
     return new SyncError(
       SyncErrorCodes.removalsHeld,
       `Mass-deletion guard: run ${run.runId} ${what}, more than the ${describeThreshold(settings.maxRemovals, watermark.knownUsers)} allowed` +

@@ -105,7 +105,10 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
 
   return {
     // One span per token: from msal's cache or from Entra ID (with the credential's read, when it is read).
-    getToken: () => inSpan(SpanNames.token, { [Attr.credentialMode]: options.credential.mode }, requestToken, (token, span) => span.setAttribute(Attr.tokenFromCache, token.fromCache)),
+    getToken: () =>
+      inSpan(SpanNames.token, { [Attr.credentialMode]: options.credential.mode }, requestToken, (token, span) =>
+        span.setAttribute(Attr.tokenFromCache, token.fromCache),
+      ),
   };
 
   async function requestToken(): Promise<AppToken> {

@@ -35,7 +35,10 @@ export interface UsersPage {
 
 export function parseUsersPage(body: unknown, fields: readonly string[]): UsersPage {
   if (typeof body !== 'object' || body === null || !Array.isArray((body as { value?: unknown }).value)) {
-    throw new SyncError(SyncErrorCodes.graphResponseInvalid, 'Graph answered GET /users without a "value" array: check GRAPH_BASE_URL points at Microsoft Graph.');
+    throw new SyncError(
+      SyncErrorCodes.graphResponseInvalid,
+      'Graph answered GET /users without a "value" array: check GRAPH_BASE_URL points at Microsoft Graph.',
+    );
   }
   const wire = body as { value: unknown[]; '@odata.nextLink'?: unknown; '@odata.deltaLink'?: unknown };
   const nextLink = link(wire['@odata.nextLink'], '@odata.nextLink');
@@ -45,7 +48,8 @@ export function parseUsersPage(body: unknown, fields: readonly string[]): UsersP
 }
 
 function link(value: unknown, name: string): string | undefined {
-  if (value !== undefined && typeof value !== 'string') throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph answered GET /users with an ${name} that is not a string.`);
+  if (value !== undefined && typeof value !== 'string')
+    throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph answered GET /users with an ${name} that is not a string.`);
   return value === '' ? undefined : value;
 }
 

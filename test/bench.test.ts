@@ -87,7 +87,10 @@ describe('bench: queue proxy', () => {
     const proxy = await startQueueProxy({ target, messagesPerSecond: 5, overLimit: 'delay' });
     try {
       const answers = await Promise.all([1, 2, 3, 4].map(() => send(proxy.endpoint, 'POST', '/q3/messages')));
-      assert.deepEqual(answers.map((a) => a.status), [201, 201, 201, 201]);
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        [201, 201, 201, 201],
+      );
       assert.ok(proxy.counters.waitedMs >= 200, `waited ${proxy.counters.waitedMs} ms in all`);
     } finally {
       await proxy.close();
@@ -180,7 +183,10 @@ describe('bench: npm run bench, end to end at a small size', () => {
     // one once if the update touched a selected property (Graph's delta reports only those).
     const { added = 0, softDeleted = 0, hardDeleted = 0, updated = 0 } = results.churn;
     assert.ok(added + softDeleted + hardDeleted > 0);
-    assert.ok(delta2.messages >= added + softDeleted + hardDeleted && delta2.messages <= added + softDeleted + hardDeleted + updated, `${delta2.messages} messages for ${JSON.stringify(results.churn)}`);
+    assert.ok(
+      delta2.messages >= added + softDeleted + hardDeleted && delta2.messages <= added + softDeleted + hardDeleted + updated,
+      `${delta2.messages} messages for ${JSON.stringify(results.churn)}`,
+    );
     assert.ok(delta2.graphRequests < delta.graphRequests);
     assert.ok(results.targets.some((t) => /delta second run/.test(t.name) && t.met !== undefined));
     assert.ok(readdirSync(out).some((f) => /^chart-1000\.svg$/.test(f)));

@@ -48,7 +48,8 @@ describe('Graph stand-in churn', () => {
   }
   /** Every selected property that is set (id is selected). */
   const full = (user: SeedUser): Record<string, unknown> => setProperties(user, select);
-  const byId = (entries: readonly Record<string, unknown>[]): Record<string, unknown>[] => [...entries].sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
+  const byId = (entries: readonly Record<string, unknown>[]): Record<string, unknown>[] =>
+    [...entries].sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
 
   it('makes the changes it reports, in about the set shares, never changing a user twice', () => {
     directory(2000, 300);
@@ -78,7 +79,9 @@ describe('Graph stand-in churn', () => {
       const fields = change.fields ?? [];
       assert.ok(fields.length === 1 || fields.length === 2, `${fields.length} fields`);
       for (const f of fields) assert.ok((churnedProperties as readonly string[]).includes(f), f);
-      const differs = Object.keys(was).filter((k) => JSON.stringify((was as unknown as Record<string, unknown>)[k]) !== JSON.stringify((now as unknown as Record<string, unknown>)[k]));
+      const differs = Object.keys(was).filter(
+        (k) => JSON.stringify((was as unknown as Record<string, unknown>)[k]) !== JSON.stringify((now as unknown as Record<string, unknown>)[k]),
+      );
       assert.deepEqual(differs.sort(), [...fields].sort(), 'exactly the fields it names changed');
       for (const f of fields) assert.notEqual((now as unknown as Record<string, unknown>)[f], null);
     }
@@ -101,12 +104,19 @@ describe('Graph stand-in churn', () => {
   it('only adds when no active user is left to change; restores become updates when none is soft-deleted', () => {
     directory(0, 0);
     const onEmpty = stack.graph.churn(5, prng(3));
-    assert.deepEqual(onEmpty.map((c) => c.kind), ['added', 'added', 'added', 'added', 'added']);
+    assert.deepEqual(
+      onEmpty.map((c) => c.kind),
+      ['added', 'added', 'added', 'added', 'added'],
+    );
     assert.equal(new Set(onEmpty.map((c) => c.id)).size, 5);
     assert.equal(stack.graph.users.length, 5);
 
     directory(3, 3);
-    assert.deepEqual(stack.graph.churn(4, prng(4)).map((c) => c.kind), ['added', 'added', 'added', 'added'], 'soft-deleted users only: adds');
+    assert.deepEqual(
+      stack.graph.churn(4, prng(4)).map((c) => c.kind),
+      ['added', 'added', 'added', 'added'],
+      'soft-deleted users only: adds',
+    );
 
     directory(500, 0);
     const kinds = new Set(stack.graph.churn(200, prng(5)).map((c) => c.kind));

@@ -18,7 +18,17 @@ const run = (script: string, args: string[], env: NodeJS.ProcessEnv): ReturnType
 // A stack frame (`    at fn (file.js:1:2)`), not a usage line that starts with "at".
 const stackFrame = /^\s+at .*:\d+:\d+\)?$/m;
 
-const settingNames = ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'USER_FIELDS', 'SYNC_SCHEDULE'];
+const settingNames = [
+  'GRAPH_TENANT_ID',
+  'GRAPH_CLIENT_ID',
+  'KEY_VAULT_URL',
+  'AzureWebJobsStorage',
+  'IDENTITY_ENDPOINT',
+  'IDENTITY_HEADER',
+  'AZURE_CLIENT_ID',
+  'USER_FIELDS',
+  'SYNC_SCHEDULE',
+];
 // Every command runs with its temp folder inside this one: the last test checks it is empty (no
 // local-stack-*, graph-user-sync-* or other folder left) and that no process with it is still running.
 const suiteTmp = mkdtempSync(join(tmpdir(), 'graph-user-sync-cli-'));
@@ -71,7 +81,10 @@ describe('commands', () => {
     const result = await run('local/run.js', ['--once', '--users', '1'], { ...cleanEnv(), USER_FIELDS: 'id,mail$' });
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stdout, /Graph with 1 user, /, 'plural only when plural');
-    assert.match(result.stderr, /^Invalid settings \(1\), read from the environment: you exported USER_FIELDS, which win over the local stack's settings; fix them there:\n {2}- USER_FIELDS "id,mail\$" must be a comma-separated list/m);
+    assert.match(
+      result.stderr,
+      /^Invalid settings \(1\), read from the environment: you exported USER_FIELDS, which win over the local stack's settings; fix them there:\n {2}- USER_FIELDS "id,mail\$" must be a comma-separated list/m,
+    );
     assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
     const port = /Azurite\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
     assert.ok(port !== undefined, result.stdout);
@@ -82,7 +95,17 @@ describe('commands', () => {
     const dir = mkdtempSync(join(suiteTmp, 'settings-'));
     try {
       const file = join(dir, 'local.settings.json');
-      writeFileSync(file, JSON.stringify({ Values: { GRAPH_TENANT_ID: 'contoso.onmicrosoft.com', GRAPH_CLIENT_ID: 'not-a-guid', KEY_VAULT_URL: 'https://v.vault.azure.net/', AzureWebJobsStorage: 'UseDevelopmentStorage=true' } }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          Values: {
+            GRAPH_TENANT_ID: 'contoso.onmicrosoft.com',
+            GRAPH_CLIENT_ID: 'not-a-guid',
+            KEY_VAULT_URL: 'https://v.vault.azure.net/',
+            AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+          },
+        }),
+      );
       const result = await run('local/sync.js', ['--once', '--settings', file], cleanEnv());
       assert.equal(result.code, 2, result.stderr);
       assert.ok(result.stderr.startsWith(`Invalid settings (1), read from the environment and ${file} (--settings;`), result.stderr);
@@ -130,7 +153,10 @@ describe('commands', () => {
   it('npm run local -- --once: syncs the seeded users, shows a message, exits 0 and leaves nothing running', async () => {
     const result = await run('local/run.js', ['--once', '--users', '30'], cleanEnv());
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /Sync finished \(delta mode, snapshot \(first-delta\): 30 snapshot users, delta link advanced\): 30 entries read in 1 page, 31 messages written to queue "users"/);
+    assert.match(
+      result.stdout,
+      /Sync finished \(delta mode, snapshot \(first-delta\): 30 snapshot users, delta link advanced\): 30 entries read in 1 page, 31 messages written to queue "users"/,
+    );
     assert.match(result.stdout, /"schemaVersion": 2/);
     const port = /Azurite\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1];
     assert.ok(port !== undefined, result.stdout);
@@ -148,12 +174,16 @@ describe('commands', () => {
   it('npm run sync -- --once: exit 2 with every missing setting named when the environment has none', async () => {
     const result = await run('local/sync.js', ['--once'], cleanEnv());
     assert.equal(result.code, 2);
-    for (const name of ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage']) assert.match(result.stderr, new RegExp(`${name} is missing`));
-    assert.match(result.stderr, /^Invalid settings \(4\), read from the environment \(npm run sync reads exported variables only; --settings local\.settings\.json adds that file\)/);
+    for (const name of ['GRAPH_TENANT_ID', 'GRAPH_CLIENT_ID', 'KEY_VAULT_URL', 'AzureWebJobsStorage'])
+      assert.match(result.stderr, new RegExp(`${name} is missing`));
+    assert.match(
+      result.stderr,
+      /^Invalid settings \(4\), read from the environment \(npm run sync reads exported variables only; --settings local\.settings\.json adds that file\)/,
+    );
     assert.doesNotMatch(result.stderr, stackFrame, 'no stack trace');
   });
 
-  it('npm run local -- --once --credential managed-identity: syncs with no secret and no certificate in the stack\'s vault', async () => {
+  it("npm run local -- --once --credential managed-identity: syncs with no secret and no certificate in the stack's vault", async () => {
     const result = await run('local/run.js', ['--once', '--users', '30', '--credential', 'managed-identity'], cleanEnv());
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /Credential managed-identity \(GRAPH_CREDENTIAL\); the vault holds nothing: no secret anywhere/);
@@ -169,7 +199,10 @@ describe('commands', () => {
       const env = { ...cleanEnv(), ...stack.settings, ...stack.identityEnvironment };
       const dry = await run('local/sync.js', ['--once', '--dry-run'], env);
       assert.equal(dry.code, 0, dry.stderr);
-      assert.match(dry.stdout, /Dry run \(delta mode, a snapshot \(first-delta\)\): nothing was written\. It would send 12 snapshot users, 0 upserts and 0 removals/);
+      assert.match(
+        dry.stdout,
+        /Dry run \(delta mode, a snapshot \(first-delta\)\): nothing was written\. It would send 12 snapshot users, 0 upserts and 0 removals/,
+      );
       assert.equal((await run('local/sync.js', ['--dry-run'], env)).code, 2, '--dry-run needs --once');
       const result = await run('local/sync.js', ['--once'], env);
       assert.equal(result.code, 0, result.stderr);

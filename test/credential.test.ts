@@ -60,7 +60,10 @@ describe('Key Vault client secret source', () => {
     stack.keyVault.certificateUsers.delete(stack.identityPrincipalId);
     try {
       const source = createClientSecretSource(stack.keyVault.url, stack.secretName, credential);
-      await assert.rejects(source.get(), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.keyVaultForbidden && /Key Vault Secrets User/.test(error.message));
+      await assert.rejects(
+        source.get(),
+        (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.keyVaultForbidden && /Key Vault Secrets User/.test(error.message),
+      );
     } finally {
       stack.keyVault.secretsUsers.add(stack.identityPrincipalId);
       stack.keyVault.certificateUsers.add(stack.identityPrincipalId);
@@ -69,6 +72,9 @@ describe('Key Vault client secret source', () => {
 
   it('names the vault URL setting when the vault cannot be reached', async () => {
     const source = createClientSecretSource('https://127.0.0.1:1/', stack.secretName, credential);
-    await assert.rejects(source.get(), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.keyVaultUnreachable && /KEY_VAULT_URL/.test(error.message));
+    await assert.rejects(
+      source.get(),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.keyVaultUnreachable && /KEY_VAULT_URL/.test(error.message),
+    );
   });
 });

@@ -49,7 +49,8 @@ describe('Graph credential modes, end to end', () => {
       const read = (name: 'secretReads' | 'certificateReads'): number => stack.keyVault.counters[name] - before[name];
       const accepted = (name: 'certificateAssertionsAccepted' | 'federatedAssertionsAccepted'): number => stack.entra.counters[name] - before[name];
       if (mode === 'secret') assert.deepEqual([read('secretReads'), read('certificateReads'), accepted('certificateAssertionsAccepted')], [1, 0, 0]);
-      if (mode === 'certificate') assert.deepEqual([read('certificateReads') >= 1, accepted('certificateAssertionsAccepted'), accepted('federatedAssertionsAccepted')], [true, 1, 0]);
+      if (mode === 'certificate')
+        assert.deepEqual([read('certificateReads') >= 1, accepted('certificateAssertionsAccepted'), accepted('federatedAssertionsAccepted')], [true, 1, 0]);
       if (mode === 'managed-identity') {
         assert.deepEqual([read('secretReads'), read('certificateReads'), accepted('federatedAssertionsAccepted')], [0, 0, 1], 'no Key Vault at all');
       }
@@ -80,22 +81,31 @@ describe('Graph credential modes, end to end', () => {
 
     it('not in the vault: names the certificate, the vault and the setting', async () => {
       use('certificate', { GRAPH_CERTIFICATE_NAME: 'no-such-cert' });
-      await fails(SyncErrorCodes.certificateNotFound, /has no certificate named "no-such-cert": create it \(az keyvault certificate create, exportable key\), or set GRAPH_CERTIFICATE_NAME/);
+      await fails(
+        SyncErrorCodes.certificateNotFound,
+        /has no certificate named "no-such-cert": create it \(az keyvault certificate create, exportable key\), or set GRAPH_CERTIFICATE_NAME/,
+      );
     });
 
     it('a key that is not exportable: the secret holds no private key, and the message says how to make one that works', async () => {
       stack.keyVault.setCertificate('not-exportable', generateCertificate(), { exportable: false });
       use('certificate', { GRAPH_CERTIFICATE_NAME: 'not-exportable' });
-      await fails(SyncErrorCodes.certificateUnusable, /certificate "not-exportable" .* cannot be used: its secret holds no private key: the certificate's key is not exportable/);
+      await fails(
+        SyncErrorCodes.certificateUnusable,
+        /certificate "not-exportable" .* cannot be used: its secret holds no private key: the certificate's key is not exportable/,
+      );
     });
 
     it('an expired certificate: says when it expired and what to do', async () => {
       stack.keyVault.setCertificate('expired-cert', generateCertificate({ expired: true }));
       use('certificate', { GRAPH_CERTIFICATE_NAME: 'expired-cert' });
-      await fails(SyncErrorCodes.certificateUnusable, /cannot be used: it expired on \d{4}-\d\d-\d\dT.*create a new version in Key Vault and upload its public part/);
+      await fails(
+        SyncErrorCodes.certificateUnusable,
+        /cannot be used: it expired on \d{4}-\d\d-\d\dT.*create a new version in Key Vault and upload its public part/,
+      );
     });
 
-    it('an assertion outside its valid time (AADSTS700024: this machine\'s clock is 30 minutes behind Entra\'s): a new one once, then says to check the clock', async () => {
+    it("an assertion outside its valid time (AADSTS700024: this machine's clock is 30 minutes behind Entra's): a new one once, then says to check the clock", async () => {
       stack.entra.clockOffsetSeconds = 1800;
       try {
         use('certificate');
@@ -129,8 +139,14 @@ describe('Graph credential modes, end to end', () => {
       try {
         use('managed-identity');
         const line = await fails(SyncErrorCodes.federatedCredentialMismatch, /AADSTS70021/);
-        assert.ok(line.includes(`issuer ${stack.entra.url}/${stack.tenantId}/v2.0, subject ${stack.identityPrincipalId} and audience api://AzureADTokenExchange`), line);
-        assert.match(line, /az ad app federated-credential create --id [\w-]+ --parameters '\{"name":"graph-user-sync","issuer":"https:\/\/127\.0\.0\.1:\d+\/[\w-]+\/v2\.0","subject":"[\w-]+","audiences":\["api:\/\/AzureADTokenExchange"\]\}'/);
+        assert.ok(
+          line.includes(`issuer ${stack.entra.url}/${stack.tenantId}/v2.0, subject ${stack.identityPrincipalId} and audience api://AzureADTokenExchange`),
+          line,
+        );
+        assert.match(
+          line,
+          /az ad app federated-credential create --id [\w-]+ --parameters '\{"name":"graph-user-sync","issuer":"https:\/\/127\.0\.0\.1:\d+\/[\w-]+\/v2\.0","subject":"[\w-]+","audiences":\["api:\/\/AzureADTokenExchange"\]\}'/,
+        );
       } finally {
         app.federatedCredentials = saved;
       }
@@ -138,7 +154,10 @@ describe('Graph credential modes, end to end', () => {
 
     it('an identity the Function App does not have: names AZURE_CLIENT_ID', async () => {
       use('managed-identity', { AZURE_CLIENT_ID: randomUUID() });
-      await fails(SyncErrorCodes.managedIdentityFailed, /could not get a token for api:\/\/AzureADTokenExchange: .*Assign that user-assigned identity to the Function App, or set AZURE_CLIENT_ID/);
+      await fails(
+        SyncErrorCodes.managedIdentityFailed,
+        /could not get a token for api:\/\/AzureADTokenExchange: .*Assign that user-assigned identity to the Function App, or set AZURE_CLIENT_ID/,
+      );
     });
   });
 });
@@ -149,7 +168,10 @@ describe('the local stack of one credential mode', () => {
     try {
       assert.equal(only.keyVault.secrets.size, 0);
       assert.equal(only.keyVault.certificateVersions(only.certificateName).length, 0);
-      assert.deepEqual([only.settings['GRAPH_CREDENTIAL'], only.settings['KEY_VAULT_URL'], only.settings['GRAPH_CLIENT_SECRET_NAME']], ['managed-identity', undefined, undefined]);
+      assert.deepEqual(
+        [only.settings['GRAPH_CREDENTIAL'], only.settings['KEY_VAULT_URL'], only.settings['GRAPH_CLIENT_SECRET_NAME']],
+        ['managed-identity', undefined, undefined],
+      );
     } finally {
       await only.stop();
     }

@@ -35,10 +35,12 @@ describe('delta sync end to end', () => {
   const drain = (): Promise<{ users: UserMessage[]; markers: SyncMessage[] }> => drainQueueSplit(stack.azurite.connectionString, queue);
   /** Graph's delta shape of a user: the selected properties that are set. */
   function present(user: SeedUser): Record<string, unknown> {
-    return Object.fromEntries(fields.split(',').flatMap((f) => {
-      const value = (user as unknown as Record<string, unknown>)[f];
-      return value === null || value === undefined ? [] : [[f, value]];
-    }));
+    return Object.fromEntries(
+      fields.split(',').flatMap((f) => {
+        const value = (user as unknown as Record<string, unknown>)[f];
+        return value === null || value === undefined ? [] : [[f, value]];
+      }),
+    );
   }
   async function firstRun(users: number): Promise<SeedUser[]> {
     const seeded = stack.graph.seed(users);
@@ -52,9 +54,16 @@ describe('delta sync end to end', () => {
     const seeded = stack.graph.seed(450);
     const { context, logs } = testContext();
     const summary = await syncUsersHandler(timer(), context);
-    assert.deepEqual([summary.mode, summary.kind, summary.snapshotReason, summary.snapshots, summary.upserts, summary.removals, summary.deltaLinkAdvanced], ['delta', 'snapshot', 'first-delta', 450, 0, 0, true]);
+    assert.deepEqual(
+      [summary.mode, summary.kind, summary.snapshotReason, summary.snapshots, summary.upserts, summary.removals, summary.deltaLinkAdvanced],
+      ['delta', 'snapshot', 'first-delta', 450, 0, 0, true],
+    );
     assert.equal(summary.pages, 3, 'Graph picks delta pages of at most 200');
-    assert.match(stack.graph.requestLog.find((u) => u.startsWith('/v1.0/users/delta?')) ?? '', /^\/v1\.0\/users\/delta\?\$select=id,displayName,mail,jobTitle$/, 'no $top on delta');
+    assert.match(
+      stack.graph.requestLog.find((u) => u.startsWith('/v1.0/users/delta?')) ?? '',
+      /^\/v1\.0\/users\/delta\?\$select=id,displayName,mail,jobTitle$/,
+      'no $top on delta',
+    );
     const { users, markers } = await drain();
     assert.equal(users.length, 450);
     assert.ok(users.every((m) => m.type === 'user.snapshot' && m.runId === context.invocationId && m.messageId === messageIdOf(m)));
@@ -65,10 +74,19 @@ describe('delta sync end to end', () => {
       assert.deepEqual(m.user, present(u), 'the properties Graph returned');
       assert.deepEqual(m.fields, Object.keys(present(u)), 'and the list of them');
     }
-    assert.deepEqual(markers.map((m) => m.type === 'snapshot.completed' && m.snapshot), [{ users: 450, reason: 'first-delta' }]);
+    assert.deepEqual(
+      markers.map((m) => m.type === 'snapshot.completed' && m.snapshot),
+      [{ users: 450, reason: 'first-delta' }],
+    );
     const saved = await checkpoint();
     assert.deepEqual([saved?.status, saved?.mode, saved?.deltaLink, saved?.knownUsers], ['finished', 'delta', stack.graph.issuedDeltaLinks.at(-1), 450]);
-    assert.ok(logs.some((l) => /^\[run [\w-]+\] Sync finished \(delta mode, snapshot \(first-delta\): 450 snapshot users, delta link advanced\): 450 entries read in 3 pages, 451 messages/.test(l.text)));
+    assert.ok(
+      logs.some((l) =>
+        /^\[run [\w-]+\] Sync finished \(delta mode, snapshot \(first-delta\): 450 snapshot users, delta link advanced\): 450 entries read in 3 pages, 451 messages/.test(
+          l.text,
+        ),
+      ),
+    );
   });
 
   it('the second run sends exactly the changes: adds, selected-property updates, restores as upserts; soft and hard deletes as removals; nothing else', async () => {
@@ -92,7 +110,10 @@ describe('delta sync end to end', () => {
 
     const { context, logs } = testContext();
     const summary = await syncUsersHandler(timer(), context);
-    assert.deepEqual([summary.kind, summary.snapshotReason, summary.upserts, summary.removals, summary.snapshots, summary.deltaLinkAdvanced], ['changes', null, 3, 3, 0, true]);
+    assert.deepEqual(
+      [summary.kind, summary.snapshotReason, summary.upserts, summary.removals, summary.snapshots, summary.deltaLinkAdvanced],
+      ['changes', null, 3, 3, 0, true],
+    );
     const { users, markers } = await drain();
     assert.equal(markers.length, 0, 'no snapshot, no marker');
     assert.deepEqual(
@@ -111,11 +132,20 @@ describe('delta sync end to end', () => {
     assert.deepEqual(upsert.user, { ...present(updated), jobTitle: 'Head of Treasury' }, 'the whole record, as Graph returns it by default');
     assert.ok(users.every((m) => m.runId === context.invocationId && m.messageId === messageIdOf(m)));
     const removals = users.filter((m) => m.type === 'user.removed');
-    assert.ok(Math.min(...removals.map((m) => m.sequence)) > 0 && removals.every((m) => m.sequence > 1_000_000_000), 'removals keep the position they were read at');
+    assert.ok(
+      Math.min(...removals.map((m) => m.sequence)) > 0 && removals.every((m) => m.sequence > 1_000_000_000),
+      'removals keep the position they were read at',
+    );
     const saved = await checkpoint();
     assert.notEqual(saved?.deltaLink, linkBefore);
     assert.equal(saved?.deltaLink, stack.graph.issuedDeltaLinks.at(-1));
-    assert.ok(logs.some((l) => /^\[run [\w-]+\] Sync finished \(delta mode, changes: 3 upserts, 3 removals, 0 snapshot users, delta link advanced\): 6 entries read in 1 page, 6 messages/.test(l.text)));
+    assert.ok(
+      logs.some((l) =>
+        /^\[run [\w-]+\] Sync finished \(delta mode, changes: 3 upserts, 3 removals, 0 snapshot users, delta link advanced\): 6 entries read in 1 page, 6 messages/.test(
+          l.text,
+        ),
+      ),
+    );
 
     // Nothing changed: nothing sent.
     const quiet = await syncUsersHandler(timer(), testContext().context);
@@ -127,20 +157,34 @@ describe('delta sync end to end', () => {
     const seeded = stack.graph.seed(1000); // 5 pages of 200
     stack.faults.arm('graph-400@3');
     const first = testContext();
-    await assert.rejects(syncUsersHandler(timer(), first.context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest);
+    await assert.rejects(
+      syncUsersHandler(timer(), first.context),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest,
+    );
     const saved = await checkpoint();
-    assert.deepEqual([saved?.status, saved?.kind, saved?.pages, saved?.deltaLink, saved?.deltaNext], ['running', 'snapshot', 2, null, null], 'no delta link before the walk ends');
+    assert.deepEqual(
+      [saved?.status, saved?.kind, saved?.pages, saved?.deltaLink, saved?.deltaNext],
+      ['running', 'snapshot', 2, null, null],
+      'no delta link before the walk ends',
+    );
     const summary = await syncUsersHandler(timer(), testContext().context);
     assert.deepEqual([summary.runId, summary.resumed, summary.resumedAtPage, summary.kind], [first.context.invocationId, true, 3, 'snapshot']);
     const { users, markers } = await drain();
     assert.equal(users.length, 1000, 'no duplicates: page 3 had sent nothing');
     assert.deepEqual(new Set(users.map((m) => m.user.id)), new Set(seeded.map((u) => u.id)));
-    assert.deepEqual(markers.map((m) => m.type === 'snapshot.completed' && m.snapshot.users), [1000]);
+    assert.deepEqual(
+      markers.map((m) => m.type === 'snapshot.completed' && m.snapshot.users),
+      [1000],
+    );
     assert.equal((await checkpoint())?.deltaLink, stack.graph.issuedDeltaLinks.at(-1));
   });
 
   it('a queue failure keeps the old delta link; the next run sends the same changes again with the same message ids', async () => {
-    applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: 'id,displayName,jobTitle,department,mobilePhone,officeLocation', SYNC_RETRY_BUDGET_SECONDS: '2' });
+    applySettings(stack, {
+      USERS_QUEUE_NAME: queue,
+      USER_FIELDS: 'id,displayName,jobTitle,department,mobilePhone,officeLocation',
+      SYNC_RETRY_BUDGET_SECONDS: '2',
+    });
     await firstRun(700);
     const changed = stack.graph.churn(600, () => 0.1); // 600 updates: three delta pages
     assert.ok(changed.every((c) => c.kind === 'updated'));
@@ -148,7 +192,10 @@ describe('delta sync end to end', () => {
     // Storage goes down for 8 s as page 3 is requested: the run's 2-second budget runs out.
     stack.faults.arm('queue-down@3x8');
     const first = testContext();
-    await assert.rejects(syncUsersHandler(timer(), first.context), (error: unknown) => error instanceof SyncError && (error.code === SyncErrorCodes.retryBudgetExhausted || error.code === SyncErrorCodes.queueUnreachable));
+    await assert.rejects(
+      syncUsersHandler(timer(), first.context),
+      (error: unknown) => error instanceof SyncError && (error.code === SyncErrorCodes.retryBudgetExhausted || error.code === SyncErrorCodes.queueUnreachable),
+    );
     await stack.azurite.whenUp();
     // The failed run could not release its lock while storage was down; it would free itself in 60 s.
     await new ContainerClient(stack.azurite.connectionString, 'sync-state').getBlockBlobClient(`${queue}.json`).getBlobLeaseClient().breakLease(0);
@@ -174,12 +221,18 @@ describe('delta sync end to end', () => {
     stack.graph.expireDeltaTokens();
     const { context, logs } = testContext();
     const summary = await syncUsersHandler(timer(), context);
-    assert.deepEqual([summary.kind, summary.snapshotReason, summary.snapshots, summary.upserts, summary.deltaLinkAdvanced], ['snapshot', 'resync', 250, 0, true]);
+    assert.deepEqual(
+      [summary.kind, summary.snapshotReason, summary.snapshots, summary.upserts, summary.deltaLinkAdvanced],
+      ['snapshot', 'resync', 250, 0, true],
+    );
     assert.ok(logs.some((l) => l.level === 'warning' && /no longer knows the saved delta link \(400 syncStateNotFound.*full snapshot instead/.test(l.text)));
     const { users, markers } = await drain();
     assert.deepEqual(new Set(users.map((m) => m.user.id)), new Set(seeded.map((u) => u.id)));
     assert.ok(users.every((m) => m.type === 'user.snapshot'));
-    assert.deepEqual(markers.map((m) => m.type === 'snapshot.completed' && m.snapshot), [{ users: 250, reason: 'resync' }]);
+    assert.deepEqual(
+      markers.map((m) => m.type === 'snapshot.completed' && m.snapshot),
+      [{ users: 250, reason: 'resync' }],
+    );
     const next = await syncUsersHandler(timer(), testContext().context);
     assert.equal(next.kind, 'changes', 'then changes again, from the new link');
   });
@@ -192,7 +245,11 @@ describe('delta sync end to end', () => {
     const summary = await syncUsersHandler(timer(), context);
     assert.deepEqual([summary.kind, summary.snapshotReason, summary.snapshots], ['snapshot', 'resync', 30]);
     assert.ok(logs.some((l) => l.level === 'warning' && /reset the sync state \(410 Gone/.test(l.text)));
-    assert.match(stack.graph.requestLog[start + 1] ?? '', /\/v1\.0\/users\/delta\?\$select=id,displayName,mail,jobTitle&\$deltatoken=$/, 'the Location, followed');
+    assert.match(
+      stack.graph.requestLog[start + 1] ?? '',
+      /\/v1\.0\/users\/delta\?\$select=id,displayName,mail,jobTitle&\$deltatoken=$/,
+      'the Location, followed',
+    );
     assert.equal((await drain()).users.length, 30);
   });
 
@@ -216,7 +273,10 @@ describe('delta sync end to end', () => {
     applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: fields, SYNC_MODE: 'full' });
     for (let i = 0; i < 2; i++) {
       const summary = await syncUsersHandler(timer(), testContext().context);
-      assert.deepEqual([summary.mode, summary.kind, summary.snapshotReason, summary.snapshots, summary.deltaLinkAdvanced], ['full', 'snapshot', 'full-mode', 20, false]);
+      assert.deepEqual(
+        [summary.mode, summary.kind, summary.snapshotReason, summary.snapshots, summary.deltaLinkAdvanced],
+        ['full', 'snapshot', 'full-mode', 20, false],
+      );
       assert.equal((await drain()).users.length, 20);
     }
     assert.equal((await checkpoint())?.deltaLink, link);
@@ -243,7 +303,10 @@ describe('delta sync end to end', () => {
       const { context, logs } = testContext();
       await assert.rejects(syncUsersHandler(timer(), context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld);
       const line = logs.find((l) => l.level === 'error')?.text ?? '';
-      assert.match(line, /Mass-deletion guard: run [\w-]+ would send 12 removals, more than the 10 \(SYNC_MAX_REMOVALS: at most 10\) allowed\. No removal was sent and the delta link stays where it was; the run's 2 upserts were sent/);
+      assert.match(
+        line,
+        /Mass-deletion guard: run [\w-]+ would send 12 removals, more than the 10 \(SYNC_MAX_REMOVALS: at most 10\) allowed\. No removal was sent and the delta link stays where it was; the run's 2 upserts were sent/,
+      );
       assert.match(line, /npm run sync -- --once --allow-removals 12, or set SYNC_ALLOW_REMOVALS=12/);
       const { users } = await drain();
       assert.deepEqual(byUser(users), new Map(changed.map((u) => [u.id, 'user.upserted'])), 'upserts only');
@@ -270,7 +333,10 @@ describe('delta sync end to end', () => {
       stack.graph.expireDeltaTokens();
       const { context, logs } = testContext();
       await assert.rejects(syncUsersHandler(timer(), context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld);
-      assert.match(logs.find((l) => l.level === 'error')?.text ?? '', /would let the consumer drop 12 users \(the last full snapshot had 100, this one 88; snapshot\.completed was not sent\)/);
+      assert.match(
+        logs.find((l) => l.level === 'error')?.text ?? '',
+        /would let the consumer drop 12 users \(the last full snapshot had 100, this one 88; snapshot\.completed was not sent\)/,
+      );
       const first = await drain();
       assert.deepEqual([first.users.length, first.markers.length], [88, 0], 'the users, not the sweep');
       assert.ok(!first.users.some((m) => removed.some((u) => u.id === m.user.id)));
@@ -279,14 +345,20 @@ describe('delta sync end to end', () => {
       const allowed = await handleSync(timer(), testContext().context, { allowRemovals: 12 });
       assert.deepEqual([allowed.runId, allowed.kind, allowed.snapshotReason, allowed.snapshots], [context.invocationId, 'snapshot', 'resync', 88]);
       const second = await drain();
-      assert.deepEqual(second.markers.map((m) => m.type === 'snapshot.completed' && m.snapshot), [{ users: 88, reason: 'resync' }]);
+      assert.deepEqual(
+        second.markers.map((m) => m.type === 'snapshot.completed' && m.snapshot),
+        [{ users: 88, reason: 'resync' }],
+      );
       assert.deepEqual(second.users.map((m) => m.messageId).sort(), first.users.map((m) => m.messageId).sort(), 'the same snapshot, the same ids');
       assert.equal((await checkpoint())?.knownUsers, 88);
     });
 
     it('an allowance too small still holds; SYNC_ALLOW_REMOVALS lets one run through and is then ignored until changed', async () => {
       await massDeletion();
-      await assert.rejects(handleSync(timer(), testContext().context, { allowRemovals: 11 }), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld && /and more than the 11 allowed once/.test(error.message));
+      await assert.rejects(
+        handleSync(timer(), testContext().context, { allowRemovals: 11 }),
+        (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld && /and more than the 11 allowed once/.test(error.message),
+      );
       await drain();
       applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: fields, SYNC_MAX_REMOVALS: '10', SYNC_ALLOW_REMOVALS: '12' });
       const { context, logs } = testContext();
@@ -299,7 +371,10 @@ describe('delta sync end to end', () => {
       // A second mass deletion with the setting still there: held, and the setting is said to be spent.
       for (const u of stack.graph.users.slice(0, 12)) stack.graph.softDeleteUser(u.id);
       const second = testContext();
-      await assert.rejects(syncUsersHandler(timer(), second.context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld);
+      await assert.rejects(
+        syncUsersHandler(timer(), second.context),
+        (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld,
+      );
       assert.ok(second.logs.some((l) => /SYNC_ALLOW_REMOVALS=12 was used once already .* and is ignored/.test(l.text)));
       assert.equal((await drain()).users.filter((m) => m.type === 'user.removed').length, 0);
     });

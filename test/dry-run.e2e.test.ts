@@ -21,17 +21,28 @@ describe('dry run', () => {
     queue = `dry-${randomUUID().slice(0, 8)}`;
     applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: 'id,displayName,jobTitle,department,mobilePhone,officeLocation', SYNC_MAX_REMOVALS: '40' });
   });
-  const state = (): ReturnType<ContainerClient['getBlockBlobClient']> => new ContainerClient(stack.azurite.connectionString, 'sync-state').getBlockBlobClient(`${queue}.json`);
+  const state = (): ReturnType<ContainerClient['getBlockBlobClient']> =>
+    new ContainerClient(stack.azurite.connectionString, 'sync-state').getBlockBlobClient(`${queue}.json`);
 
   it('before any run: reports the snapshot a first delta run would send, and creates neither the queue nor the run state', async () => {
     const seeded = stack.graph.seed(450);
     const { context, logs } = testContext();
     const report = await handleSync(timer(), context, { dryRun: true });
-    assert.deepEqual([report.mode, report.kind, report.snapshotReason, report.snapshots, report.upserts, report.pages, report.resumes], ['delta', 'snapshot', 'first-delta', 450, 0, 3, undefined]);
-    assert.deepEqual(report.samples.snapshot, seeded.slice(0, 5).map((u) => u.id), 'the first ids, in the order Graph gives them');
+    assert.deepEqual(
+      [report.mode, report.kind, report.snapshotReason, report.snapshots, report.upserts, report.pages, report.resumes],
+      ['delta', 'snapshot', 'first-delta', 450, 0, 3, undefined],
+    );
+    assert.deepEqual(
+      report.samples.snapshot,
+      seeded.slice(0, 5).map((u) => u.id),
+      'the first ids, in the order Graph gives them',
+    );
     assert.equal(await new QueueClient(stack.azurite.connectionString, queue).exists(), false, 'no queue');
     assert.equal(await state().exists(), false, 'no run state');
-    assert.match(logs.find((l) => l.text.startsWith('Dry run'))?.text ?? '', /^Dry run \(delta mode, a snapshot \(first-delta\)\): nothing was written\. It would send 450 snapshot users, 0 upserts and 0 removals, from 450 entries read in 3 pages/);
+    assert.match(
+      logs.find((l) => l.text.startsWith('Dry run'))?.text ?? '',
+      /^Dry run \(delta mode, a snapshot \(first-delta\)\): nothing was written\. It would send 450 snapshot users, 0 upserts and 0 removals, from 450 entries read in 3 pages/,
+    );
   });
 
   it('after a run and some changes: the same changes a run would send, the guard verdict, and the queue and checkpoint untouched', async () => {
@@ -45,7 +56,10 @@ describe('dry run', () => {
 
     const report = await handleSync(timer(), testContext().context, { dryRun: true });
     assert.ok(removed.length > 10 && removed.length <= 40, `${removed.length} removals`);
-    assert.deepEqual([report.kind, report.upserts, report.removals, report.guard.counted, report.guard.threshold, report.guard.wouldHold], ['changes', upserted.length, removed.length, removed.length, 40, false]);
+    assert.deepEqual(
+      [report.kind, report.upserts, report.removals, report.guard.counted, report.guard.threshold, report.guard.wouldHold],
+      ['changes', upserted.length, removed.length, removed.length, 40, false],
+    );
     assert.ok(report.samples.removed.every((id) => removed.some((c) => c.id === id)));
     assert.ok(report.samples.upserted.every((id) => upserted.some((c) => c.id === id)));
     assert.equal((await state().getProperties()).etag, before.etag, 'the checkpoint was not written');

@@ -90,7 +90,9 @@ describe('Entra stand-in: client assertions', () => {
   }
 
   /** What msal-node 2.11+ sends for a SHA-256 thumbprint: PS256, x5t#S256, x5c. */
-  function certificateAssertion(options: { header?: Record<string, unknown>; claims?: Record<string, unknown>; key?: KeyObject; cert?: TestCertificate; clientId?: string } = {}): string {
+  function certificateAssertion(
+    options: { header?: Record<string, unknown>; claims?: Record<string, unknown>; key?: KeyObject; cert?: TestCertificate; clientId?: string } = {},
+  ): string {
     const cert = options.cert ?? certificate;
     const header = { alg: 'PS256', typ: 'JWT', 'x5t#S256': Buffer.from(cert.sha256Hex, 'hex').toString('base64url'), x5c: [cert.der], ...options.header };
     return signJwt(header, claims(options.claims, options.clientId), options.key ?? cert.privateKey);
@@ -101,8 +103,19 @@ describe('Entra stand-in: client assertions', () => {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 
-  function withAssertion(assertion: string, clientId = stack.clientId, extra: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-    return postToken({ grant_type: 'client_credentials', client_id: clientId, client_assertion_type: jwtBearerAssertionType, client_assertion: assertion, scope: `${stack.graph.url}/.default`, ...extra });
+  function withAssertion(
+    assertion: string,
+    clientId = stack.clientId,
+    extra: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    return postToken({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_assertion_type: jwtBearerAssertionType,
+      client_assertion: assertion,
+      scope: `${stack.graph.url}/.default`,
+      ...extra,
+    });
   }
 
   async function accessToken(assertion: string, clientId = stack.clientId): Promise<string> {
@@ -112,7 +125,13 @@ describe('Entra stand-in: client assertions', () => {
   }
 
   /** An AADSTS answer in Entra's shape: status, error, code first in the description, and the given parts of its text. */
-  function assertAadError(answer: { status: number; body: Record<string, unknown> }, status: number, error: string, code: number, ...parts: (string | RegExp)[]): void {
+  function assertAadError(
+    answer: { status: number; body: Record<string, unknown> },
+    status: number,
+    error: string,
+    code: number,
+    ...parts: (string | RegExp)[]
+  ): void {
     const body = answer.body as unknown as AadErrorBody;
     assert.equal(answer.status, status, JSON.stringify(body));
     assert.equal(body.error, error);
@@ -150,7 +169,12 @@ describe('Entra stand-in: client assertions', () => {
   }
 
   async function secretToken(): Promise<string> {
-    const { status, body } = await postToken({ grant_type: 'client_credentials', client_id: stack.clientId, client_secret: stack.clientSecret, scope: `${stack.graph.url}/.default` });
+    const { status, body } = await postToken({
+      grant_type: 'client_credentials',
+      client_id: stack.clientId,
+      client_secret: stack.clientSecret,
+      scope: `${stack.graph.url}/.default`,
+    });
     assert.equal(status, 200);
     return body['access_token'] as string;
   }
@@ -195,7 +219,12 @@ describe('Entra stand-in: client assertions', () => {
     });
 
     it('serves an app with no secret at all, which a secret cannot sign in', async () => {
-      const app: AppRegistration = { clientId: randomUUID(), servicePrincipalId: randomUUID(), secrets: [], appRoles: { [stack.graph.url]: ['User.Read.All'] } };
+      const app: AppRegistration = {
+        clientId: randomUUID(),
+        servicePrincipalId: randomUUID(),
+        secrets: [],
+        appRoles: { [stack.graph.url]: ['User.Read.All'] },
+      };
       stack.entra.registerApp(app);
       const cert = makeCertificate();
       stack.entra.registerCertificate(app.clientId, cert.pem);
@@ -203,10 +232,21 @@ describe('Entra stand-in: client assertions', () => {
       assert.equal(decode(token)['appid'], app.clientId);
       assert.equal(decode(token)['oid'], app.servicePrincipalId);
       assert.equal(await readUsers(token), 200);
-      const secret = await postToken({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: 'anything', scope: `${stack.graph.url}/.default` });
+      const secret = await postToken({
+        grant_type: 'client_credentials',
+        client_id: app.clientId,
+        client_secret: 'anything',
+        scope: `${stack.graph.url}/.default`,
+      });
       assertAadError(secret, 401, 'invalid_client', 7000215, 'Invalid client secret provided');
       const none = await postToken({ grant_type: 'client_credentials', client_id: app.clientId, scope: `${stack.graph.url}/.default` });
-      assertAadError(none, 401, 'invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+      assertAadError(
+        none,
+        401,
+        'invalid_client',
+        7000216,
+        "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+      );
     });
 
     it('AADSTS700027 for a certificate not registered on the app, naming its thumbprint and the app', async () => {
@@ -270,37 +310,101 @@ describe('Entra stand-in: client assertions', () => {
         `expiry time of assertion ${new Date((now - 600) * 1000).toISOString().slice(0, 19)}.0000000Z`,
         'active-directory-certificate-credentials',
       );
-      assertAadError(await withAssertion(certificateAssertion({ claims: { nbf: now + 900 } })), 401, 'invalid_client', 700024, `assertion valid from ${new Date((now + 900) * 1000).toISOString().slice(0, 19)}`);
-      assertAadError(await withAssertion(certificateAssertion({ claims: { exp: undefined } })), 401, 'invalid_client', 700024, 'expiry time of assertion 1970-01-01T00:00:00.0000000Z');
+      assertAadError(
+        await withAssertion(certificateAssertion({ claims: { nbf: now + 900 } })),
+        401,
+        'invalid_client',
+        700024,
+        `assertion valid from ${new Date((now + 900) * 1000).toISOString().slice(0, 19)}`,
+      );
+      assertAadError(
+        await withAssertion(certificateAssertion({ claims: { exp: undefined } })),
+        401,
+        'invalid_client',
+        700024,
+        'expiry time of assertion 1970-01-01T00:00:00.0000000Z',
+      );
     });
 
-    it('AADSTS700023 for an audience other than this tenant\'s token endpoint', async () => {
-      for (const aud of [`https://login.microsoftonline.com/${stack.tenantId}/oauth2/v2.0/token`, `${stack.entra.url}/${randomUUID()}/oauth2/v2.0/token`, stack.entra.issuer]) {
-        assertAadError(await withAssertion(certificateAssertion({ claims: { aud } })), 401, 'invalid_client', 700023, 'Client assertion audience claim does not match Realm issuer.');
+    it("AADSTS700023 for an audience other than this tenant's token endpoint", async () => {
+      for (const aud of [
+        `https://login.microsoftonline.com/${stack.tenantId}/oauth2/v2.0/token`,
+        `${stack.entra.url}/${randomUUID()}/oauth2/v2.0/token`,
+        stack.entra.issuer,
+      ]) {
+        assertAadError(
+          await withAssertion(certificateAssertion({ claims: { aud } })),
+          401,
+          'invalid_client',
+          700023,
+          'Client assertion audience claim does not match Realm issuer.',
+        );
       }
     });
 
     it('AADSTS700021 when iss or sub is not the client_id', async () => {
-      assertAadError(await withAssertion(certificateAssertion({ claims: { iss: randomUUID() } })), 401, 'invalid_client', 700021, "Client assertion application identifier doesn't match 'client_id' parameter.");
+      assertAadError(
+        await withAssertion(certificateAssertion({ claims: { iss: randomUUID() } })),
+        401,
+        'invalid_client',
+        700021,
+        "Client assertion application identifier doesn't match 'client_id' parameter.",
+      );
       assertAadError(await withAssertion(certificateAssertion({ claims: { sub: randomUUID() } })), 401, 'invalid_client', 700021, "doesn't match 'client_id'");
     });
 
     it('AADSTS50027 for a malformed JWT; AADSTS90014 for a missing claim or assertion type', async () => {
-      for (const malformed of ['not-a-jwt', 'a.b', `${base64url({ alg: 'PS256' })}.bm90IGpzb24.c2ln`, `${base64url({ alg: 'PS256' })}.${base64url(['array'])}.c2ln`]) {
+      for (const malformed of [
+        'not-a-jwt',
+        'a.b',
+        `${base64url({ alg: 'PS256' })}.bm90IGpzb24.c2ln`,
+        `${base64url({ alg: 'PS256' })}.${base64url(['array'])}.c2ln`,
+      ]) {
         assertAadError(await withAssertion(malformed), 400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
       }
-      assertAadError(await withAssertion(certificateAssertion({ claims: { jti: undefined } })), 400, 'invalid_request', 90014, "The required field 'jti' is missing from the credential.");
-      assertAadError(await withAssertion(certificateAssertion({ claims: { aud: undefined } })), 400, 'invalid_request', 90014, "The required field 'aud' is missing");
-      const noType = await postToken({ grant_type: 'client_credentials', client_id: stack.clientId, client_assertion: certificateAssertion(), scope: `${stack.graph.url}/.default` });
+      assertAadError(
+        await withAssertion(certificateAssertion({ claims: { jti: undefined } })),
+        400,
+        'invalid_request',
+        90014,
+        "The required field 'jti' is missing from the credential.",
+      );
+      assertAadError(
+        await withAssertion(certificateAssertion({ claims: { aud: undefined } })),
+        400,
+        'invalid_request',
+        90014,
+        "The required field 'aud' is missing",
+      );
+      const noType = await postToken({
+        grant_type: 'client_credentials',
+        client_id: stack.clientId,
+        client_assertion: certificateAssertion(),
+        scope: `${stack.graph.url}/.default`,
+      });
       assertAadError(noType, 400, 'invalid_request', 90014, "The required field 'client_assertion_type' is missing");
-      const otherType = await withAssertion(certificateAssertion(), stack.clientId, { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' });
+      const otherType = await withAssertion(certificateAssertion(), stack.clientId, {
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer',
+      });
       assertAadError(otherType, 401, 'invalid_client', 7000216);
     });
 
     it('AADSTS5002738 for an unsupported algorithm, AADSTS5002723 without a thumbprint', async () => {
-      assertAadError(await withAssertion(certificateAssertion({ header: { alg: 'HS256' } })), 401, 'invalid_client', 5002738, "Invalid JWT token. 'HS256' is not a supported signature algorithm. Supported signing algorithms are: 'RS256,RS384,RS512,PS256'");
+      assertAadError(
+        await withAssertion(certificateAssertion({ header: { alg: 'HS256' } })),
+        401,
+        'invalid_client',
+        5002738,
+        "Invalid JWT token. 'HS256' is not a supported signature algorithm. Supported signing algorithms are: 'RS256,RS384,RS512,PS256'",
+      );
       const noThumbprint = signJwt({ alg: 'PS256', typ: 'JWT' }, claims(), certificate.privateKey);
-      assertAadError(await withAssertion(noThumbprint), 401, 'invalid_client', 5002723, 'No certificate SHA-1 thumbprint, certificate SHA-256 thumbprint, nor keyId specified in token header.');
+      assertAadError(
+        await withAssertion(noThumbprint),
+        401,
+        'invalid_client',
+        5002723,
+        'No certificate SHA-1 thumbprint, certificate SHA-256 thumbprint, nor keyId specified in token header.',
+      );
     });
 
     it('refuses a client_secret and a client_assertion together (AADSTS90023, invalid_request)', async () => {
@@ -346,7 +450,12 @@ describe('Entra stand-in: client assertions', () => {
 
   describe('federated assertions (managed identity as a federated identity credential)', () => {
     before(() => {
-      stack.entra.registerFederatedCredential(stack.clientId, { name: 'sync-identity', issuer: stack.entra.issuer, subject: stack.identityPrincipalId, audiences: [exchange] });
+      stack.entra.registerFederatedCredential(stack.clientId, {
+        name: 'sync-identity',
+        issuer: stack.entra.issuer,
+        subject: stack.identityPrincipalId,
+        audiences: [exchange],
+      });
     });
 
     it('issues the managed identity a v2.0 token for the exchange: iss, sub = principal id, aud as asked (with or without /.default)', async () => {
@@ -379,8 +488,13 @@ describe('Entra stand-in: client assertions', () => {
       assert.equal(await readUsers(token), 200);
     });
 
-    it('serves an app with no secret, through msal-node\'s clientAssertion callback fetching the managed identity token', async () => {
-      const app: AppRegistration = { clientId: randomUUID(), servicePrincipalId: randomUUID(), secrets: [], appRoles: { [stack.graph.url]: ['User.Read.All'] } };
+    it("serves an app with no secret, through msal-node's clientAssertion callback fetching the managed identity token", async () => {
+      const app: AppRegistration = {
+        clientId: randomUUID(),
+        servicePrincipalId: randomUUID(),
+        secrets: [],
+        appRoles: { [stack.graph.url]: ['User.Read.All'] },
+      };
       stack.entra.registerApp(app);
       stack.entra.registerFederatedCredential(app.clientId, { issuer: stack.entra.issuer, subject: stack.identityPrincipalId, audiences: [exchange] });
       const accepted = stack.entra.counters.federatedAssertionsAccepted;
@@ -421,7 +535,13 @@ describe('Entra stand-in: client assertions', () => {
         `Assertion Audience: '${exchange}'.`,
       );
       // A token for another audience (Key Vault) is no exchange token.
-      assertAadError(await withAssertion(await exchangeToken('https://vault.azure.net')), 400, 'invalid_request', 70021, "Assertion Audience: 'https://vault.azure.net'.");
+      assertAadError(
+        await withAssertion(await exchangeToken('https://vault.azure.net')),
+        400,
+        'invalid_request',
+        70021,
+        "Assertion Audience: 'https://vault.azure.net'.",
+      );
       // The subject is compared case-sensitively.
       const upper = { clientId: randomUUID(), principalId: stack.identityPrincipalId.toUpperCase() };
       stack.entra.registerIdentity(upper);
@@ -430,7 +550,13 @@ describe('Entra stand-in: client assertions', () => {
       // A federated credential of another app does not count.
       const app: AppRegistration = { clientId: randomUUID(), servicePrincipalId: randomUUID(), secrets: [], appRoles: {} };
       stack.entra.registerApp(app);
-      assertAadError(await withAssertion(await exchangeToken(), app.clientId), 400, 'invalid_request', 70021, `Assertion Subject: '${stack.identityPrincipalId}'.`);
+      assertAadError(
+        await withAssertion(await exchangeToken(), app.clientId),
+        400,
+        'invalid_request',
+        70021,
+        `Assertion Subject: '${stack.identityPrincipalId}'.`,
+      );
     });
 
     it('AADSTS700024 for an expired managed identity token', async () => {
@@ -441,7 +567,14 @@ describe('Entra stand-in: client assertions', () => {
       } finally {
         stack.entra.identityTokenLifetimeSeconds = undefined;
       }
-      assertAadError(await withAssertion(expired), 401, 'invalid_client', 700024, 'Client assertion is not within its valid time range.', 'expiry time of assertion');
+      assertAadError(
+        await withAssertion(expired),
+        401,
+        'invalid_client',
+        700024,
+        'Client assertion is not within its valid time range.',
+        'expiry time of assertion',
+      );
       // Within the 5 minutes of skew it is still taken.
       stack.entra.identityTokenLifetimeSeconds = -200;
       try {
@@ -455,7 +588,14 @@ describe('Entra stand-in: client assertions', () => {
       const [header = '', payload = '', signature = ''] = (await exchangeToken()).split('.');
       const claimsOf = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
       const tampered = `${header}.${base64url({ ...claimsOf, exp: Number(claimsOf['exp']) + 3600 })}.${signature}`;
-      assertAadError(await withAssertion(tampered), 401, 'invalid_client', 700027, 'Client assertion failed signature validation.', 'did not match the expected signature value');
+      assertAadError(
+        await withAssertion(tampered),
+        401,
+        'invalid_client',
+        700027,
+        'Client assertion failed signature validation.',
+        'did not match the expected signature value',
+      );
       // Signed by a key that is not the issuer's.
       const forged = jwt.sign(claimsOf, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, { algorithm: 'RS256', keyid: 'not-the-issuers-key' });
       assertAadError(await withAssertion(forged), 401, 'invalid_client', 700027, 'Client assertion failed signature validation.', 'The key was not found');

@@ -51,7 +51,13 @@ describe('syncUsers errors, end to end', () => {
 
   it('wrong secret (AADSTS7000215): names the Key Vault secret and says to store the value', async () => {
     stack.keyVault.setSecret('wrong-value', randomUUID());
-    const line = await expectFailure(SyncErrorCodes.clientSecretRejected, { GRAPH_CLIENT_SECRET_NAME: 'wrong-value' }, /Key Vault secret "wrong-value"/, /Value/, /not its Secret ID/);
+    const line = await expectFailure(
+      SyncErrorCodes.clientSecretRejected,
+      { GRAPH_CLIENT_SECRET_NAME: 'wrong-value' },
+      /Key Vault secret "wrong-value"/,
+      /Value/,
+      /not its Secret ID/,
+    );
     assert.ok(!line.includes(stack.clientSecret));
   });
 
@@ -105,13 +111,23 @@ describe('syncUsers errors, end to end', () => {
   });
 
   it('Key Vault 404: the secret name does not exist', async () => {
-    await expectFailure(SyncErrorCodes.keyVaultSecretNotFound, { GRAPH_CLIENT_SECRET_NAME: 'does-not-exist' }, /no secret named "does-not-exist"/, /GRAPH_CLIENT_SECRET_NAME/);
+    await expectFailure(
+      SyncErrorCodes.keyVaultSecretNotFound,
+      { GRAPH_CLIENT_SECRET_NAME: 'does-not-exist' },
+      /no secret named "does-not-exist"/,
+      /GRAPH_CLIENT_SECRET_NAME/,
+    );
   });
 
   it('queue unreachable: the storage setting in use and the endpoint tried', async () => {
     const closed = stack.azurite.connectionString.replace(/QueueEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'QueueEndpoint=http://127.0.0.1:1');
     // Storage's own retry is sized by the run's budget: 3 s here, so the dead endpoint fails fast.
-    await expectFailure(SyncErrorCodes.queueUnreachable, { AzureWebJobsStorage: closed, SYNC_RETRY_BUDGET_SECONDS: '3' }, /setting AzureWebJobsStorage/, /http:\/\/127\.0\.0\.1:1\/devstoreaccount1/);
+    await expectFailure(
+      SyncErrorCodes.queueUnreachable,
+      { AzureWebJobsStorage: closed, SYNC_RETRY_BUDGET_SECONDS: '3' },
+      /setting AzureWebJobsStorage/,
+      /http:\/\/127\.0\.0\.1:1\/devstoreaccount1/,
+    );
   });
 
   it('Graph failing mid-run: messages already written stay, and the error says how many', async () => {
@@ -123,7 +139,10 @@ describe('syncUsers errors, end to end', () => {
     const failing = syncUsersHandler(timer(), context);
     await assert.rejects(failing, (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest);
     const line = logs.find((l) => l.level === 'error')?.text ?? '';
-    assert.match(line, /had read 200 users in 1 page and written 200 messages in this attempt before it stopped; those stay in the queue, and the checkpoint holds the last page/);
+    assert.match(
+      line,
+      /had read 200 users in 1 page and written 200 messages in this attempt before it stopped; those stay in the queue, and the checkpoint holds the last page/,
+    );
     assert.equal((await drainQueue(stack.azurite.connectionString, queue)).length, 200, 'page 1 of the delta walk (200 users): still in the queue');
     await clearQueue(stack.azurite.connectionString, queue);
   });

@@ -10,7 +10,11 @@ describe('scrub', () => {
     ['a bearer header', `authorization: Bearer ${jwt}`, /Bearer \[redacted\]/],
     ['a bare JWT', `token ${jwt} rejected`, /token \[redacted JWT\] rejected/],
     ['a SAS signature', 'GET https://acct.blob.core.windows.net/c/b?sv=2024-11-04&sig=abc%2Fdef%3D&se=2026', /sig=\[redacted\]&se=2026/],
-    ['an account key', 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;EndpointSuffix=core.windows.net', /AccountKey=\[redacted\];EndpointSuffix/],
+    [
+      'an account key',
+      'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;EndpointSuffix=core.windows.net',
+      /AccountKey=\[redacted\];EndpointSuffix/,
+    ],
     ['a SAS connection string', 'BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=sv=2024&sig=x', /SharedAccessSignature=\[redacted\]/],
     ['a client secret in a form body', 'body: client_id=1&client_secret=local~abc-123&scope=x', /client_secret=\[redacted\]&scope=x/],
     ['a client assertion', 'client_assertion=eyJabc.def.ghi&grant_type=client_credentials', /client_assertion=\[redacted\]&grant_type/],
@@ -20,7 +24,8 @@ describe('scrub', () => {
     it(`removes ${what}`, () => {
       const clean = scrub(text);
       assert.match(clean, expected);
-      for (const secret of [jwt, 'abc%2Fdef', 'Eby8vdM0', 'sig=x', 'local~abc-123', '9c3a6a4e-0d0b']) assert.ok(!clean.includes(secret), `${secret} left in ${clean}`);
+      for (const secret of [jwt, 'abc%2Fdef', 'Eby8vdM0', 'sig=x', 'local~abc-123', '9c3a6a4e-0d0b'])
+        assert.ok(!clean.includes(secret), `${secret} left in ${clean}`);
     });
   }
 

@@ -86,7 +86,15 @@ for (const { name, mode, parallel } of variants) {
       if (parallel && !parallelRows.has(row.fault)) continue;
       it(`${row.fault}: every ${mode === 'full' ? 'user' : 'change'} delivered in ${row.runs === 1 ? 'the same run' : 'the resumed run'}`, async () => {
         const queue = `matrix-${mode}${parallel ? '-parallel' : ''}-${index}`;
-        const settings = { GRAPH_PARALLEL_READS: parallel ? '4' : '1', SYNC_MODE: mode, USERS_QUEUE_NAME: queue, GRAPH_REQUEST_TIMEOUT_SECONDS: '2', SYNC_RETRY_BUDGET_SECONDS: '90', SYNC_MAX_REMOVALS: '1000', USER_FIELDS: deltaFields };
+        const settings = {
+          GRAPH_PARALLEL_READS: parallel ? '4' : '1',
+          SYNC_MODE: mode,
+          USERS_QUEUE_NAME: queue,
+          GRAPH_REQUEST_TIMEOUT_SECONDS: '2',
+          SYNC_RETRY_BUDGET_SECONDS: '90',
+          SYNC_MAX_REMOVALS: '1000',
+          USER_FIELDS: deltaFields,
+        };
         const seeded = stack.graph.seed(users);
         /** What the faulted run must deliver: user id → message type and removal reason. */
         const expected = new Map<string, string>();
@@ -145,10 +153,21 @@ for (const { name, mode, parallel } of variants) {
           assert.equal(duplicates, mode === 'full' ? row.duplicates : row.duplicates === 0 ? 0 : duplicates, 'duplicates');
         }
         if (mode === 'delta' && row.duplicates !== undefined && row.duplicates > 0) assert.ok(duplicates > 0, 'the restarted walk resent page 1');
-        if (parallel) assert.ok(stack.graph.requestLog.some((u) => u.includes('$filter=userPrincipalName%20ge%20')), 'the walk read ranges');
-        assert.ok(messages.every((m) => m.runId === runId && m.messageId === messageIdOf(m)), 'one runId, message ids from the content');
+        if (parallel)
+          assert.ok(
+            stack.graph.requestLog.some((u) => u.includes('$filter=userPrincipalName%20ge%20')),
+            'the walk read ranges',
+          );
+        assert.ok(
+          messages.every((m) => m.runId === runId && m.messageId === messageIdOf(m)),
+          'one runId, message ids from the content',
+        );
         assert.equal(new Set(messages.map((m) => m.messageId)).size, delivered.size, 'a resend carries the id of the first send');
-        assert.deepEqual(markers.map((m) => m.snapshot.users), mode === 'full' ? [users] : [], 'a snapshot ends with its marker; changes have none');
+        assert.deepEqual(
+          markers.map((m) => m.snapshot.users),
+          mode === 'full' ? [users] : [],
+          'a snapshot ends with its marker; changes have none',
+        );
         stack.faults.clear();
       });
     }
@@ -176,7 +195,9 @@ describe('fault matrix, credential modes: token and Key Vault faults survived in
       const injectedBefore = stack.faults.injected;
       stack.faults.arm(row.fault);
       const { context, logs } = testContext();
-      const summary = await syncUsersHandler(timer(), context).catch((error: unknown) => assert.fail(`${String(error)} | ${logs.map((l) => l.text).join(' | ')}`));
+      const summary = await syncUsersHandler(timer(), context).catch((error: unknown) =>
+        assert.fail(`${String(error)} | ${logs.map((l) => l.text).join(' | ')}`),
+      );
       assert.ok(stack.faults.injected > injectedBefore, 'the fault was injected');
       assert.equal(summary.snapshots, users);
       const delivered = new Set((await drainQueue(stack.azurite.connectionString, queue)).map((m) => m.user.id));

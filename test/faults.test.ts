@@ -87,7 +87,12 @@ describe('fault lists', () => {
 
   it('numbers Graph page requests from the arming: @N and xN hit the right ones', () => {
     const plan = new FaultPlan({ sigterm: () => undefined }).arm('graph-429@2,graph-503@4x2,sigterm@3');
-    const hits = [1, 2, 3, 4, 5, 6].map(() => plan.take('graph').map((f) => f.name).join('+'));
+    const hits = [1, 2, 3, 4, 5, 6].map(() =>
+      plan
+        .take('graph')
+        .map((f) => f.name)
+        .join('+'),
+    );
     assert.deepEqual(hits, ['', 'graph-429', 'sigterm', 'graph-503', 'graph-503', '']);
     assert.equal(plan.pageRequests, 6);
     assert.equal(plan.injected, 4);
@@ -95,7 +100,10 @@ describe('fault lists', () => {
     assert.deepEqual(plan.pending, []);
     plan.arm('graph-504@1');
     assert.equal(plan.pageRequests, 0, 'arming restarts the numbering');
-    assert.deepEqual(plan.take('graph').map((f) => f.name), ['graph-504']);
+    assert.deepEqual(
+      plan.take('graph').map((f) => f.name),
+      ['graph-504'],
+    );
     assert.equal(plan.injected, 5, 'arming keeps the counts');
     plan.clear();
     assert.equal(plan.injected, 0);
@@ -116,8 +124,14 @@ describe('fault lists', () => {
 
   it('takes token and Key Vault faults in list order, apart from Graph numbering', () => {
     const plan = new FaultPlan().arm('token-503,token-429x2,kv-503');
-    assert.deepEqual([1, 2, 3, 4].map(() => plan.take('token')[0]?.name), ['token-503', 'token-429', 'token-429', undefined]);
-    assert.deepEqual([1, 2].map(() => plan.take('kv')[0]?.name), ['kv-503', undefined]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => plan.take('token')[0]?.name),
+      ['token-503', 'token-429', 'token-429', undefined],
+    );
+    assert.deepEqual(
+      [1, 2].map(() => plan.take('kv')[0]?.name),
+      ['kv-503', undefined],
+    );
     assert.equal(plan.pageRequests, 0);
     assert.equal(plan.injected, 4);
   });
@@ -153,14 +167,21 @@ describe('faults over HTTP', () => {
   before(async () => {
     stack = await startLocalStack({ users: 25, persistent: true, onSigterm: () => sigterms.push(stack.faults.pageRequests) });
     graphToken = await clientCredentialsToken();
-    const identity = await fetch(`${stack.entra.identityEndpoint}?api-version=2019-08-01&resource=${encodeURIComponent('https://vault.azure.net')}`, { headers: { 'x-identity-header': stack.entra.identityHeader } });
+    const identity = await fetch(`${stack.entra.identityEndpoint}?api-version=2019-08-01&resource=${encodeURIComponent('https://vault.azure.net')}`, {
+      headers: { 'x-identity-header': stack.entra.identityHeader },
+    });
     vaultToken = ((await identity.json()) as { access_token: string }).access_token;
   });
   after(() => stack.stop());
   beforeEach(() => stack.faults.clear());
 
   function requestToken(): Promise<Response> {
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: stack.clientId, client_secret: stack.clientSecret, scope: `${stack.graph.url}/.default` });
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: stack.clientId,
+      client_secret: stack.clientSecret,
+      scope: `${stack.graph.url}/.default`,
+    });
     return fetch(`${stack.entra.url}/${stack.tenantId}/oauth2/v2.0/token`, { method: 'POST', body: form });
   }
   async function clientCredentialsToken(): Promise<string> {
@@ -179,7 +200,9 @@ describe('faults over HTTP', () => {
     return link;
   }
   function readSecret(authenticated: boolean): Promise<Response> {
-    return fetch(`${stack.keyVault.url}secrets/${stack.secretName}/?api-version=7.5`, { headers: authenticated ? { authorization: `Bearer ${vaultToken}` } : {} });
+    return fetch(`${stack.keyVault.url}secrets/${stack.secretName}/?api-version=7.5`, {
+      headers: authenticated ? { authorization: `Bearer ${vaultToken}` } : {},
+    });
   }
 
   it('graph-429@2: the second page request gets 429 with Retry-After: 1, its retry the page', async () => {
@@ -191,7 +214,10 @@ describe('faults over HTTP', () => {
     assert.equal(((await throttled.json()) as GraphError).error.code, 'TooManyRequests');
     const retried = await page(next);
     assert.equal(retried.status, 200);
-    assert.deepEqual(((await retried.json()) as GraphPage).value.map((u) => u.id), stack.graph.users.slice(5, 10).map((u) => u.id));
+    assert.deepEqual(
+      ((await retried.json()) as GraphPage).value.map((u) => u.id),
+      stack.graph.users.slice(5, 10).map((u) => u.id),
+    );
     assert.equal(stack.faults.injectedByName['graph-429'], 1);
   });
 
@@ -287,7 +313,10 @@ describe('faults over HTTP', () => {
     const body = (await failed.json()) as AadError;
     assert.equal(body.error, 'temporarily_unavailable');
     assert.ok(body.error_codes.includes(90033));
-    assert.match(body.error_description, /^AADSTS90033: A transient error has occurred\. Please try again\. Trace ID: [\w-]+ Correlation ID: [\w-]+ Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    assert.match(
+      body.error_description,
+      /^AADSTS90033: A transient error has occurred\. Please try again\. Trace ID: [\w-]+ Correlation ID: [\w-]+ Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/,
+    );
     assert.equal((await requestToken()).status, 200);
     assert.equal(stack.entra.counters.faultsInjected - injected, 1);
   });
@@ -348,7 +377,10 @@ describe('faults over HTTP', () => {
     assert.equal(stack.azurite.state, 'running');
     assert.ok(await isListening(blobPort));
     const { peekedMessageItems } = await queue.peekMessages({ numberOfMessages: 32 });
-    assert.deepEqual(peekedMessageItems.map((m) => m.messageText), ['sent before the outage']);
+    assert.deepEqual(
+      peekedMessageItems.map((m) => m.messageText),
+      ['sent before the outage'],
+    );
     assert.equal(stack.faults.injectedByName['queue-down'], 1);
   });
 
@@ -362,7 +394,11 @@ describe('faults over HTTP', () => {
     assert.equal(stack.faults.injectedByName['graph-429'], 1);
     assert.equal(stack.faults.injectedByName['graph-504'], 0);
     assert.deepEqual(
-      [stack.graph.counters.faultsInjected - before.graph, stack.entra.counters.faultsInjected - before.entra, stack.keyVault.counters.faultsInjected - before.kv],
+      [
+        stack.graph.counters.faultsInjected - before.graph,
+        stack.entra.counters.faultsInjected - before.entra,
+        stack.keyVault.counters.faultsInjected - before.kv,
+      ],
       [2, 1, 1],
     );
     assert.deepEqual(stack.faults.pending, []);

@@ -39,7 +39,10 @@ describe('Graph users delta', () => {
     stack.graph.updateUser(stack.graph.users[1]?.id ?? '', { mail: null, jobTitle: null });
     const users = stack.graph.users;
     const { pages, deltaLink } = await walk(start(), pagesOf3);
-    assert.deepEqual(pages.map((p) => p.length), [3, 3, 1]);
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [3, 3, 1],
+    );
     assert.deepEqual(pages.flat(), users.map(full));
     assert.deepEqual(Object.keys(pages[0]?.[1] ?? {}).sort(), Object.keys(full(users[1] as SeedUser)).sort(), 'unset properties are left out');
     assert.ok(!('mail' in (pages[0]?.[1] ?? {})));
@@ -53,7 +56,10 @@ describe('Graph users delta', () => {
 
   it('id is always returned, and the default selection applies without $select', async () => {
     const { pages } = await walk(start('$select=displayName'));
-    assert.deepEqual(pages.flat(), stack.graph.users.map((u) => ({ displayName: u.displayName, id: u.id })));
+    assert.deepEqual(
+      pages.flat(),
+      stack.graph.users.map((u) => ({ displayName: u.displayName, id: u.id })),
+    );
     const defaults = (await walk(start(''))).pages.flat();
     assert.equal(defaults.length, 7);
     assert.equal(defaults[0]?.userPrincipalName, stack.graph.users[0]?.userPrincipalName);
@@ -75,13 +81,16 @@ describe('Graph users delta', () => {
     const { pages, deltaLink: next } = await walk(deltaLink);
     const updatedA = stack.graph.users.find((u) => u.id === a.id);
     assert.ok(updatedA);
-    assert.deepEqual(byId(pages.flat()), byId([
-      { ...full(added), id: added.id },
-      { ...full(updatedA), id: a.id },
-      { id: d.id, '@removed': { reason: 'changed' } },
-      { id: e.id, '@removed': { reason: 'deleted' } },
-      { id: f.id, '@removed': { reason: 'deleted' } },
-    ]));
+    assert.deepEqual(
+      byId(pages.flat()),
+      byId([
+        { ...full(added), id: added.id },
+        { ...full(updatedA), id: a.id },
+        { id: d.id, '@removed': { reason: 'changed' } },
+        { id: e.id, '@removed': { reason: 'deleted' } },
+        { id: f.id, '@removed': { reason: 'deleted' } },
+      ]),
+    );
     assert.equal(pages.flat().find((x) => x.id === added.id)?.department, undefined, 'a null property is left out');
 
     // Restoring the soft-deleted user brings it back whole, and only it.
@@ -126,15 +135,25 @@ describe('Graph users delta', () => {
     const { deltaLink } = await walk(start(), pagesOf3);
     const added = [1, 2, 3, 4, 5].map(() => stack.graph.addUser());
     const { pages, deltaLink: next } = await walk(deltaLink, pagesOf3);
-    assert.deepEqual(pages.map((p) => p.length), [3, 2]);
-    assert.deepEqual(pages.flat().map((x) => x.id), added.map((u) => u.id));
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [3, 2],
+    );
+    assert.deepEqual(
+      pages.flat().map((x) => x.id),
+      added.map((u) => u.id),
+    );
     assert.deepEqual((await walk(next)).pages, [[]]);
   });
 
   it('$top is ignored on delta: not checked, not used (the default page is 200)', async () => {
     for (const top of ['2', '5000', '0', 'x']) {
       const { pages } = await walk(start(`$select=${select}&$top=${top}`));
-      assert.deepEqual(pages.map((p) => p.length), [7], `$top=${top}`);
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [7],
+        `$top=${top}`,
+      );
     }
     // /users is unchanged: its $top is still checked.
     const users = await get(`${stack.graph.url}/v1.0/users?$select=id&$top=5000`);
@@ -146,7 +165,11 @@ describe('Graph users delta', () => {
     stack.graph.seed(450);
     for (const prefer of [undefined, 'odata.maxpagesize=500', 'odata.maxpagesize=200', 'odata.maxpagesize=0', 'odata.maxpagesize=abc']) {
       const { pages } = await walk(start(), prefer);
-      assert.deepEqual(pages.map((p) => p.length), [200, 200, 50], prefer);
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [200, 200, 50],
+        prefer,
+      );
     }
     const first = async (prefer?: string): Promise<string | null> => {
       const response = await get(start(), prefer);
@@ -188,11 +211,21 @@ describe('Graph users delta', () => {
     const page = (await first.json()) as DeltaPage;
     assert.equal(page.value.length, 3);
     const rest = await walk(page['@odata.nextLink'] ?? '', 'odata.maxpagesize=1');
-    assert.deepEqual(rest.pages.map((p) => p.length), [3, 2], 'still pages of 3');
-    assert.deepEqual([...page.value, ...rest.pages.flat()].map((x) => x.id), added.map((u) => u.id));
+    assert.deepEqual(
+      rest.pages.map((p) => p.length),
+      [3, 2],
+      'still pages of 3',
+    );
+    assert.deepEqual(
+      [...page.value, ...rest.pages.flat()].map((x) => x.id),
+      added.map((u) => u.id),
+    );
     // The next deltaLink walk takes its own request's preference (none: 200), not the last walk's.
     for (const user of added.slice(0, 4)) stack.graph.updateUser(user.id, { jobTitle: 'Treasurer' });
-    assert.deepEqual((await walk(rest.deltaLink)).pages.map((p) => p.length), [4]);
+    assert.deepEqual(
+      (await walk(rest.deltaLink)).pages.map((p) => p.length),
+      [4],
+    );
   });
 
   it('an expired or unknown delta token is 400 syncStateNotFound in Graph error shape', async () => {
@@ -252,7 +285,10 @@ describe('Graph users delta', () => {
     await throttled.body?.cancel();
     const retried = await get(next);
     assert.equal(retried.status, 200);
-    assert.deepEqual(((await retried.json()) as DeltaPage).value.map((u) => u.id), stack.graph.users.slice(3, 6).map((u) => u.id));
+    assert.deepEqual(
+      ((await retried.json()) as DeltaPage).value.map((u) => u.id),
+      stack.graph.users.slice(3, 6).map((u) => u.id),
+    );
   });
 
   it('needs a valid token, like /users', async () => {

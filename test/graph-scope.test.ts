@@ -59,7 +59,7 @@ describe('Graph stand-in: user scope', () => {
   /** Follows nextLinks with the same headers; every page must be 200. */
   async function walk(first: string, headers: Record<string, string> = {}): Promise<{ pages: ListPage[]; ids: string[] }> {
     const pages: ListPage[] = [];
-    for (let next: string | undefined = first; next !== undefined; ) {
+    for (let next: string | undefined = first; next !== undefined;) {
       const response = await get(next, headers);
       assert.equal(response.status, 200, await response.clone().text());
       const page = (await response.json()) as ListPage;
@@ -75,11 +75,73 @@ describe('Graph stand-in: user scope', () => {
 
     beforeEach(() => {
       stack.graph.seed(0);
-      zoe = stack.graph.addUser({ displayName: 'Zoë Ångström', givenName: 'Zoë', surname: 'Ångström', mail: 'zoe.angstrom@contoso.com', userPrincipalName: 'zoe.angstrom@contoso.onmicrosoft.com', accountEnabled: true, jobTitle: 'Risk Officer', department: 'Risk', usageLocation: 'IE', employeeId: '100001', userType: 'Member' });
-      sean = stack.graph.addUser({ displayName: "Seán O'Brien", givenName: 'Seán', surname: "O'Brien", mail: null, userPrincipalName: 'sean.obrien@contoso.onmicrosoft.com', accountEnabled: false, jobTitle: null, department: 'Billing', usageLocation: 'PT', employeeId: null, userType: 'Member' });
-      aiko = stack.graph.addUser({ displayName: 'Aiko Tanaka', givenName: 'Aiko', surname: 'Tanaka', mail: 'aiko.tanaka@fabrikam.com', userPrincipalName: 'aiko.tanaka_fabrikam.com#EXT#@contoso.onmicrosoft.com', accountEnabled: true, jobTitle: 'Payments Engineer', department: 'Engineering', usageLocation: 'JP', employeeId: '100003', userType: 'Guest' });
-      jose = stack.graph.addUser({ displayName: 'José García Márquez', givenName: 'José', surname: 'García Márquez', mail: 'jose.garcia@contoso.com', userPrincipalName: 'jose.garcia@contoso.onmicrosoft.com', accountEnabled: true, jobTitle: 'Account Manager', department: 'Billing', usageLocation: 'IE', employeeId: '100004', mobilePhone: '+353 85 1234567', userType: 'Member' });
-      bjorn = stack.graph.addUser({ displayName: 'Björn Nordström', givenName: 'Björn', surname: 'Nordström', mail: 'bjorn.nordstrom@contoso.com', userPrincipalName: 'bjorn.nordstrom@contoso.onmicrosoft.com', accountEnabled: false, jobTitle: 'Credit Analyst', department: null, usageLocation: null, employeeId: '100005', officeLocation: '100% remote', userType: 'Member' });
+      zoe = stack.graph.addUser({
+        displayName: 'Zoë Ångström',
+        givenName: 'Zoë',
+        surname: 'Ångström',
+        mail: 'zoe.angstrom@contoso.com',
+        userPrincipalName: 'zoe.angstrom@contoso.onmicrosoft.com',
+        accountEnabled: true,
+        jobTitle: 'Risk Officer',
+        department: 'Risk',
+        usageLocation: 'IE',
+        employeeId: '100001',
+        userType: 'Member',
+      });
+      sean = stack.graph.addUser({
+        displayName: "Seán O'Brien",
+        givenName: 'Seán',
+        surname: "O'Brien",
+        mail: null,
+        userPrincipalName: 'sean.obrien@contoso.onmicrosoft.com',
+        accountEnabled: false,
+        jobTitle: null,
+        department: 'Billing',
+        usageLocation: 'PT',
+        employeeId: null,
+        userType: 'Member',
+      });
+      aiko = stack.graph.addUser({
+        displayName: 'Aiko Tanaka',
+        givenName: 'Aiko',
+        surname: 'Tanaka',
+        mail: 'aiko.tanaka@fabrikam.com',
+        userPrincipalName: 'aiko.tanaka_fabrikam.com#EXT#@contoso.onmicrosoft.com',
+        accountEnabled: true,
+        jobTitle: 'Payments Engineer',
+        department: 'Engineering',
+        usageLocation: 'JP',
+        employeeId: '100003',
+        userType: 'Guest',
+      });
+      jose = stack.graph.addUser({
+        displayName: 'José García Márquez',
+        givenName: 'José',
+        surname: 'García Márquez',
+        mail: 'jose.garcia@contoso.com',
+        userPrincipalName: 'jose.garcia@contoso.onmicrosoft.com',
+        accountEnabled: true,
+        jobTitle: 'Account Manager',
+        department: 'Billing',
+        usageLocation: 'IE',
+        employeeId: '100004',
+        mobilePhone: '+353 85 1234567',
+        userType: 'Member',
+      });
+      bjorn = stack.graph.addUser({
+        displayName: 'Björn Nordström',
+        givenName: 'Björn',
+        surname: 'Nordström',
+        mail: 'bjorn.nordstrom@contoso.com',
+        userPrincipalName: 'bjorn.nordstrom@contoso.onmicrosoft.com',
+        accountEnabled: false,
+        jobTitle: 'Credit Analyst',
+        department: null,
+        usageLocation: null,
+        employeeId: '100005',
+        officeLocation: '100% remote',
+        userType: 'Member',
+      });
     });
 
     async function matches(filter: string, advanced = false): Promise<string[]> {
@@ -122,8 +184,18 @@ describe('Graph stand-in: user scope', () => {
       // and binds tighter than or, as in Graph: (Risk and enabled) or Billing.
       assert.deepEqual(await matches("department eq 'Risk' and accountEnabled eq true or department eq 'Billing'"), ids(zoe, sean, jose));
       // The parser would read an and after an or left to right, unlike Graph: refused, asking for parentheses.
-      await expectError(await get(usersQuery("department eq 'Billing' or department eq 'Risk' and accountEnabled eq true")), 400, 'Request_UnsupportedQuery', /add the parentheses/);
-      await expectError(await get(usersQuery("department eq 'Billing' or (department eq 'Risk' or jobTitle eq null and accountEnabled eq true)")), 400, 'Request_UnsupportedQuery', /add the parentheses/);
+      await expectError(
+        await get(usersQuery("department eq 'Billing' or department eq 'Risk' and accountEnabled eq true")),
+        400,
+        'Request_UnsupportedQuery',
+        /add the parentheses/,
+      );
+      await expectError(
+        await get(usersQuery("department eq 'Billing' or (department eq 'Risk' or jobTitle eq null and accountEnabled eq true)")),
+        400,
+        'Request_UnsupportedQuery',
+        /add the parentheses/,
+      );
       assert.deepEqual(await matches("(department eq 'Billing' or department eq 'Risk') and accountEnabled eq true and surname ne 'x'", true), ids(zoe, jose));
       assert.deepEqual(await matches("surname eq 'a or b and c' or department eq 'Risk'"), ids(zoe), 'and/or inside a string are text');
       assert.deepEqual(await matches("department eq 'Billing' AND accountEnabled eq false"), ids(sean), 'operators in any case');
@@ -136,7 +208,11 @@ describe('Graph stand-in: user scope', () => {
 
     it('ne, not and endswith need ConsistencyLevel: eventual and $count=true; $count needs the header', async () => {
       const needsAdvanced = (property: string): string => `Unsupported or invalid query filter clause specified for property '${property}' of resource 'User'.`;
-      for (const [filter, property] of [['accountEnabled ne true', 'accountEnabled'], ["not(department eq 'Risk')", 'department'], ["endswith(mail,'@contoso.com')", 'mail']] as const) {
+      for (const [filter, property] of [
+        ['accountEnabled ne true', 'accountEnabled'],
+        ["not(department eq 'Risk')", 'department'],
+        ["endswith(mail,'@contoso.com')", 'mail'],
+      ] as const) {
         await expectError(await get(usersQuery(filter)), 400, 'Request_UnsupportedQuery', needsAdvanced(property));
         await expectError(await get(usersQuery(filter), eventual), 400, 'Request_UnsupportedQuery', needsAdvanced(property));
         await expectError(await get(usersQuery(filter, { advanced: true })), 400, 'Request_BadRequest', '$count is not currently supported.');
@@ -144,7 +220,12 @@ describe('Graph stand-in: user scope', () => {
       }
       await expectError(await get('/v1.0/users?$select=id&$count=true'), 400, 'Request_BadRequest', '$count is not currently supported.');
       // endswith works on mail and userPrincipalName only, even in an advanced query.
-      await expectError(await get(usersQuery("endswith(displayName,'m')", { advanced: true }), eventual), 400, 'Request_UnsupportedQuery', needsAdvanced('displayName'));
+      await expectError(
+        await get(usersQuery("endswith(displayName,'m')", { advanced: true }), eventual),
+        400,
+        'Request_UnsupportedQuery',
+        needsAdvanced('displayName'),
+      );
       // The header alone changes nothing for a default query.
       assert.deepEqual((await walk(usersQuery('accountEnabled eq false'), eventual)).ids, ids(sean, bjorn));
     });
@@ -152,22 +233,53 @@ describe('Graph stand-in: user scope', () => {
     it('an advanced query answers @odata.count, unfiltered too', async () => {
       const all = (await (await get('/v1.0/users?$select=id,displayName&$count=true', eventual)).json()) as ListPage;
       assert.equal(all['@odata.count'], 5);
-      assert.deepEqual(all.value.map((u) => u['id']), ids(...known()));
+      assert.deepEqual(
+        all.value.map((u) => u['id']),
+        ids(...known()),
+      );
       assert.deepEqual(Object.keys(all.value[0] ?? {}), ['id', 'displayName']);
       const some = (await (await get(usersQuery("department eq 'Billing'", { advanced: true }), eventual)).json()) as ListPage;
       assert.equal(some['@odata.count'], 2);
     });
 
     it('unknown property, syntax errors, type mismatches and what the stand-in does not implement', async () => {
-      await expectError(await get(usersQuery("favouriteColour eq 'blue'")), 400, 'Request_BadRequest', "Could not find a property named 'favouriteColour' on type 'microsoft.graph.user'.");
+      await expectError(
+        await get(usersQuery("favouriteColour eq 'blue'")),
+        400,
+        'Request_BadRequest',
+        "Could not find a property named 'favouriteColour' on type 'microsoft.graph.user'.",
+      );
       await expectError(await get(usersQuery("startswith(favouriteColour,'b')")), 400, 'Request_BadRequest', /'favouriteColour'/);
-      for (const broken of ["startswith(displayName,'a'", 'department eq', "department eq 'Risk' or", "displayName eq 'unterminated", "department eq 'Risk' department", '', 'department eq )']) {
+      for (const broken of [
+        "startswith(displayName,'a'",
+        'department eq',
+        "department eq 'Risk' or",
+        "displayName eq 'unterminated",
+        "department eq 'Risk' department",
+        '',
+        'department eq )',
+      ]) {
         await expectError(await get(usersQuery(broken)), 400, 'BadRequest', /^Invalid filter clause: Syntax error at position \d+ in '/);
       }
       // The position is in the filter as sent (the + took three characters in what the parser read).
-      await expectError(await get(usersQuery("mobilePhone eq '+353' and (jobTitle eq 'a'")), 400, 'BadRequest', "Invalid filter clause: Syntax error at position 42 in 'mobilePhone eq '+353' and (jobTitle eq 'a''.");
-      await expectError(await get(usersQuery("mobilePhone eq '+353' and jobTitle eq 'a' x")), 400, 'BadRequest', "Invalid filter clause: Syntax error at position 42 in 'mobilePhone eq '+353' and jobTitle eq 'a' x'.");
-      await expectError(await get(usersQuery('employeeId eq 100001')), 400, 'BadRequest', "A binary operator with incompatible types was detected. Found operand types 'Edm.String' and 'Edm.Int32' for operator kind 'Equal'.");
+      await expectError(
+        await get(usersQuery("mobilePhone eq '+353' and (jobTitle eq 'a'")),
+        400,
+        'BadRequest',
+        "Invalid filter clause: Syntax error at position 42 in 'mobilePhone eq '+353' and (jobTitle eq 'a''.",
+      );
+      await expectError(
+        await get(usersQuery("mobilePhone eq '+353' and jobTitle eq 'a' x")),
+        400,
+        'BadRequest',
+        "Invalid filter clause: Syntax error at position 42 in 'mobilePhone eq '+353' and jobTitle eq 'a' x'.",
+      );
+      await expectError(
+        await get(usersQuery('employeeId eq 100001')),
+        400,
+        'BadRequest',
+        "A binary operator with incompatible types was detected. Found operand types 'Edm.String' and 'Edm.Int32' for operator kind 'Equal'.",
+      );
       await expectError(await get(usersQuery("accountEnabled eq 'yes'")), 400, 'BadRequest', /'Edm.Boolean' and 'Edm.String'/);
       for (const unsupported of [
         "contains(displayName,'a')",
@@ -194,7 +306,12 @@ describe('Graph stand-in: user scope', () => {
       await expectError(await get(usersQuery(sixteen.map((id) => `id eq '${id}'`).join(' or '))), 400, 'Request_UnsupportedQuery', tooMany(16));
       // An in inside an or counts each of its values; nested ors count together.
       const half = (list: string[]): string => `id in (${list.map((id) => `'${id}'`).join(',')})`;
-      await expectError(await get(usersQuery(`${half(sixteen.slice(0, 8))} or (${half(sixteen.slice(8, 12))} or ${half(sixteen.slice(12))})`)), 400, 'Request_UnsupportedQuery', tooMany(16));
+      await expectError(
+        await get(usersQuery(`${half(sixteen.slice(0, 8))} or (${half(sixteen.slice(8, 12))} or ${half(sixteen.slice(12))})`)),
+        400,
+        'Request_UnsupportedQuery',
+        tooMany(16),
+      );
       // Two ors of 8 under an and are two groups of 8.
       assert.deepEqual(await matches(`${half(sixteen.slice(0, 8))} and (${half([zoe.id, ...sixteen.slice(9)])})`), ids(zoe));
     });
@@ -220,7 +337,10 @@ describe('Graph stand-in: user scope', () => {
       const { pages, ids } = await walk(usersQuery(filter, { advanced: true, select: 'id,department', top: '500' }), eventual);
       assert.ok(expected.length > 1500, 'enough matches for several pages');
       assert.deepEqual(ids, expected);
-      assert.deepEqual(pages.map((p) => p.value.length), [...Array<number>(Math.floor(expected.length / 500)).fill(500), expected.length % 500].filter((n) => n > 0));
+      assert.deepEqual(
+        pages.map((p) => p.value.length),
+        [...Array<number>(Math.floor(expected.length / 500)).fill(500), expected.length % 500].filter((n) => n > 0),
+      );
       for (const page of pages) assert.equal(page['@odata.count'], expected.length);
       const links = stack.graph.issuedNextLinks.slice(issued);
       assert.equal(links.length, pages.length - 1);
@@ -235,7 +355,10 @@ describe('Graph stand-in: user scope', () => {
       }
       // A default query pages too, without @odata.count.
       const disabled = await walk(usersQuery('accountEnabled eq false'));
-      assert.deepEqual(disabled.ids, seeded.filter((u) => !u.accountEnabled).map((u) => u.id));
+      assert.deepEqual(
+        disabled.ids,
+        seeded.filter((u) => !u.accountEnabled).map((u) => u.id),
+      );
       assert.ok(disabled.pages.every((p) => !('@odata.count' in p)));
     });
 
@@ -271,7 +394,10 @@ describe('Graph stand-in: user scope', () => {
       assert.equal(retry.headers.get('retry-after'), '1');
       assert.equal(stack.graph.counters.throttled - throttled, 1);
       const rest = await walk(page['@odata.nextLink']);
-      assert.deepEqual(rest.ids, seeded.filter((u) => u.accountEnabled).map((u) => u.id));
+      assert.deepEqual(
+        rest.ids,
+        seeded.filter((u) => u.accountEnabled).map((u) => u.id),
+      );
     });
   });
 
@@ -282,16 +408,28 @@ describe('Graph stand-in: user scope', () => {
       assert.ok(a && b && c);
       const delta = (filter: string): string => `${stack.graph.url}/v1.0/users/delta?$select=id,jobTitle&$filter=${encodeURIComponent(filter)}`;
       const { pages, deltaLink } = await walkDelta(delta(`id eq '${a.id}' or id eq '${c.id}'`), token);
-      assert.deepEqual(pages.flat().map((e) => e.id), [a.id, c.id]);
+      assert.deepEqual(
+        pages.flat().map((e) => e.id),
+        [a.id, c.id],
+      );
       // The deltaLink keeps the filter: changes of other users do not show.
       stack.graph.updateUser(a.id, { jobTitle: 'Filtered in' });
       stack.graph.updateUser(b.id, { jobTitle: 'Filtered out' });
       stack.graph.softDeleteUser(c.id);
-      assert.deepEqual((await walkDelta(deltaLink, token)).pages.flat(), [{ id: a.id, jobTitle: 'Filtered in' }, { id: c.id, '@removed': { reason: 'changed' } }]);
+      assert.deepEqual((await walkDelta(deltaLink, token)).pages.flat(), [
+        { id: a.id, jobTitle: 'Filtered in' },
+        { id: c.id, '@removed': { reason: 'changed' } },
+      ]);
 
       const fifty = seeded.slice(0, 50).map((u) => `id eq '${u.id}'`);
       assert.equal((await walkDelta(delta(fifty.join(' or ')), token)).pages.flat().length, 49, 'the soft-deleted one is not listed');
-      for (const refused of [[...fifty, `id eq '${randomUUID()}'`].join(' or '), `id in ('${a.id}')`, "displayName eq 'x'", `id eq '${a.id}' and id eq '${b.id}'`, `id ne '${a.id}'`]) {
+      for (const refused of [
+        [...fifty, `id eq '${randomUUID()}'`].join(' or '),
+        `id in ('${a.id}')`,
+        "displayName eq 'x'",
+        `id eq '${a.id}' and id eq '${b.id}'`,
+        `id ne '${a.id}'`,
+      ]) {
         await expectError(await get(delta(refused)), 400, 'Request_UnsupportedQuery', /only id eq/);
       }
       await expectError(await get(delta('id eq')), 400, 'BadRequest', /^Invalid filter clause/);
@@ -299,7 +437,8 @@ describe('Graph stand-in: user scope', () => {
   });
 
   describe('groups: transitiveMembers/microsoft.graph.user', () => {
-    const members = (groupId: string, query = '$select=id&$top=999&$count=true'): string => `/v1.0/groups/${groupId}/transitiveMembers/microsoft.graph.user?${query}`;
+    const members = (groupId: string, query = '$select=id&$top=999&$count=true'): string =>
+      `/v1.0/groups/${groupId}/transitiveMembers/microsoft.graph.user?${query}`;
     const listed = async (groupId: string, query?: string): Promise<string[]> => (await walk(members(groupId, query), eventual)).ids;
 
     it('lists users of nested groups once each, in directory order, with $select and @odata.count', async () => {
@@ -329,18 +468,36 @@ describe('Graph stand-in: user scope', () => {
       assert.equal(next.searchParams.get('$count'), 'true');
       // $select=id only: membership ids.
       const idsOnly = (await (await get(members(groupId), eventual)).json()) as ListPage;
-      assert.deepEqual(idsOnly.value, expected.map((id) => ({ id })));
+      assert.deepEqual(
+        idsOnly.value,
+        expected.map((id) => ({ id })),
+      );
     });
 
     it('$filter on the members, with the same evaluator (ne allowed: it is an advanced query)', async () => {
       const seeded = stack.graph.seed(40);
       const { groupId } = stack.graph.seedGroup(seeded.slice(0, 30).map((u) => u.id));
-      const enabled = seeded.slice(0, 30).filter((u) => u.accountEnabled).map((u) => u.id);
+      const enabled = seeded
+        .slice(0, 30)
+        .filter((u) => u.accountEnabled)
+        .map((u) => u.id);
       assert.deepEqual(await listed(groupId, `$select=id&$count=true&$filter=${encodeURIComponent('accountEnabled ne false')}`), enabled);
-      const billing = seeded.slice(0, 30).filter((u) => u.department === 'Billing' || u.department === null).map((u) => u.id);
+      const billing = seeded
+        .slice(0, 30)
+        .filter((u) => u.department === 'Billing' || u.department === null)
+        .map((u) => u.id);
       assert.deepEqual(await listed(groupId, `$select=id&$count=true&$filter=${encodeURIComponent("department in ('billing', null)")}`), billing);
-      await expectError(await get(members(groupId, `$select=id&$count=true&$filter=${encodeURIComponent("contains(displayName,'a')")}`), eventual), 400, 'Request_UnsupportedQuery');
-      await expectError(await get(members(groupId, '$select=id,favouriteColour&$count=true'), eventual), 400, 'Request_BadRequest', "Could not find a property named 'favouriteColour' on type 'microsoft.graph.user'.");
+      await expectError(
+        await get(members(groupId, `$select=id&$count=true&$filter=${encodeURIComponent("contains(displayName,'a')")}`), eventual),
+        400,
+        'Request_UnsupportedQuery',
+      );
+      await expectError(
+        await get(members(groupId, '$select=id,favouriteColour&$count=true'), eventual),
+        400,
+        'Request_BadRequest',
+        "Could not find a property named 'favouriteColour' on type 'microsoft.graph.user'.",
+      );
       await expectError(await get(members(groupId, '$select=id&$top=1000&$count=true'), eventual), 400, 'Request_UnsupportedQuery', /between 1 and 999/);
     });
 
@@ -387,7 +544,13 @@ describe('Graph stand-in: user scope', () => {
       // Group changes only: the deltaLink gives the deletion and restore of a, the deletion of b, and nothing for membership.
       const change = await walkDelta(deltaLink, token);
       const afterChanges = change.deltaLink;
-      assert.deepEqual(change.pages.flat().map((e) => e.id).sort(), [a, b].sort());
+      assert.deepEqual(
+        change.pages
+          .flat()
+          .map((e) => e.id)
+          .sort(),
+        [a, b].sort(),
+      );
       stack.graph.addMember(groupId, d);
       stack.graph.removeMember(groupId, c);
       const other = stack.graph.addGroup();
@@ -407,7 +570,12 @@ describe('Graph stand-in: user scope', () => {
         await expectError(await get(members(groupId, query), headers), 400, 'Request_UnsupportedQuery', /advanced query/);
       }
       const unknown = randomUUID();
-      await expectError(await get(members(unknown), eventual), 404, 'Request_ResourceNotFound', `Resource '${unknown}' does not exist or one of its queried reference-property objects are not present.`);
+      await expectError(
+        await get(members(unknown), eventual),
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${unknown}' does not exist or one of its queried reference-property objects are not present.`,
+      );
       // A user is not a group either.
       await expectError(await get(members(stack.graph.users[0]?.id ?? ''), eventual), 404, 'Request_ResourceNotFound');
     });
@@ -460,10 +628,14 @@ describe('Graph stand-in: user scope', () => {
       await expectError(await get(members(groupId), eventual), 503, 'ServiceUnavailable');
       const { pages, ids } = await walk(members(groupId), eventual);
       assert.equal(stack.graph.counters.pageRequests - pageRequests, 4, 'group pages are page requests (the faulted one too)');
-      assert.deepEqual(pages.map((p) => p.value.length), [999, 999, 502]);
+      assert.deepEqual(
+        pages.map((p) => p.value.length),
+        [999, 999, 502],
+      );
       assert.ok(pages.every((p) => p['@odata.count'] === 2500));
       assert.deepEqual(ids, scope);
-      for (const page of pages.slice(0, -1)) assert.match(new URL(page['@odata.nextLink'] ?? '').searchParams.get('$skiptoken') ?? '', /^RFNwdAIAAQAAA[\w-]{20,}$/);
+      for (const page of pages.slice(0, -1))
+        assert.match(new URL(page['@odata.nextLink'] ?? '').searchParams.get('$skiptoken') ?? '', /^RFNwdAIAAQAAA[\w-]{20,}$/);
 
       const firstPage = (await (await get(members(groupId), eventual)).json()) as ListPage;
       stack.graph.expireSkipTokens();

@@ -24,7 +24,14 @@ describe('Graph users pages', () => {
   });
 
   function options(overrides: Partial<GraphUsersOptions> = {}): GraphUsersOptions {
-    return { baseUrl: stack.graph.url, fields: ['id', 'displayName', 'mail'], credential, adminConsentUrl: 'https://consent.example/adminconsent', budgets: fixedBudget(new RetryBudget(30_000)), ...overrides };
+    return {
+      baseUrl: stack.graph.url,
+      fields: ['id', 'displayName', 'mail'],
+      credential,
+      adminConsentUrl: 'https://consent.example/adminconsent',
+      budgets: fixedBudget(new RetryBudget(30_000)),
+      ...overrides,
+    };
   }
 
   async function collect(opts: GraphUsersOptions): Promise<DirectoryUser[][]> {
@@ -38,9 +45,15 @@ describe('Graph users pages', () => {
   it('reads 2,500 users in pages of 999 with exactly the selected fields', async () => {
     const seeded = stack.graph.seed(2500);
     const pages = await collect(options());
-    assert.deepEqual(pages.map((p) => p.length), [999, 999, 502]);
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [999, 999, 502],
+    );
     const users = pages.flat();
-    assert.deepEqual(users.map((u) => u.id), seeded.map((u) => u.id));
+    assert.deepEqual(
+      users.map((u) => u.id),
+      seeded.map((u) => u.id),
+    );
     assert.deepEqual(users[7]?.properties, { id: seeded[7]?.id, displayName: seeded[7]?.displayName, mail: seeded[7]?.mail });
   });
 
@@ -67,11 +80,17 @@ describe('Graph users pages', () => {
 
   it('handles an empty tenant and an empty page in the middle', async () => {
     stack.graph.seed(0);
-    assert.deepEqual((await collect(options())).map((p) => p.length), [0]);
+    assert.deepEqual(
+      (await collect(options())).map((p) => p.length),
+      [0],
+    );
     stack.graph.seed(1500);
     stack.graph.faults.push({ emptyPage: true });
     const pages = await collect(options());
-    assert.deepEqual(pages.map((p) => p.length), [0, 999, 501]);
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [0, 999, 501],
+    );
   });
 
   it('waits out 429 Retry-After and 503, then goes on', async () => {
@@ -105,8 +124,14 @@ describe('Graph users pages', () => {
 
   it("passes on Graph's 400 for a bad $top and an unknown property, naming USER_FIELDS", async () => {
     stack.graph.seed(3);
-    await assert.rejects(collect(options({ pageSize: 1000 })), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest && /between 1 and 999/.test(error.message));
-    await assert.rejects(collect(options({ fields: ['id', 'favouriteColour'] })), (error: unknown) => error instanceof SyncError && /favouriteColour/.test(error.message) && /USER_FIELDS/.test(error.message));
+    await assert.rejects(
+      collect(options({ pageSize: 1000 })),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest && /between 1 and 999/.test(error.message),
+    );
+    await assert.rejects(
+      collect(options({ fields: ['id', 'favouriteColour'] })),
+      (error: unknown) => error instanceof SyncError && /favouriteColour/.test(error.message) && /USER_FIELDS/.test(error.message),
+    );
   });
 
   it('rejects a token for another audience (401), naming the settings to check', async () => {
@@ -114,9 +139,16 @@ describe('Graph users pages', () => {
     const vaultTokens = graphTokenProvider(stack, { scope: 'https://vault.azure.net/.default' });
     await assert.rejects(
       collect(options({ credential: graphTokenCredential(vaultTokens) })),
-      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected && /Invalid audience/.test(error.message) && /GRAPH_BASE_URL/.test(error.message),
+      (error: unknown) =>
+        error instanceof SyncError &&
+        error.code === SyncErrorCodes.graphTokenRejected &&
+        /Invalid audience/.test(error.message) &&
+        /GRAPH_BASE_URL/.test(error.message),
     );
-    await assert.rejects(collect(options({ credential: staticToken('not-a-jwt') })), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected);
+    await assert.rejects(
+      collect(options({ credential: staticToken('not-a-jwt') })),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphTokenRejected,
+    );
   });
 
   it('never sends the token to a nextLink on another host', async () => {
@@ -124,7 +156,12 @@ describe('Graph users pages', () => {
     const httpClient: HttpClient = {
       sendRequest: (request) => {
         sent.push(request.url);
-        return Promise.resolve({ request, status: 200, headers: createHttpHeaders(), bodyAsText: JSON.stringify({ value: [{ id: 'a' }], '@odata.nextLink': 'https://attacker.example/v1.0/users?$skiptoken=x' }) });
+        return Promise.resolve({
+          request,
+          status: 200,
+          headers: createHttpHeaders(),
+          bodyAsText: JSON.stringify({ value: [{ id: 'a' }], '@odata.nextLink': 'https://attacker.example/v1.0/users?$skiptoken=x' }),
+        });
       },
     };
     await assert.rejects(collect(options({ baseUrl: 'https://graph.microsoft.com', httpClient, credential: staticToken('t') })), /another host/);
@@ -152,7 +189,10 @@ describe('Graph users pages', () => {
     stack.graph.faults.push({ pass: true }, { status: 504 }, { status: 429, retryAfterSeconds: 1 });
     const start = stack.graph.requestLog.length;
     const pages = await collect(options());
-    assert.deepEqual(pages.flat().map((u) => u.id), seeded.map((u) => u.id));
+    assert.deepEqual(
+      pages.flat().map((u) => u.id),
+      seeded.map((u) => u.id),
+    );
     const requests = stack.graph.requestLog.slice(start);
     assert.equal(requests.length, 5, 'page 1, page 2 three times, page 3');
     assert.equal(requests[1], requests[2]);
@@ -164,8 +204,14 @@ describe('Graph users pages', () => {
     const first = await readUserPages(options())[Symbol.asyncIterator]().next();
     assert.ok(first.done !== true && first.value.nextLink !== undefined);
     const rest = await collect(options({ startUrl: first.value.nextLink }));
-    assert.deepEqual(rest.flat().map((u) => u.id), seeded.slice(999).map((u) => u.id));
+    assert.deepEqual(
+      rest.flat().map((u) => u.id),
+      seeded.slice(999).map((u) => u.id),
+    );
     const expired = first.value.nextLink.replace(/\$skiptoken=[^&]+/, '$skiptoken=RFNwdAIAAQAAAexpired');
-    await assert.rejects(collect(options({ startUrl: expired })), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphPageLinkExpired);
+    await assert.rejects(
+      collect(options({ startUrl: expired })),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphPageLinkExpired,
+    );
   });
 });

@@ -38,14 +38,34 @@ function multiline(node: Parser.SyntaxNode | undefined): string {
 
 // Asserted, not annotated: a summary that gains fields elsewhere still makes a line here.
 const summary = {
-  outcome: 'completed', runId: 'r', runAt: '2026-01-01T06:00:00.000Z', mode: 'delta', kind: 'changes', snapshotReason: null, snapshots: 0, upserts: 2, removals: 1,
-  deltaLinkAdvanced: true, resumed: false, resumedAtPage: undefined, pages: 1, users: 3, messages: 3, overflowed: 0, retryMs: 0, durationMs: 900, tokenFromCache: true, queue: 'queue "users"',
+  outcome: 'completed',
+  runId: 'r',
+  runAt: '2026-01-01T06:00:00.000Z',
+  mode: 'delta',
+  kind: 'changes',
+  snapshotReason: null,
+  snapshots: 0,
+  upserts: 2,
+  removals: 1,
+  deltaLinkAdvanced: true,
+  resumed: false,
+  resumedAtPage: undefined,
+  pages: 1,
+  users: 3,
+  messages: 3,
+  overflowed: 0,
+  retryMs: 0,
+  durationMs: 900,
+  tokenFromCache: true,
+  queue: 'queue "users"',
 } as SyncSummary;
 
 /** What the handler writes for a run, as it reaches Application Insights' Message column. */
 function linesOf(write: (log: RunLog) => void): string[] {
   const lines: string[] = [];
-  const log = new RunLog(new InvocationContext({ invocationId: 'invocation-1', functionName: 'syncUsers', logHandler: (_level, text) => lines.push(String(text)) }));
+  const log = new RunLog(
+    new InvocationContext({ invocationId: 'invocation-1', functionName: 'syncUsers', logHandler: (_level, text) => lines.push(String(text)) }),
+  );
   log.identify('1f0c5e9a-2b7d-4c1e-9a3f-5d6e7f8a9b0c');
   write(log);
   return lines;
@@ -66,7 +86,11 @@ describe('infra/: the alert on a failed or missing daily run', () => {
     assert.equal(property(properties, 'evaluationFrequency')?.text, "'PT1H'");
     assert.equal(property(properties, 'windowSize')?.text, "'P2D'", 'the window covers the 26 hours the query looks at (2 days is the most a log alert takes)');
     assert.equal(property(condition, 'query')?.text, 'successfulRuns');
-    assert.deepEqual(['timeAggregation', 'operator', 'threshold'].map((k) => property(condition, k)?.text), ["'Count'", "'LessThan'", '1'], 'no row: no successful run');
+    assert.deepEqual(
+      ['timeAggregation', 'operator', 'threshold'].map((k) => property(condition, k)?.text),
+      ["'Count'", "'LessThan'", '1'],
+      'no row: no successful run',
+    );
     assert.equal(property(properties, 'autoMitigate')?.text, 'true');
     assert.match(query, /ago\(26h\)/);
     assert.match(query, /union isfuzzy=true/);
@@ -95,7 +119,14 @@ describe('infra/: the alert on a failed or missing daily run', () => {
   it('main.bicep deploys it on the monitoring workspace; main-graph.bicep passes alertEmail through', () => {
     for (const file of ['main.bicep', 'main-graph.bicep']) {
       const tree = parseBicep(join(infra, file)).rootNode;
-      assert.equal(tree.descendantsOfType('parameter_declaration').find((p) => p.namedChildren[0]?.text === 'alertEmail')?.namedChildren.at(-1)?.text, "''", `${file}: alertEmail defaults to empty`);
+      assert.equal(
+        tree
+          .descendantsOfType('parameter_declaration')
+          .find((p) => p.namedChildren[0]?.text === 'alertEmail')
+          ?.namedChildren.at(-1)?.text,
+        "''",
+        `${file}: alertEmail defaults to empty`,
+      );
     }
     const main = parseBicep(join(infra, 'main.bicep')).rootNode;
     const module = main.descendantsOfType('module_declaration').find((m) => m.namedChildren[0]?.text === 'alerts');
@@ -105,7 +136,7 @@ describe('infra/: the alert on a failed or missing daily run', () => {
     assert.equal(property(params, 'alertEmail')?.text, 'alertEmail');
   });
 
-  it('infra/README.md gives the alert\'s query as deployed, and the two queries on runs, with the names the code uses', () => {
+  it("infra/README.md gives the alert's query as deployed, and the two queries on runs, with the names the code uses", () => {
     const readme = readFileSync(join(infra, 'README.md'), 'utf8');
     const section = /## Monitoring\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
     assert.ok(section !== '', 'infra/README.md has a "Monitoring" section');
@@ -114,7 +145,8 @@ describe('infra/: the alert on a failed or missing daily run', () => {
     assert.equal(kusto.length, 3, 'last runs, failed runs, the alert');
     const [runs = '', failed = '', alert = ''] = kusto;
     assert.equal(alert.trim(), query.trim(), 'the alert query as alerts.bicep deploys it');
-    for (const name of [Attr.runId, Attr.outcome, Attr.users, Attr.pages, Attr.messages, Attr.snapshots, Attr.upserts, Attr.removals, Attr.errorType]) assert.ok(runs.includes(`"${name}"`), `the last-runs query reads ${name}`);
+    for (const name of [Attr.runId, Attr.outcome, Attr.users, Attr.pages, Attr.messages, Attr.snapshots, Attr.upserts, Attr.removals, Attr.errorType])
+      assert.ok(runs.includes(`"${name}"`), `the last-runs query reads ${name}`);
     assert.ok(runs.includes(`Name == "${SpanNames.run}"`));
     assert.ok(failed.includes(`Name == "${SpanNames.run}" and Success == false`));
     assert.ok(failed.includes(`"${Attr.errorType}"`) && failed.includes(`"${Attr.removalsHeld}"`));

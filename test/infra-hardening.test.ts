@@ -12,13 +12,10 @@ import { type Values, bicepFiles, errors, evaluate, infra, parseBicep, root, var
 
 const named = (node: Parser.SyntaxNode | undefined | null): Parser.SyntaxNode[] => (node?.namedChildren ?? []).filter((c) => c.type !== 'comment');
 
-
 /** A file's parameters: name → declaration. */
 function parameters(tree: Parser.SyntaxNode): Map<string, Parser.SyntaxNode> {
   return new Map(tree.descendantsOfType('parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p]));
 }
-
-
 
 /** The object literal of a resource or module declaration (also behind `= if (...)`). */
 function declarationBody(declaration: Parser.SyntaxNode | undefined): Parser.SyntaxNode | undefined {
@@ -85,23 +82,75 @@ interface ParameterShape {
   readonly required?: readonly string[];
   readonly nested?: Readonly<Record<string, ParameterShape>>;
 }
-const verifiedModules: Record<string, { readonly params: ParameterShape; readonly items?: Readonly<Record<string, ParameterShape>>; readonly object?: Readonly<Record<string, ParameterShape>> }> = {
+const verifiedModules: Record<
+  string,
+  { readonly params: ParameterShape; readonly items?: Readonly<Record<string, ParameterShape>>; readonly object?: Readonly<Record<string, ParameterShape>> }
+> = {
   'avm/res/network/virtual-network:0.6.1': {
     params: {
-      keys: ['name', 'location', 'addressPrefixes', 'virtualNetworkBgpCommunity', 'subnets', 'dnsServers', 'ddosProtectionPlanResourceId', 'peerings', 'vnetEncryption', 'vnetEncryptionEnforcement', 'flowTimeoutInMinutes', 'diagnosticSettings', 'lock', 'roleAssignments', 'tags', 'enableTelemetry', 'enableVmProtection'],
+      keys: [
+        'name',
+        'location',
+        'addressPrefixes',
+        'virtualNetworkBgpCommunity',
+        'subnets',
+        'dnsServers',
+        'ddosProtectionPlanResourceId',
+        'peerings',
+        'vnetEncryption',
+        'vnetEncryptionEnforcement',
+        'flowTimeoutInMinutes',
+        'diagnosticSettings',
+        'lock',
+        'roleAssignments',
+        'tags',
+        'enableTelemetry',
+        'enableVmProtection',
+      ],
       required: ['name', 'addressPrefixes'],
     },
     items: {
       // subnetType
       subnets: {
-        keys: ['name', 'addressPrefix', 'addressPrefixes', 'applicationGatewayIPConfigurations', 'delegation', 'natGatewayResourceId', 'networkSecurityGroupResourceId', 'privateEndpointNetworkPolicies', 'privateLinkServiceNetworkPolicies', 'roleAssignments', 'routeTableResourceId', 'serviceEndpointPolicies', 'serviceEndpoints', 'defaultOutboundAccess', 'sharingScope'],
+        keys: [
+          'name',
+          'addressPrefix',
+          'addressPrefixes',
+          'applicationGatewayIPConfigurations',
+          'delegation',
+          'natGatewayResourceId',
+          'networkSecurityGroupResourceId',
+          'privateEndpointNetworkPolicies',
+          'privateLinkServiceNetworkPolicies',
+          'roleAssignments',
+          'routeTableResourceId',
+          'serviceEndpointPolicies',
+          'serviceEndpoints',
+          'defaultOutboundAccess',
+          'sharingScope',
+        ],
         required: ['name'],
       },
     },
   },
   'avm/res/network/private-endpoint:0.11.0': {
     params: {
-      keys: ['name', 'subnetResourceId', 'applicationSecurityGroupResourceIds', 'customNetworkInterfaceName', 'ipConfigurations', 'privateDnsZoneGroup', 'location', 'lock', 'roleAssignments', 'tags', 'customDnsConfigs', 'manualPrivateLinkServiceConnections', 'privateLinkServiceConnections', 'enableTelemetry'],
+      keys: [
+        'name',
+        'subnetResourceId',
+        'applicationSecurityGroupResourceIds',
+        'customNetworkInterfaceName',
+        'ipConfigurations',
+        'privateDnsZoneGroup',
+        'location',
+        'lock',
+        'roleAssignments',
+        'tags',
+        'customDnsConfigs',
+        'manualPrivateLinkServiceConnections',
+        'privateLinkServiceConnections',
+        'enableTelemetry',
+      ],
       required: ['name', 'subnetResourceId'],
     },
     items: {
@@ -123,12 +172,31 @@ const verifiedModules: Record<string, { readonly params: ParameterShape; readonl
   },
   'avm/res/network/private-dns-zone:0.7.1': {
     params: {
-      keys: ['name', 'a', 'aaaa', 'cname', 'mx', 'ptr', 'soa', 'srv', 'txt', 'virtualNetworkLinks', 'location', 'roleAssignments', 'tags', 'lock', 'enableTelemetry'],
+      keys: [
+        'name',
+        'a',
+        'aaaa',
+        'cname',
+        'mx',
+        'ptr',
+        'soa',
+        'srv',
+        'txt',
+        'virtualNetworkLinks',
+        'location',
+        'roleAssignments',
+        'tags',
+        'lock',
+        'enableTelemetry',
+      ],
       required: ['name'],
     },
     items: {
       // virtualNetworkLinkType
-      virtualNetworkLinks: { keys: ['name', 'virtualNetworkResourceId', 'location', 'registrationEnabled', 'tags', 'resolutionPolicy'], required: ['virtualNetworkResourceId'] },
+      virtualNetworkLinks: {
+        keys: ['name', 'virtualNetworkResourceId', 'location', 'registrationEnabled', 'tags', 'resolutionPolicy'],
+        required: ['virtualNetworkResourceId'],
+      },
     },
   },
 };
@@ -168,7 +236,10 @@ describe('infra/ hardening (issue 11)', () => {
   }
 
   it('vnetEnabled is a described bool parameter, false by default; diagnosticsEnabled is true by default', () => {
-    for (const [name, expected] of [['vnetEnabled', false], ['diagnosticsEnabled', true]] as const) {
+    for (const [name, expected] of [
+      ['vnetEnabled', false],
+      ['diagnosticsEnabled', true],
+    ] as const) {
       const param = mainParams.get(name);
       assert.ok(param, `main.bicep declares param ${name}`);
       assert.equal(param.namedChildren[1]?.text, 'bool');
@@ -180,32 +251,52 @@ describe('infra/ hardening (issue 11)', () => {
       const param = parameters(parseBicep(join(infra, 'modules', file)).rootNode).get('vnetEnabled');
       assert.equal(param?.namedChildren.at(-1)?.text, 'false', `${file}: vnetEnabled = false`);
     }
-    assert.equal(parameters(parseBicep(join(infra, 'modules', 'functionapp.bicep')).rootNode).get('virtualNetworkSubnetId')?.namedChildren.at(-1)?.text, "''");
+    assert.equal(
+      parameters(parseBicep(join(infra, 'modules', 'functionapp.bicep')).rootNode)
+        .get('virtualNetworkSubnetId')
+        ?.namedChildren.at(-1)?.text,
+      "''",
+    );
   });
 
-  it('main.bicep hands vnetEnabled to the storage account, the vault and the network, and the network\'s subnet to the app', () => {
-    for (const name of ['storage', 'keyVault', 'network']) assert.equal(property(moduleParams(name), 'vnetEnabled')?.text, 'vnetEnabled', `${name} gets vnetEnabled`);
+  it("main.bicep hands vnetEnabled to the storage account, the vault and the network, and the network's subnet to the app", () => {
+    for (const name of ['storage', 'keyVault', 'network'])
+      assert.equal(property(moduleParams(name), 'vnetEnabled')?.text, 'vnetEnabled', `${name} gets vnetEnabled`);
     assert.equal(property(moduleParams('functionApp'), 'virtualNetworkSubnetId')?.text, 'network.outputs.appSubnetId');
     assert.equal(property(moduleParams('diagnostics'), 'diagnosticsEnabled')?.text, 'diagnosticsEnabled');
     for (const name of ['network', 'diagnostics']) {
       // Deployed in every configuration (their content is conditional), so the list of conditional
       // modules test/infra.test.ts checks does not change; like rbac they wait for the vault.
       assert.equal(declarationCondition(mainModules.get(name)), undefined, `${name} is unconditional`);
-      assert.deepEqual(named(property(declarationBody(mainModules.get(name)), 'dependsOn')).map((c) => c.text), ['keyVault']);
+      assert.deepEqual(
+        named(property(declarationBody(mainModules.get(name)), 'dependsOn')).map((c) => c.text),
+        ['keyVault'],
+      );
       assert.equal(property(moduleParams(name), 'storageAccountName')?.text, 'storage.outputs.name');
-      assert.equal(property(moduleParams(name), 'keyVaultName')?.text, property(moduleParams('keyVault'), 'keyVaultName')?.text, `${name} names the vault keyVault deploys`);
+      assert.equal(
+        property(moduleParams(name), 'keyVaultName')?.text,
+        property(moduleParams('keyVault'), 'keyVaultName')?.text,
+        `${name} names the vault keyVault deploys`,
+      );
       const deployed = property(moduleParams(name), 'keyVaultDeployed');
       const keyVaultCondition = declarationCondition(mainModules.get('keyVault'));
       for (const graphCredential of modes) {
-        assert.equal(evaluate(deployed, { graphCredential }, mainVars), evaluate(keyVaultCondition, { graphCredential }, mainVars), `${name}: keyVaultDeployed with ${graphCredential}`);
+        assert.equal(
+          evaluate(deployed, { graphCredential }, mainVars),
+          evaluate(keyVaultCondition, { graphCredential }, mainVars),
+          `${name}: keyVaultDeployed with ${graphCredential}`,
+        );
       }
     }
   });
 
-  it('deploys every network resource and module only with vnetEnabled, the vault\'s only where a vault exists', () => {
+  it("deploys every network resource and module only with vnetEnabled, the vault's only where a vault exists", () => {
     // `existing` references deploy nothing: the storage account and the vault the endpoints target.
     const existing = [...networkResources].filter(([, r]) => isExisting(r));
-    assert.deepEqual(existing.map(([name, r]) => `${name}: ${declaredType(r).replace(/@.*$/, '')}`).sort(), ['storage: Microsoft.Storage/storageAccounts', 'vault: Microsoft.KeyVault/vaults']);
+    assert.deepEqual(existing.map(([name, r]) => `${name}: ${declaredType(r).replace(/@.*$/, '')}`).sort(), [
+      'storage: Microsoft.Storage/storageAccounts',
+      'vault: Microsoft.KeyVault/vaults',
+    ]);
     const deployable = [...networkModules, ...[...networkResources].filter(([, r]) => !isExisting(r))];
     assert.ok(deployable.length >= 7, 'the VNet, three zones, three endpoints');
     for (const [name, declaration] of deployable) {
@@ -223,7 +314,9 @@ describe('infra/ hardening (issue 11)', () => {
     let checkedReads = 0;
     for (const [name, declaration] of networkModules) {
       const condition = declarationCondition(declaration);
-      const reads = network.descendantsOfType('member_expression').filter((e) => e.namedChildren[0]?.type === 'identifier' && e.namedChildren[0].text === name && e.namedChildren[1]?.text === 'outputs');
+      const reads = network
+        .descendantsOfType('member_expression')
+        .filter((e) => e.namedChildren[0]?.type === 'identifier' && e.namedChildren[0].text === name && e.namedChildren[1]?.text === 'outputs');
       checkedReads += reads.length;
       for (const read of reads) {
         let reader: Parser.SyntaxNode | null = read.parent;
@@ -237,7 +330,11 @@ describe('infra/ hardening (issue 11)', () => {
             const when = consequence?.startIndex === child.startIndex && consequence.endIndex === child.endIndex;
             selected &&= holds(parent.childForFieldName('condition') ?? undefined, values, networkVars) === when;
           }
-          if (selected) assert.ok(holds(condition, values, networkVars), `line ${read.startPosition.row + 1}: ${read.text} is read with ${JSON.stringify(values)}, where ${name} is not deployed`);
+          if (selected)
+            assert.ok(
+              holds(condition, values, networkVars),
+              `line ${read.startPosition.row + 1}: ${read.text} is read with ${JSON.stringify(values)}, where ${name} is not deployed`,
+            );
         }
       }
     }
@@ -245,7 +342,8 @@ describe('infra/ hardening (issue 11)', () => {
   });
 
   it('has private endpoints for blob, queue and vault on the endpoint subnet, each with its private DNS zone for the cloud, linked to the VNet', () => {
-    const modulesOf = (path: string): [string, Parser.SyntaxNode][] => [...networkModules].filter(([, m]) => declaredType(m).startsWith(`br/public:avm/res/network/${path}:`));
+    const modulesOf = (path: string): [string, Parser.SyntaxNode][] =>
+      [...networkModules].filter(([, m]) => declaredType(m).startsWith(`br/public:avm/res/network/${path}:`));
     const endpoints = modulesOf('private-endpoint');
     const byGroup = new Map(
       endpoints.map(([name, m]) => {
@@ -275,7 +373,11 @@ describe('infra/ hardening (issue 11)', () => {
     for (const [group, endpoint] of byGroup) {
       const subnetId = property(endpoint.params, 'subnetResourceId');
       assert.match(subnetId?.text ?? '', /^'\$\{virtualNetwork!?\.outputs\.resourceId\}\/subnets\/\$\{\w+\}'$/, `${group}: on a subnet of the VNet`);
-      assert.equal(evaluate(subnetId?.descendantsOfType('interpolation')[1]?.namedChildren[0], {}, networkVars), endpointSubnetName, `${group}: on the endpoint subnet`);
+      assert.equal(
+        evaluate(subnetId?.descendantsOfType('interpolation')[1]?.namedChildren[0], {}, networkVars),
+        endpointSubnetName,
+        `${group}: on the endpoint subnet`,
+      );
 
       const configs = named(property(property(endpoint.params, 'privateDnsZoneGroup'), 'privateDnsZoneGroupConfigs'));
       assert.equal(configs.length, 1, `${group}: one DNS zone`);
@@ -283,7 +385,11 @@ describe('infra/ hardening (issue 11)', () => {
       const zone = zoneModules.get(zoneName);
       assert.ok(zone, `${group}: its zone is a private-dns-zone module of this file (${zoneName})`);
       for (const values of networkScopes) {
-        assert.equal(holds(declarationCondition(zone), values, networkVars), holds(declarationCondition(endpoint.declaration), values, networkVars), `${group}: zone and endpoint deployed together`);
+        assert.equal(
+          holds(declarationCondition(zone), values, networkVars),
+          holds(declarationCondition(endpoint.declaration), values, networkVars),
+          `${group}: zone and endpoint deployed together`,
+        );
       }
       const zoneParams = property(declarationBody(zone), 'params');
       for (const [cloud, suffixes] of Object.entries(clouds)) {
@@ -326,19 +432,30 @@ describe('infra/ hardening (issue 11)', () => {
   });
 
   it('disables public network access on the storage account and the vault exactly when vnetEnabled', () => {
-    for (const [file, type] of [['storage.bicep', 'Microsoft.Storage/storageAccounts@'], ['keyvault.bicep', 'Microsoft.KeyVault/vaults@']] as const) {
+    for (const [file, type] of [
+      ['storage.bicep', 'Microsoft.Storage/storageAccounts@'],
+      ['keyvault.bicep', 'Microsoft.KeyVault/vaults@'],
+    ] as const) {
       const tree = parseBicep(join(infra, 'modules', file)).rootNode;
       const vars = variables(tree);
       const resource = [...topLevel(tree, 'resource_declaration').values()].find((r) => declaredType(r).startsWith(type) && !isExisting(r));
       const properties = property(declarationBody(resource), 'properties');
       for (const vnetEnabled of [false, true]) {
-        assert.equal(evaluate(property(properties, 'publicNetworkAccess'), { vnetEnabled }, vars), vnetEnabled ? 'Disabled' : 'Enabled', `${file}: publicNetworkAccess with vnetEnabled ${String(vnetEnabled)}`);
-        assert.equal(evaluate(property(property(properties, 'networkAcls'), 'defaultAction'), { vnetEnabled }, vars), vnetEnabled ? 'Deny' : 'Allow', `${file}: networkAcls.defaultAction with vnetEnabled ${String(vnetEnabled)}`);
+        assert.equal(
+          evaluate(property(properties, 'publicNetworkAccess'), { vnetEnabled }, vars),
+          vnetEnabled ? 'Disabled' : 'Enabled',
+          `${file}: publicNetworkAccess with vnetEnabled ${String(vnetEnabled)}`,
+        );
+        assert.equal(
+          evaluate(property(property(properties, 'networkAcls'), 'defaultAction'), { vnetEnabled }, vars),
+          vnetEnabled ? 'Deny' : 'Allow',
+          `${file}: networkAcls.defaultAction with vnetEnabled ${String(vnetEnabled)}`,
+        );
       }
     }
   });
 
-  it('sends Key Vault audit events and the blob and queue services\' read, write and delete logs to the workspace', () => {
+  it("sends Key Vault audit events and the blob and queue services' read, write and delete logs to the workspace", () => {
     const diagnostics = parseBicep(join(infra, 'modules', 'diagnostics.bicep')).rootNode;
     const vars = variables(diagnostics);
     const resources = topLevel(diagnostics, 'resource_declaration');
@@ -350,7 +467,10 @@ describe('infra/ hardening (issue 11)', () => {
     const storage = resources.get('storage');
     assert.ok(storage && isExisting(storage) && declaredType(storage).startsWith('Microsoft.Storage/storageAccounts@'));
     const nested = storage.descendantsOfType('resource_declaration');
-    for (const [name, type] of [['blobServices', "'blobServices'"], ['queueServices', "'queueServices'"]]) {
+    for (const [name, type] of [
+      ['blobServices', "'blobServices'"],
+      ['queueServices', "'queueServices'"],
+    ]) {
       const service = nested.find((r) => r.namedChildren[0]?.text === name);
       assert.equal(service?.namedChildren[1]?.text, type);
       assert.equal(property(declarationBody(service), 'name')?.text, "'default'");
@@ -370,7 +490,13 @@ describe('infra/ hardening (issue 11)', () => {
     const vaultLogs = logsOf(byScope.get('vault')).map((l) => `${objectKeys(l)[0] ?? ''}=${unquote(property(l, objectKeys(l)[0] ?? '')?.text)}`);
     assert.ok(vaultLogs.includes('categoryGroup=audit') || vaultLogs.includes('category=AuditEvent'), `vault: audit events (${vaultLogs.join(', ')})`);
     for (const scope of ['storage::blobServices', 'storage::queueServices']) {
-      assert.deepEqual(logsOf(byScope.get(scope)).map((l) => unquote(property(l, 'category')?.text)).sort(), ['StorageDelete', 'StorageRead', 'StorageWrite'], scope);
+      assert.deepEqual(
+        logsOf(byScope.get(scope))
+          .map((l) => unquote(property(l, 'category')?.text))
+          .sort(),
+        ['StorageDelete', 'StorageRead', 'StorageWrite'],
+        scope,
+      );
     }
 
     // Deployed with diagnosticsEnabled; the vault's only where it exists.
@@ -386,7 +512,10 @@ describe('infra/ hardening (issue 11)', () => {
     const monitoring = parseBicep(join(infra, 'modules', 'monitoring.bicep')).rootNode;
     const output = monitoring.descendantsOfType('output_declaration').find((o) => o.namedChildren[0]?.text === 'logAnalyticsWorkspaceId');
     const workspace = /^(\w+)\.id$/.exec(output?.namedChildren.at(-1)?.text ?? '')?.[1] ?? '';
-    assert.ok(declaredType(topLevel(monitoring, 'resource_declaration').get(workspace)).startsWith('Microsoft.OperationalInsights/workspaces@'), 'monitoring.bicep outputs its workspace id');
+    assert.ok(
+      declaredType(topLevel(monitoring, 'resource_declaration').get(workspace)).startsWith('Microsoft.OperationalInsights/workspaces@'),
+      'monitoring.bicep outputs its workspace id',
+    );
   });
 
   it('pins every Azure Verified Module to an exact version and passes it only parameters of that version', () => {

@@ -14,7 +14,6 @@ function parametersFile(template: string): Record<string, { value: unknown }> {
   return (JSON.parse(readFileSync(join(infra, `${template}.parameters.json`), 'utf8')) as { parameters: Record<string, { value: unknown }> }).parameters;
 }
 
-
 function descendants(node: Parser.SyntaxNode, type: string): Parser.SyntaxNode[] {
   return node.descendantsOfType(type);
 }
@@ -23,9 +22,6 @@ function descendants(node: Parser.SyntaxNode, type: string): Parser.SyntaxNode[]
 function objectKeys(object: Parser.SyntaxNode): string[] {
   return object.namedChildren.filter((c) => c.type === 'object_property').map((p) => p.namedChildren[0]?.text.replace(/^'|'$/g, '') ?? '');
 }
-
-
-
 
 /**
  * The app settings an expression built of object literals, union() and ternaries assigns, each
@@ -280,7 +276,8 @@ describe('infra/', () => {
   const files = bicepFiles(infra);
 
   it('has main.bicep, main-graph.bicep, their modules, parameters, README and azure.yaml', () => {
-    for (const f of ['main.bicep', 'main.parameters.json', 'main-graph.bicep', 'main-graph.parameters.json', 'README.md', 'bicepconfig.json']) assert.ok(existsSync(join(infra, f)), f);
+    for (const f of ['main.bicep', 'main.parameters.json', 'main-graph.bicep', 'main-graph.parameters.json', 'README.md', 'bicepconfig.json'])
+      assert.ok(existsSync(join(infra, f)), f);
     assert.ok(files.length >= 7);
     const azureYaml = readFileSync(join(root, 'azure.yaml'), 'utf8');
     assert.match(azureYaml, /language: ts/);
@@ -302,7 +299,9 @@ describe('infra/', () => {
 
   it('each parameters file only names parameters its template declares', () => {
     for (const template of ['main', 'main-graph']) {
-      const declared = new Set(descendants(parseBicep(join(infra, `${template}.bicep`)).rootNode, 'parameter_declaration').map((p) => p.namedChildren[0]?.text));
+      const declared = new Set(
+        descendants(parseBicep(join(infra, `${template}.bicep`)).rootNode, 'parameter_declaration').map((p) => p.namedChildren[0]?.text),
+      );
       const given = Object.keys(parametersFile(template));
       for (const name of given) assert.ok(declared.has(name), `${name} is not a parameter of ${template}.bicep`);
     }
@@ -310,7 +309,8 @@ describe('infra/', () => {
 
   it('assigns exactly the app settings the code reads (plus named platform settings)', () => {
     // The lists of exceptions stay honest: what is left out is read by the code, what is added is not.
-    for (const name of Object.keys(notInAzure)) assert.ok(allSettingNames.includes(name), `${name} is listed as deliberately not set in Azure, but shared/settings.ts does not read it`);
+    for (const name of Object.keys(notInAzure))
+      assert.ok(allSettingNames.includes(name), `${name} is listed as deliberately not set in Azure, but shared/settings.ts does not read it`);
     for (const name of platformSettings) assert.ok(!allSettingNames.includes(name), `${name} is read by shared/settings.ts: it is not a platform-only setting`);
     const assigned = appSettingsAssignedByBicep();
     const expected = new Set([...allSettingNames.filter((n) => !(n in notInAzure)), ...platformSettings]);
@@ -350,7 +350,11 @@ describe('infra/', () => {
     const queueAssignment = /resource appQueueSender[\s\S]*?\n}/.exec(rbac)?.[0] ?? '';
     assert.match(queueAssignment, /roles\.storageQueueDataMessageSender/);
     assert.match(queueAssignment, /scope: storage::queueServices::usersQueue\n/);
-    assert.doesNotMatch(rbac.replace(/resource developer[\s\S]*?\n}/g, ''), /roles\.storageQueueDataContributor\)/, 'the app itself gets no queue contributor role');
+    assert.doesNotMatch(
+      rbac.replace(/resource developer[\s\S]*?\n}/g, ''),
+      /roles\.storageQueueDataContributor\)/,
+      'the app itself gets no queue contributor role',
+    );
   });
 
   it('scopes every blob data role to one container, except the named host-storage role on the account', () => {
@@ -370,11 +374,12 @@ describe('infra/', () => {
   it('gives the app Storage Blob Data Contributor on the sync-state and users-overflow containers, no broader blob role there', () => {
     const onContainers = roleAssignments().filter((a) => a.scopeType === containerType);
     const app = onContainers.filter((a) => a.principal === 'appPrincipalId');
-    assert.deepEqual(
-      app.map((a) => `${a.scope}: ${builtInRoles[a.roleId] ?? a.roleId}`).sort(),
-      ['storage::blobServices::syncStateContainer: Storage Blob Data Contributor', 'storage::blobServices::usersOverflowContainer: Storage Blob Data Contributor'],
-    );
-    for (const a of onContainers) assert.notEqual(builtInRoles[a.roleId], 'Storage Blob Data Owner', `${a.resource}: Owner on a container; Contributor writes and leases`);
+    assert.deepEqual(app.map((a) => `${a.scope}: ${builtInRoles[a.roleId] ?? a.roleId}`).sort(), [
+      'storage::blobServices::syncStateContainer: Storage Blob Data Contributor',
+      'storage::blobServices::usersOverflowContainer: Storage Blob Data Contributor',
+    ]);
+    for (const a of onContainers)
+      assert.notEqual(builtInRoles[a.roleId], 'Storage Blob Data Owner', `${a.resource}: Owner on a container; Contributor writes and leases`);
 
     // The containers the roles are scoped to are the ones storage.bicep creates, private, from the same parameters.
     const storage = readFileSync(join(infra, 'modules', 'storage.bicep'), 'utf8');
@@ -392,7 +397,9 @@ describe('infra/', () => {
       assert.ok(given !== undefined, `main.bicep passes ${param} to storage.bicep`);
       assert.equal(property(moduleParams('rbac'), param)?.text, given, `main.bicep passes the same ${param} to storage.bicep and rbac.bicep`);
     }
-    const defaults = Object.fromEntries(descendants(main, 'parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p.namedChildren.at(-1)?.text ?? '']));
+    const defaults = Object.fromEntries(
+      descendants(main, 'parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p.namedChildren.at(-1)?.text ?? '']),
+    );
     assert.equal(defaults.syncStateContainerName, "'sync-state'");
     assert.equal(defaults.usersOverflowContainerName, "'users-overflow'");
   });
@@ -408,8 +415,13 @@ describe('infra/', () => {
     assert.match(site.text, /runtime: \{ name: 'node', version: nodeVersion \}/);
     assert.match(site.text, /siteConfig: \{ minTlsVersion: '1\.2' \}/);
     // The check sees what the issue found: ftpsState in siteConfig, and a worker-runtime setting.
-    const broken = parseBicepText("resource s 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  properties: {\n    siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled' }\n  }\n}\n").rootNode;
-    assert.deepEqual(flexDeprecationsUsed(keysWithin(broken), ['FUNCTIONS_WORKER_RUNTIME']), ['site property ftpsState', 'app setting FUNCTIONS_WORKER_RUNTIME']);
+    const broken = parseBicepText(
+      "resource s 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  properties: {\n    siteConfig: { minTlsVersion: '1.2', ftpsState: 'Disabled' }\n  }\n}\n",
+    ).rootNode;
+    assert.deepEqual(flexDeprecationsUsed(keysWithin(broken), ['FUNCTIONS_WORKER_RUNTIME']), [
+      'site property ftpsState',
+      'app setting FUNCTIONS_WORKER_RUNTIME',
+    ]);
   });
 
   it('has no keys, no key-based connection strings and no secrets in outputs', () => {
@@ -450,7 +462,7 @@ describe('infra/', () => {
     const credentialSettings = ['KEY_VAULT_URL', 'GRAPH_CLIENT_SECRET_NAME', 'GRAPH_CERTIFICATE_NAME'];
     const vaultType = 'Microsoft.KeyVault/vaults';
 
-    it('graphCredential allows exactly the three modes and defaults to the code\'s default', () => {
+    it("graphCredential allows exactly the three modes and defaults to the code's default", () => {
       const param = params.get('graphCredential');
       assert.ok(param, 'main.bicep declares param graphCredential');
       const decorators = param.previousNamedSibling?.type === 'decorators' ? param.previousNamedSibling : undefined;
@@ -458,14 +470,17 @@ describe('infra/', () => {
         .map((d) => d.namedChildren[0])
         .find((call) => call?.childForFieldName('function')?.text === 'allowed')
         ?.childForFieldName('arguments')?.namedChildren[0];
-      assert.deepEqual(allowed?.namedChildren.map((v) => evaluate(v, {}, mainVars)), [...modes]);
+      assert.deepEqual(
+        allowed?.namedChildren.map((v) => evaluate(v, {}, mainVars)),
+        [...modes],
+      );
       assert.ok(decorators?.text.includes('@description('), 'graphCredential has a description');
       assert.equal(evaluate(param.namedChildren.at(-1), {}, mainVars), SettingDefaults.graphCredential);
       assert.equal(evaluate(params.get('graphCertificateName')?.namedChildren.at(-1), {}, mainVars), 'graph-sync-cert');
       assert.equal(evaluate(params.get('graphClientSecretName')?.namedChildren.at(-1), {}, mainVars), SettingDefaults.clientSecretName);
     });
 
-    it('sets each mode\'s credential settings only in that mode, and the others alike in every mode', () => {
+    it("sets each mode's credential settings only in that mode, and the others alike in every mode", () => {
       const { node, vars } = syncSettingsExpression();
       const expected: Record<string, string[]> = {
         secret: ['KEY_VAULT_URL', 'GRAPH_CLIENT_SECRET_NAME'],
@@ -476,7 +491,11 @@ describe('infra/', () => {
       for (const values of mainScopes) {
         const settings = settingsOf(node, vars, values);
         const mode = String(values.graphCredential);
-        assert.deepEqual(credentialSettings.filter((n) => settings.has(n)), expected[mode], `credential settings with ${JSON.stringify(values)}`);
+        assert.deepEqual(
+          credentialSettings.filter((n) => settings.has(n)),
+          expected[mode],
+          `credential settings with ${JSON.stringify(values)}`,
+        );
         assert.equal(settings.get('GRAPH_CREDENTIAL')?.text, 'graphCredential');
         assert.equal(settings.get('AZURE_CLIENT_ID')?.text, 'identity.properties.clientId', 'the identity the app (and managed-identity mode) uses');
         assert.ok(!settings.has('GRAPH_FEDERATED_AUDIENCE'), 'the audience is derived from the cloud, not set');
@@ -493,7 +512,8 @@ describe('infra/', () => {
     it('deploys Key Vault only for the secret and certificate modes, and reads conditional modules only where they are deployed', () => {
       const keyVaultCondition = declarationCondition(modules.get('keyVault'));
       assert.ok(keyVaultCondition, 'module keyVault is conditional');
-      for (const mode of modes) assert.equal(evaluate(keyVaultCondition, { graphCredential: mode }, mainVars), mode !== 'managed-identity', `Key Vault with ${mode}`);
+      for (const mode of modes)
+        assert.equal(evaluate(keyVaultCondition, { graphCredential: mode }, mainVars), mode !== 'managed-identity', `Key Vault with ${mode}`);
 
       // Without a Bicep compiler: every `<module>.outputs` of a conditional module sits behind
       // ternaries that, whenever they select it, imply the module's condition.
@@ -503,7 +523,9 @@ describe('infra/', () => {
       });
       assert.deepEqual(conditional.map(([name]) => name).sort(), ['keyVault']);
       for (const [name, condition] of conditional) {
-        const reads = descendants(main, 'member_expression').filter((e) => e.namedChildren[0]?.type === 'identifier' && e.namedChildren[0].text === name && e.namedChildren[1]?.text === 'outputs');
+        const reads = descendants(main, 'member_expression').filter(
+          (e) => e.namedChildren[0]?.type === 'identifier' && e.namedChildren[0].text === name && e.namedChildren[1]?.text === 'outputs',
+        );
         assert.ok(reads.length > 0, `main.bicep reads ${name}'s outputs`);
         for (const read of reads) {
           const guards: { condition: Parser.SyntaxNode; when: boolean }[] = [];
@@ -516,7 +538,12 @@ describe('infra/', () => {
           }
           for (const values of mainScopes) {
             const selected = guards.every((g) => evaluate(g.condition, values, mainVars) === g.when);
-            if (selected) assert.equal(evaluate(condition, values, mainVars), true, `line ${read.startPosition.row + 1}: ${read.text} is read with ${JSON.stringify(values)}, where ${name} is not deployed`);
+            if (selected)
+              assert.equal(
+                evaluate(condition, values, mainVars),
+                true,
+                `line ${read.startPosition.row + 1}: ${read.text} is read with ${JSON.stringify(values)}, where ${name} is not deployed`,
+              );
           }
         }
       }
@@ -524,30 +551,55 @@ describe('infra/', () => {
       // The vault's role assignments need it: rbac names the same vault and waits for the module.
       assert.equal(property(moduleParams('keyVault'), 'keyVaultName')?.text, 'keyVaultName');
       assert.equal(property(moduleParams('rbac'), 'keyVaultName')?.text, 'keyVaultName');
-      assert.deepEqual(property(declarationBody(modules.get('rbac')), 'dependsOn')?.namedChildren.map((c) => c.text), ['keyVault']);
+      assert.deepEqual(
+        property(declarationBody(modules.get('rbac')), 'dependsOn')?.namedChildren.map((c) => c.text),
+        ['keyVault'],
+      );
       assert.equal(property(moduleParams('rbac'), 'graphCredential')?.text, 'graphCredential');
-      assert.match(property(moduleParams('keyVault'), 'secretValue')?.text ?? '', /^graphCredential == 'secret' \? graphClientSecret : ''$/, 'a client secret is stored only in secret mode');
+      assert.match(
+        property(moduleParams('keyVault'), 'secretValue')?.text ?? '',
+        /^graphCredential == 'secret' \? graphClientSecret : ''$/,
+        'a client secret is stored only in secret mode',
+      );
     });
 
     it('gives the app and the developer Key Vault roles per mode, and the same other roles in every mode', () => {
       const assignments = roleAssignments();
       const expected: Record<string, { app: string[]; developer: string[] }> = {
         secret: { app: ['Key Vault Secrets User'], developer: ['Key Vault Secrets Officer'] },
-        certificate: { app: ['Key Vault Certificate User', 'Key Vault Secrets User'], developer: ['Key Vault Certificates Officer', 'Key Vault Secrets Officer'] },
+        certificate: {
+          app: ['Key Vault Certificate User', 'Key Vault Secrets User'],
+          developer: ['Key Vault Certificates Officer', 'Key Vault Secrets Officer'],
+        },
         'managed-identity': { app: [], developer: [] },
       };
       let others: string[] | undefined;
       for (const mode of modes) {
         for (const developerPrincipalId of ['', '00000000-0000-0000-0000-000000000001']) {
           const values = { graphCredential: mode, developerPrincipalId };
-          for (const a of assignments) assert.equal(typeof a.deployedWith(values), 'boolean', `${a.file} ${a.resource}: condition undecidable with ${JSON.stringify(values)}`);
+          for (const a of assignments)
+            assert.equal(typeof a.deployedWith(values), 'boolean', `${a.file} ${a.resource}: condition undecidable with ${JSON.stringify(values)}`);
           const deployed = assignments.filter((a) => a.deployedWith(values) === true);
-          const onVault = (principal: string): string[] => deployed.filter((a) => a.scopeType === vaultType && a.principal === principal).map((a) => builtInRoles[a.roleId] ?? a.roleId).sort();
+          const onVault = (principal: string): string[] =>
+            deployed
+              .filter((a) => a.scopeType === vaultType && a.principal === principal)
+              .map((a) => builtInRoles[a.roleId] ?? a.roleId)
+              .sort();
           assert.deepEqual(onVault('appPrincipalId'), expected[mode]?.app, `app roles on the vault with ${mode}`);
-          assert.deepEqual(onVault('developerPrincipalId'), developerPrincipalId === '' ? [] : expected[mode]?.developer, `developer roles on the vault with ${mode}`);
-          assert.deepEqual(deployed.filter((a) => a.scopeType === vaultType).map((a) => a.scope), deployed.filter((a) => a.scopeType === vaultType).map(() => 'vault'));
+          assert.deepEqual(
+            onVault('developerPrincipalId'),
+            developerPrincipalId === '' ? [] : expected[mode]?.developer,
+            `developer roles on the vault with ${mode}`,
+          );
+          assert.deepEqual(
+            deployed.filter((a) => a.scopeType === vaultType).map((a) => a.scope),
+            deployed.filter((a) => a.scopeType === vaultType).map(() => 'vault'),
+          );
           if (developerPrincipalId !== '') {
-            const rest = deployed.filter((a) => a.scopeType !== vaultType).map((a) => `${a.resource}: ${builtInRoles[a.roleId] ?? a.roleId} on ${a.scope}`).sort();
+            const rest = deployed
+              .filter((a) => a.scopeType !== vaultType)
+              .map((a) => `${a.resource}: ${builtInRoles[a.roleId] ?? a.roleId} on ${a.scope}`)
+              .sort();
             others ??= rest;
             assert.deepEqual(rest, others, `roles outside the vault with ${mode}`);
           }
@@ -558,17 +610,23 @@ describe('infra/', () => {
     it('main-graph.bicep trusts the identity with a federated credential in managed-identity mode only', () => {
       const graph = parseBicep(join(infra, 'main-graph.bicep')).rootNode;
       const graphVars = variables(graph);
-      const fics = descendants(graph, 'resource_declaration').filter((r) => /^'Microsoft\.Graph\/applications\/federatedIdentityCredentials@v1\.0'$/.test(r.namedChildren[1]?.text ?? ''));
+      const fics = descendants(graph, 'resource_declaration').filter((r) =>
+        /^'Microsoft\.Graph\/applications\/federatedIdentityCredentials@v1\.0'$/.test(r.namedChildren[1]?.text ?? ''),
+      );
       assert.equal(fics.length, 1, 'one Microsoft.Graph/applications/federatedIdentityCredentials@v1.0 resource');
       const fic = fics[0];
       const condition = declarationCondition(fic);
-      for (const mode of modes) assert.equal(evaluate(condition, { graphCredential: mode }, graphVars), mode === 'managed-identity', `federated credential with ${mode}`);
+      for (const mode of modes)
+        assert.equal(evaluate(condition, { graphCredential: mode }, graphVars), mode === 'managed-identity', `federated credential with ${mode}`);
       const body = declarationBody(fic);
       assert.equal(property(body, 'name')?.text, "'${application.uniqueName}/graph-user-sync'", 'named <application uniqueName>/graph-user-sync');
       // Subject, issuer and audience are main.bicep's outputs, from the identity and the cloud.
       assert.equal(property(body, 'subject')?.text, 'sync.outputs.IDENTITY_PRINCIPAL_ID');
       assert.equal(property(body, 'issuer')?.text, 'sync.outputs.FEDERATED_CREDENTIAL_ISSUER');
-      assert.deepEqual(property(body, 'audiences')?.namedChildren.map((c) => c.text), ['sync.outputs.FEDERATED_CREDENTIAL_AUDIENCE']);
+      assert.deepEqual(
+        property(body, 'audiences')?.namedChildren.map((c) => c.text),
+        ['sync.outputs.FEDERATED_CREDENTIAL_AUDIENCE'],
+      );
 
       const outputs = new Map(descendants(main, 'output_declaration').map((o) => [o.namedChildren[0]?.text ?? '', o.namedChildren.at(-1)?.text]));
       assert.equal(outputs.get('IDENTITY_PRINCIPAL_ID'), 'identity.properties.principalId');
@@ -582,7 +640,8 @@ describe('infra/', () => {
         AzureUSGovernment: 'api://AzureADTokenExchangeUSGov',
         AzureChinaCloud: 'api://AzureADTokenExchangeChina',
       };
-      for (const [cloud, value] of Object.entries(audiences)) assert.equal(evaluate(mainVars.get(audience), { 'environment().name': cloud }, mainVars), value, `audience in ${cloud}`);
+      for (const [cloud, value] of Object.entries(audiences))
+        assert.equal(evaluate(mainVars.get(audience), { 'environment().name': cloud }, mainVars), value, `audience in ${cloud}`);
     });
 
     it('main.bicep and main-graph.bicep pass every module exactly the parameters it declares, every required one', () => {
@@ -592,11 +651,16 @@ describe('infra/', () => {
           const name = m.namedChildren[0]?.text ?? '';
           const path = join(infra, (m.namedChildren[1]?.text ?? '').replace(/^'|'$/g, ''));
           const declared = descendants(parseBicep(path).rootNode, 'parameter_declaration');
-          const given = (property(declarationBody(m), 'params')?.namedChildren ?? []).filter((c) => c.type === 'object_property').map((p) => p.namedChildren[0]?.text ?? '');
+          const given = (property(declarationBody(m), 'params')?.namedChildren ?? [])
+            .filter((c) => c.type === 'object_property')
+            .map((p) => p.namedChildren[0]?.text ?? '');
           const names = declared.map((p) => p.namedChildren[0]?.text ?? '');
           for (const g of given) assert.ok(names.includes(g), `${template} ${name}: ${g} is not a parameter of ${relative(root, path)}`);
           for (const p of declared.filter((d) => d.namedChildren.length === 2)) {
-            assert.ok(given.includes(p.namedChildren[0]?.text ?? ''), `${template} ${name}: required parameter ${p.namedChildren[0]?.text ?? ''} of ${relative(root, path)} is not given`);
+            assert.ok(
+              given.includes(p.namedChildren[0]?.text ?? ''),
+              `${template} ${name}: required parameter ${p.namedChildren[0]?.text ?? ''} of ${relative(root, path)} is not given`,
+            );
           }
         }
       }
@@ -625,11 +689,14 @@ describe('infra/: both deployment paths', () => {
   const main = parseBicep(join(infra, 'main.bicep')).rootNode;
   const mainVars = variables(main);
   const graph = parseBicep(join(infra, 'main-graph.bicep')).rootNode;
-  const declarations = (tree: Parser.SyntaxNode): Map<string, Parser.SyntaxNode> => new Map(descendants(tree, 'parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p]));
+  const declarations = (tree: Parser.SyntaxNode): Map<string, Parser.SyntaxNode> =>
+    new Map(descendants(tree, 'parameter_declaration').map((p) => [p.namedChildren[0]?.text ?? '', p]));
   /** A parameter as written: its decorators and its declaration. */
-  const written = (param: Parser.SyntaxNode | undefined): string => `${param?.previousNamedSibling?.type === 'decorators' ? param.previousNamedSibling.text : ''}\n${param?.text ?? ''}`;
+  const written = (param: Parser.SyntaxNode | undefined): string =>
+    `${param?.previousNamedSibling?.type === 'decorators' ? param.previousNamedSibling.text : ''}\n${param?.text ?? ''}`;
   const mainParams = declarations(main);
-  const outputsOf = (tree: Parser.SyntaxNode): Map<string, string> => new Map(descendants(tree, 'output_declaration').map((o) => [o.namedChildren[0]?.text ?? '', o.namedChildren.at(-1)?.text ?? '']));
+  const outputsOf = (tree: Parser.SyntaxNode): Map<string, string> =>
+    new Map(descendants(tree, 'output_declaration').map((o) => [o.namedChildren[0]?.text ?? '', o.namedChildren.at(-1)?.text ?? '']));
 
   it('main.bicep and every file it deploys use no Bicep extension; main-graph.bicep alone loads the Graph types, pinned to v1.0:1.0.0', () => {
     const config = JSON.parse(readFileSync(join(infra, 'bicepconfig.json'), 'utf8')) as { extensions: Record<string, string> };
@@ -652,11 +719,13 @@ describe('infra/: both deployment paths', () => {
       assert.doesNotMatch(text, /^\s*(extension|provider|import)\s/m, `${relative(root, file)} loads an extension`);
       assert.doesNotMatch(text, /'Microsoft\.Graph\//, `${relative(root, file)} declares a Microsoft Graph resource`);
     }
-    const withExtension = bicepFiles(infra).filter((f) => /^extension \w+$/m.test(readFileSync(f, 'utf8'))).map((f) => relative(root, f));
+    const withExtension = bicepFiles(infra)
+      .filter((f) => /^extension \w+$/m.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(root, f));
     assert.deepEqual(withExtension, [join('infra', 'main-graph.bicep')]);
   });
 
-  it('main-graph.bicep declares main.bicep\'s parameters as main.bicep does, passes each through with the new client id, and re-exports every output', () => {
+  it("main-graph.bicep declares main.bicep's parameters as main.bicep does, passes each through with the new client id, and re-exports every output", () => {
     const graphParams = declarations(graph);
     for (const [name, param] of mainParams) {
       if (name === 'graphClientId') {
@@ -665,7 +734,10 @@ describe('infra/: both deployment paths', () => {
       }
       assert.equal(written(graphParams.get(name)), written(param), `main-graph.bicep declares ${name} as main.bicep does`);
     }
-    assert.deepEqual([...graphParams.keys()].filter((n) => !mainParams.has(n)), ['grantUserReadAll']);
+    assert.deepEqual(
+      [...graphParams.keys()].filter((n) => !mainParams.has(n)),
+      ['grantUserReadAll'],
+    );
     const modules = descendants(graph, 'module_declaration');
     assert.equal(modules.length, 1);
     assert.equal(modules[0]?.namedChildren[1]?.text, "'main.bicep'");
@@ -702,7 +774,7 @@ describe('infra/: both deployment paths', () => {
     assert.match(outputsOf(main).get('ADMIN_CONSENT_URL') ?? '', /client_id=\$\{graphClientIdSetting\}/);
   });
 
-  it('the parameter files map the azd environment as Microsoft\'s template does, and nothing else from it', () => {
+  it("the parameter files map the azd environment as Microsoft's template does, and nothing else from it", () => {
     const mapped = {
       environmentName: '${AZURE_ENV_NAME}',
       location: '${AZURE_LOCATION}',
@@ -744,7 +816,7 @@ describe('infra/: both deployment paths', () => {
     assert.match(written(mainParams.get('developerPrincipalType')), /@allowed\(\['User', 'ServicePrincipal', 'Group'\]\)/);
   });
 
-  it('emits the outputs azd\'s Functions templates emit', () => {
+  it("emits the outputs azd's Functions templates emit", () => {
     const outputs = outputsOf(main);
     assert.equal(outputs.get('AZURE_FUNCTION_NAME'), 'functionApp.outputs.name');
     assert.equal(outputs.get('SERVICE_API_NAME'), 'functionApp.outputs.name');
@@ -757,10 +829,14 @@ describe('infra/: both deployment paths', () => {
     assert.match(readFileSync(join(root, 'azure.yaml'), 'utf8'), /^services:\n {2}api:\n/m);
   });
 
-  it('names the vault with a changeable suffix, within Key Vault\'s 24 characters, and keeps purge protection', () => {
+  it("names the vault with a changeable suffix, within Key Vault's 24 characters, and keeps purge protection", () => {
     assert.equal(mainVars.get('keyVaultName')?.text, "'kv-${resourceToken}${keyVaultNameSuffix}'");
     assert.match(written(mainParams.get('keyVaultNameSuffix')), /@maxLength\(8\)/);
-    assert.equal(mainParams.get('keyVaultNameSuffix')?.namedChildren.at(-1)?.text, "''", 'no suffix by default: the name of an existing deployment does not change');
+    assert.equal(
+      mainParams.get('keyVaultNameSuffix')?.namedChildren.at(-1)?.text,
+      "''",
+      'no suffix by default: the name of an existing deployment does not change',
+    );
     // uniqueString() is 13 characters: 'kv-' + 13 + 8 = 24.
     assert.match(mainVars.get('resourceToken')?.text ?? '', /^toLower\(uniqueString\(/);
     assert.ok('kv-'.length + 13 + 8 <= 24);
@@ -781,7 +857,16 @@ describe('infra/: both deployment paths', () => {
     assert.match(path2, /AZURE_FUNCTION_NAME/i);
     const path1 = /## Path 1: azd\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
     assert.match(path1, /azd env set GRAPH_CLIENT_ID/);
-    for (const text of ['azd down --purge', 'KEY_VAULT_NAME_SUFFIX', 'az keyvault recover', 'Not a valid reference update', 'EntitlementGrant entry already exists', 'grantUserReadAll', 'msgraph-bicep-types/issues/264', 'main-graph.bicep']) {
+    for (const text of [
+      'azd down --purge',
+      'KEY_VAULT_NAME_SUFFIX',
+      'az keyvault recover',
+      'Not a valid reference update',
+      'EntitlementGrant entry already exists',
+      'grantUserReadAll',
+      'msgraph-bicep-types/issues/264',
+      'main-graph.bicep',
+    ]) {
       assert.ok(readme.includes(text), `infra/README.md mentions ${text}`);
     }
   });

@@ -119,7 +119,10 @@ describe('generateCertificate', () => {
     assert.equal(certs.length, 1);
     assert.ok(derOf(certs[0] as forge.pki.Certificate).equals(generated.der));
     const key = keys[0] as forge.pki.rsa.PrivateKey;
-    assert.equal(forge.pki.privateKeyToPem(key).replace(/\r/g, ''), createPrivateKey(generated.privateKeyPem).export({ type: 'pkcs1', format: 'pem' }).toString());
+    assert.equal(
+      forge.pki.privateKeyToPem(key).replace(/\r/g, ''),
+      createPrivateKey(generated.privateKeyPem).export({ type: 'pkcs1', format: 'pem' }).toString(),
+    );
     assert.doesNotThrow(() => createSecureContext({ pfx: Buffer.from(generated.pfxBase64, 'base64'), passphrase: '' }));
     const certificateOnly = openPfx(certificateOnlyPfxBase64(generated.certificatePem));
     assert.deepEqual([certificateOnly.keys.length, certificateOnly.certs.length], [0, 1]);
@@ -167,9 +170,12 @@ describe('Key Vault stand-in: certificates', () => {
   async function tokenFor(clientId = stack.identityClientId): Promise<string> {
     const cached = tokens.get(clientId);
     if (cached !== undefined) return cached;
-    const response = await fetch(`${stack.entra.identityEndpoint}?api-version=2019-08-01&resource=${encodeURIComponent(keyVaultResource)}&client_id=${clientId}`, {
-      headers: { 'x-identity-header': stack.entra.identityHeader },
-    });
+    const response = await fetch(
+      `${stack.entra.identityEndpoint}?api-version=2019-08-01&resource=${encodeURIComponent(keyVaultResource)}&client_id=${clientId}`,
+      {
+        headers: { 'x-identity-header': stack.entra.identityHeader },
+      },
+    );
     assert.equal(response.status, 200);
     const token = ((await response.json()) as { access_token: string }).access_token;
     tokens.set(clientId, token);
@@ -179,7 +185,9 @@ describe('Key Vault stand-in: certificates', () => {
   async function get(path: string, options: { clientId?: string; apiVersion?: string; token?: string | null } = {}): Promise<Response> {
     const token = options.token === null ? undefined : (options.token ?? (await tokenFor(options.clientId)));
     const separator = path.includes('?') ? '&' : '?';
-    return fetch(`${vault}${path}${separator}api-version=${options.apiVersion ?? '7.5'}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    return fetch(`${vault}${path}${separator}api-version=${options.apiVersion ?? '7.5'}`, {
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    });
   }
 
   async function json<T>(response: Response, status = 200): Promise<T> {
@@ -241,7 +249,10 @@ describe('Key Vault stand-in: certificates', () => {
       assert.equal(secret.contentType, 'application/x-pem-file');
       assert.equal(secret.managed, true);
       assert.equal(secret.value, first.pemBundle);
-      assert.match(secret.value, /^-----BEGIN PRIVATE KEY-----\n[^]+\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\n[^]+\n-----END CERTIFICATE-----\n$/);
+      assert.match(
+        secret.value,
+        /^-----BEGIN PRIVATE KEY-----\n[^]+\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\n[^]+\n-----END CERTIFICATE-----\n$/,
+      );
       const x509 = new X509Certificate(secret.value);
       assert.equal(colonless(x509.fingerprint256), first.thumbprintSha256Hex);
       assert.ok(x509.checkPrivateKey(createPrivateKey(secret.value)));
@@ -264,7 +275,10 @@ describe('Key Vault stand-in: certificates', () => {
 
       const all = await json<CertificateList>(await get('certificates/rotated/versions'));
       assert.equal(all.nextLink, null);
-      assert.deepEqual(all.value.map((v) => v.id), [v1, v2].sort().map((v) => `${vault}certificates/rotated/${v}`));
+      assert.deepEqual(
+        all.value.map((v) => v.id),
+        [v1, v2].sort().map((v) => `${vault}certificates/rotated/${v}`),
+      );
       const item = all.value.find((v) => v.id.endsWith(v2));
       assert.equal(item?.x5t, second.x5tBase64Url);
       assert.deepEqual(Object.keys(item?.attributes ?? {}).sort(), ['created', 'enabled', 'exp', 'nbf', 'updated']);
@@ -279,7 +293,10 @@ describe('Key Vault stand-in: certificates', () => {
         assert.ok(page.nextLink.startsWith(`${vault}certificates/rotated/versions?`), page.nextLink);
         response = await fetch(page.nextLink, { headers: { authorization: `Bearer ${await tokenFor()}` } });
       }
-      assert.deepEqual(ids, all.value.map((v) => v.id));
+      assert.deepEqual(
+        ids,
+        all.value.map((v) => v.id),
+      );
       assert.equal((await get('certificates/rotated/versions?maxresults=26')).status, 400);
     });
 
@@ -297,10 +314,18 @@ describe('Key Vault stand-in: certificates', () => {
       const byId = await json<CertificateBundle>(await get(`certificates/disabled-latest/${v2}`));
       assert.equal(byId.attributes.enabled, false);
       const denied = await json<KeyVaultErrorBody>(await get('secrets/disabled-latest'), 403);
-      assert.deepEqual(denied, { error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } } });
+      assert.deepEqual(denied, {
+        error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } },
+      });
       assert.equal((await json<SecretBundle>(await get(`secrets/disabled-latest/${v1}`))).value, first.pfxBase64);
       const listed = await json<CertificateList>(await get('certificates/disabled-latest/versions'));
-      assert.deepEqual(listed.value.map((v) => [v.id.slice(-32), v.attributes.enabled]).sort(), [[v1, true], [v2, false]].sort());
+      assert.deepEqual(
+        listed.value.map((v) => [v.id.slice(-32), v.attributes.enabled]).sort(),
+        [
+          [v1, true],
+          [v2, false],
+        ].sort(),
+      );
       // Enabling it again (update-certificate) brings its secret back.
       stack.keyVault.updateCertificateVersion('disabled-latest', v2, { enabled: true });
       assert.equal((await json<SecretBundle>(await get('secrets/disabled-latest'))).value, second.pfxBase64);
@@ -390,13 +415,19 @@ describe('Key Vault stand-in: certificates', () => {
       const challenges = stack.keyVault.counters.challenges;
       const challenge = await get('certificates/versioned', { token: null });
       assert.equal(challenge.status, 401);
-      assert.equal(challenge.headers.get('www-authenticate'), `Bearer authorization="${stack.entra.url}/${stack.tenantId}", resource="https://vault.azure.net"`);
+      assert.equal(
+        challenge.headers.get('www-authenticate'),
+        `Bearer authorization="${stack.entra.url}/${stack.tenantId}", resource="https://vault.azure.net"`,
+      );
       assert.equal(stack.keyVault.counters.challenges - challenges, 1);
       for (const apiVersion of ['7.0', '7.4', '7.6', '7.6-preview.2', '2025-07-01', '2026-04-01']) {
         assert.equal((await get('certificates/versioned', { apiVersion })).status, 200, apiVersion);
       }
       const bad = await json<KeyVaultErrorBody>(await get('certificates/versioned', { apiVersion: '1.0' }), 400);
-      assert.deepEqual(bad.error, { code: 'BadParameter', message: 'The specified version (1.0) is not recognized. Consider using the latest supported version (2026-04-01).' });
+      assert.deepEqual(bad.error, {
+        code: 'BadParameter',
+        message: 'The specified version (1.0) is not recognized. Consider using the latest supported version (2026-04-01).',
+      });
     });
 
     it('plain secrets keep their shape, and a secret and a certificate cannot share a name', async () => {
@@ -479,9 +510,16 @@ describe('Key Vault stand-in: certificates', () => {
       // Thirty versions of one certificate: more than one page of 25, so the client follows nextLink.
       for (let i = 0; i < 28; i++) stack.keyVault.setCertificate('sdk-cert', first, { contentType: 'application/x-pem-file', enabled: i % 2 === 0 });
       const listed: { version?: string; enabled?: boolean }[] = [];
-      for await (const properties of client.listPropertiesOfCertificateVersions('sdk-cert')) listed.push({ version: properties.version, enabled: properties.enabled });
+      for await (const properties of client.listPropertiesOfCertificateVersions('sdk-cert'))
+        listed.push({ version: properties.version, enabled: properties.enabled });
       assert.equal(listed.length, 30);
-      assert.deepEqual(listed.map((p) => p.version), stack.keyVault.certificateVersions('sdk-cert').map((v) => v.version).sort());
+      assert.deepEqual(
+        listed.map((p) => p.version),
+        stack.keyVault
+          .certificateVersions('sdk-cert')
+          .map((v) => v.version)
+          .sort(),
+      );
       assert.equal(listed.filter((p) => p.enabled === false).length, 14);
 
       await assert.rejects(client.getCertificate('sdk-missing'), (error: unknown) => {

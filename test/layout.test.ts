@@ -18,14 +18,19 @@ describe('project layout', () => {
   });
 
   it('the files main names (the host loads them all) do not load the OpenTelemetry SDK when telemetry is off', async () => {
-    const files = readdirSync(join(root, 'dist', 'functions')).filter((f) => f.endsWith('.js')).map((f) => join(root, 'dist', 'functions', f));
+    const files = readdirSync(join(root, 'dist', 'functions'))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => join(root, 'dist', 'functions', f));
     const script = `for (const f of process.argv.slice(1)) require(f); process.stdout.write(JSON.stringify(Object.keys(require.cache)));`;
     const env = { ...process.env };
     delete env['APPLICATIONINSIGHTS_CONNECTION_STRING'];
     const { code, stdout, stderr } = await runNode(['-e', script, ...files], env);
     assert.equal(code, 0, stderr);
     const loaded = JSON.parse(stdout) as string[];
-    assert.ok(loaded.some((f) => f.endsWith(join('dist', 'functions', 'syncUsers.js'))), 'syncUsers.js was loaded');
+    assert.ok(
+      loaded.some((f) => f.endsWith(join('dist', 'functions', 'syncUsers.js'))),
+      'syncUsers.js was loaded',
+    );
     const sdk = loaded.filter((f) => /@opentelemetry[\\/]sdk-|monitor-opentelemetry-exporter|telemetry-sdk/.test(f));
     assert.deepEqual(sdk, [], 'loaded only when APPLICATIONINSIGHTS_CONNECTION_STRING is set');
   });

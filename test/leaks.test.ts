@@ -20,12 +20,16 @@ describe('leak scan', () => {
       'name Zoë Ångström',
     ].join('\n');
     const leaks = scanForLeaks(log, [secret, jwt], seedDisplayNames());
-    assert.deepEqual([...new Set(leaks.map((l) => l.line))].sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      [...new Set(leaks.map((l) => l.line))].sort((a, b) => a - b),
+      [2, 3, 4, 5, 6, 7, 8],
+    );
     for (const leak of leaks) assert.ok(leak.sample.length <= 7, 'the report never repeats a secret whole');
   });
 
   it('finds nothing in a clean log, and not the redacted forms', () => {
-    const log = 'Sync finished: 30 users read, 30 messages written (run 1a2b)\nauthorization: Bearer [redacted]\nAccountKey=[redacted];\nuser 8f93c5e7-52fa-43db-a489-e5dc516822bf';
+    const log =
+      'Sync finished: 30 users read, 30 messages written (run 1a2b)\nauthorization: Bearer [redacted]\nAccountKey=[redacted];\nuser 8f93c5e7-52fa-43db-a489-e5dc516822bf';
     assert.deepEqual(scanForLeaks(log, [secret, jwt], seedDisplayNames()), []);
   });
 });

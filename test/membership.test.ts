@@ -16,12 +16,20 @@ describe('group membership: encoding and the scope rules', () => {
   });
 
   it('refuses an id that is not a GUID, and a blob that is not whole ids', () => {
-    assert.throws(() => encodeMembers(['not-a-guid']), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphResponseInvalid);
+    assert.throws(
+      () => encodeMembers(['not-a-guid']),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphResponseInvalid,
+    );
     assert.throws(() => decodeMembers(Buffer.alloc(17)), RangeError);
   });
 
   it('sends members only, removals of members only, and lists joiners and leavers sorted', () => {
-    const [a, b, c, d] = ['a0000000-0000-4000-8000-000000000000', 'b0000000-0000-4000-8000-000000000000', 'c0000000-0000-4000-8000-000000000000', 'd0000000-0000-4000-8000-000000000000'];
+    const [a, b, c, d] = [
+      'a0000000-0000-4000-8000-000000000000',
+      'b0000000-0000-4000-8000-000000000000',
+      'c0000000-0000-4000-8000-000000000000',
+      'd0000000-0000-4000-8000-000000000000',
+    ];
     assert.ok(a && b && c && d);
     const members = new Membership(new Set([a, b, c]), new Set([b, c, d]));
     const user = (id: string) => ({ kind: 'user' as const, user: { id, properties: { id } } });

@@ -43,10 +43,18 @@ describe('messages (schema version 2)', () => {
   });
 
   it('builds upserted, removed and snapshot.completed messages that match the JSON Schema', () => {
-    const upserted = buildUserMessage(userOf({ value: [{ id: 'u2', jobTitle: 'Risk Officer' }] }, ['id', 'displayName', 'jobTitle']), MessageTypes.upserted, run, 7);
+    const upserted = buildUserMessage(
+      userOf({ value: [{ id: 'u2', jobTitle: 'Risk Officer' }] }, ['id', 'displayName', 'jobTitle']),
+      MessageTypes.upserted,
+      run,
+      7,
+    );
     assert.deepEqual(upserted.fields, ['id', 'jobTitle'], 'displayName was never set: absent, and not listed');
     const removed = buildRemovedMessage({ id: 'u3', reason: 'changed' }, run, 8);
-    assert.deepEqual({ type: removed.type, user: removed.user, removed: removed.removed }, { type: 'user.removed', user: { id: 'u3' }, removed: { reason: 'changed' } });
+    assert.deepEqual(
+      { type: removed.type, user: removed.user, removed: removed.removed },
+      { type: 'user.removed', user: { id: 'u3' }, removed: { reason: 'changed' } },
+    );
     const completed = buildSnapshotCompleted(2500, 'first-delta', run, 2501);
     assert.deepEqual(completed.snapshot, { users: 2500, reason: 'first-delta' });
     for (const message of [upserted, removed, completed]) assert.deepEqual(schemaErrors(message), [], message.type);
@@ -81,7 +89,12 @@ describe('messages (schema version 2)', () => {
     const message = buildUserMessage(userOf({ value: [{ id: 'big-user', aboutMe: 'x'.repeat(50_000) }] }, ['id', 'aboutMe']), MessageTypes.upserted, run, 1);
     assert.ok((encodeMessage(message, 'none') ?? '').length < maxQueueMessageBytes, 'plain JSON fits');
     assert.equal(encodeMessage(message, 'base64'), undefined, 'base64 is a third larger and does not');
-    const reference = { url: 'http://127.0.0.1:1/devstoreaccount1/users-overflow/run-1/x.json', container: 'users-overflow', blob: 'run-1/x.json', bytes: 66_100 };
+    const reference = {
+      url: 'http://127.0.0.1:1/devstoreaccount1/users-overflow/run-1/x.json',
+      container: 'users-overflow',
+      blob: 'run-1/x.json',
+      bytes: 66_100,
+    };
     const small = overflowMessage(message, reference);
     assert.deepEqual(small.user, { id: 'big-user' });
     assert.deepEqual(small.fields, ['id', 'aboutMe'], 'the fields of the whole user, in the blob');
@@ -96,7 +109,11 @@ describe('messages (schema version 2)', () => {
       buildUserMessage(userOf({ value: [body] }, ['id', 'jobTitle']), type, { ...run, runId }, 1).messageId;
     const u1 = { id: 'u1', jobTitle: 'A' };
     assert.equal(state('run-1', MessageTypes.upserted, u1), state('run-1', MessageTypes.upserted, { ...u1 }));
-    assert.equal(buildUserMessage(userOf({ value: [u1] }, ['id', 'jobTitle']), MessageTypes.upserted, run, 1).messageId, buildUserMessage(userOf({ value: [u1] }, ['id', 'jobTitle']), MessageTypes.upserted, run, 99).messageId, 'the sequence is not part of the id');
+    assert.equal(
+      buildUserMessage(userOf({ value: [u1] }, ['id', 'jobTitle']), MessageTypes.upserted, run, 1).messageId,
+      buildUserMessage(userOf({ value: [u1] }, ['id', 'jobTitle']), MessageTypes.upserted, run, 99).messageId,
+      'the sequence is not part of the id',
+    );
     const ids = [
       state('run-1', MessageTypes.upserted, u1),
       state('run-2', MessageTypes.upserted, u1),
@@ -113,15 +130,31 @@ describe('messages (schema version 2)', () => {
 
 describe('parseUsersPage (the Graph wire format)', () => {
   it('keeps the whole nextLink, the selected properties Graph returned (null ones too) and leaves out the others', () => {
-    const page = parseUsersPage({ value: [{ id: 'a' }, { id: 'b', mail: 'b@x', jobTitle: null, unselected: 1 }], '@odata.nextLink': 'https://graph.microsoft.com/v1.0/users?$top=2&$skiptoken=RFNwdAIA' }, ['id', 'mail', 'jobTitle']);
+    const page = parseUsersPage(
+      {
+        value: [{ id: 'a' }, { id: 'b', mail: 'b@x', jobTitle: null, unselected: 1 }],
+        '@odata.nextLink': 'https://graph.microsoft.com/v1.0/users?$top=2&$skiptoken=RFNwdAIA',
+      },
+      ['id', 'mail', 'jobTitle'],
+    );
     assert.equal(page.nextLink, 'https://graph.microsoft.com/v1.0/users?$top=2&$skiptoken=RFNwdAIA');
     assert.equal(page.deltaLink, undefined);
-    assert.deepEqual(page.entries.map((e) => (e.kind === 'user' ? e.user.properties : e)), [{ id: 'a' }, { id: 'b', mail: 'b@x', jobTitle: null }]);
+    assert.deepEqual(
+      page.entries.map((e) => (e.kind === 'user' ? e.user.properties : e)),
+      [{ id: 'a' }, { id: 'b', mail: 'b@x', jobTitle: null }],
+    );
   });
 
   it('maps a delta page: @removed entries with their reason, in order, and the deltaLink of the last page', () => {
     const page = parseUsersPage(
-      { value: [{ id: 'a', mail: 'a@x' }, { id: 'b', '@removed': { reason: 'changed' } }, { id: 'c', '@removed': { reason: 'deleted' } }], '@odata.deltaLink': 'https://g/v1.0/users/delta?$deltatoken=t' },
+      {
+        value: [
+          { id: 'a', mail: 'a@x' },
+          { id: 'b', '@removed': { reason: 'changed' } },
+          { id: 'c', '@removed': { reason: 'deleted' } },
+        ],
+        '@odata.deltaLink': 'https://g/v1.0/users/delta?$deltatoken=t',
+      },
       ['id', 'mail'],
     );
     assert.deepEqual(page.entries, [
@@ -140,8 +173,19 @@ describe('parseUsersPage (the Graph wire format)', () => {
   });
 
   it('rejects bodies that are not a users page', () => {
-    for (const body of [null, {}, { value: {} }, { value: [{ mail: 'no id' }] }, { value: [], '@odata.nextLink': 5 }, { value: [], '@odata.deltaLink': 5 }, { value: [{ id: 'a', '@removed': {} }] }]) {
-      assert.throws(() => parseUsersPage(body, ['id']), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphResponseInvalid);
+    for (const body of [
+      null,
+      {},
+      { value: {} },
+      { value: [{ mail: 'no id' }] },
+      { value: [], '@odata.nextLink': 5 },
+      { value: [], '@odata.deltaLink': 5 },
+      { value: [{ id: 'a', '@removed': {} }] },
+    ]) {
+      assert.throws(
+        () => parseUsersPage(body, ['id']),
+        (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphResponseInvalid,
+      );
     }
   });
 });

@@ -37,7 +37,13 @@ function azdExcludes(path: string, isDir: boolean): boolean {
  */
 const coreToolsPattern = new RegExp(
   `^(?:${patterns
-    .map((p) => p.replace(/^\//, '').replace(/[-[\]/{}()+?.\\^$|]/g, '\\$&').replace(/\*\*/g, '(.+)').replace(/\*/g, '([^\\/]+)'))
+    .map((p) =>
+      p
+        .replace(/^\//, '')
+        .replace(/[-[\]/{}()+?.\\^$|]/g, '\\$&')
+        .replace(/\*\*/g, '(.+)')
+        .replace(/\*/g, '([^\\/]+)'),
+    )
     .map((p) => `(?:${p})`)
     .join('|')})\\b`,
 );
@@ -62,7 +68,9 @@ function packageFiles(excludes: (path: string, isDir: boolean) => boolean, other
       const path = prefix === '' ? name : `${prefix}/${name}`;
       const isDir = statSync(join(dir, name)).isDirectory();
       if (isDir) {
-        const children = readdirSync(join(dir, name)).map((child) => (statSync(join(dir, name, child)).isDirectory() ? `${path}/${child}/file` : `${path}/${child}`));
+        const children = readdirSync(join(dir, name)).map((child) =>
+          statSync(join(dir, name, child)).isDirectory() ? `${path}/${child}/file` : `${path}/${child}`,
+        );
         const wholeDirectory = (f: typeof excludes): boolean => f(path, true) || children.every((child) => f(child, false));
         if (wholeDirectory(excludes) && wholeDirectory(otherExcludes)) continue;
         if (!excludes(path, true)) walk(join(dir, name), path);
@@ -78,17 +86,27 @@ function packageFiles(excludes: (path: string, isDir: boolean) => boolean, other
 describe('the deployment package (.funcignore)', () => {
   const azd = packageFiles(azdExcludes, coreToolsExcludes);
   const coreTools = packageFiles(coreToolsExcludes, azdExcludes);
-  const dependencies = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> });
+  const dependencies = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
 
   it('is the same for azd and Core Tools', () => {
     assert.ok(!patterns.some((p) => p.startsWith('!')), 'no negated patterns: azd and Core Tools read them differently');
     assert.deepEqual(coreTools, azd);
   });
 
-  for (const [tool, files] of [['azd', azd], ['Core Tools', coreTools]] as const) {
+  for (const [tool, files] of [
+    ['azd', azd],
+    ['Core Tools', coreTools],
+  ] as const) {
     it(`holds the compiled app, its host and package files, and nothing of tests, the local stack or dependencies (${tool})`, () => {
-      const compiled = (dir: string): string[] => readdirSync(join(root, 'dist', dir)).filter((f) => f.endsWith('.js')).map((f) => `dist/${dir}/${f}`);
-      for (const f of [...compiled('functions'), ...compiled('shared'), 'host.json', 'package.json', 'package-lock.json', 'tsconfig.json']) assert.ok(files.includes(f), `${f} is in the package`);
+      const compiled = (dir: string): string[] =>
+        readdirSync(join(root, 'dist', dir))
+          .filter((f) => f.endsWith('.js'))
+          .map((f) => `dist/${dir}/${f}`);
+      for (const f of [...compiled('functions'), ...compiled('shared'), 'host.json', 'package.json', 'package-lock.json', 'tsconfig.json'])
+        assert.ok(files.includes(f), `${f} is in the package`);
       assert.ok(files.includes('dist/functions/syncUsers.js'), 'package.json main (dist/functions/*.js) finds the functions');
 
       const forbidden = files.filter(
@@ -106,7 +124,11 @@ describe('the deployment package (.funcignore)', () => {
 
       // Only what the app and its remote build need, at the top and under dist/.
       const top = [...new Set(files.map((f) => f.split('/')[0] ?? ''))].sort();
-      assert.deepEqual(top, ['dist', 'functions', 'host.json', 'package-lock.json', 'package.json', 'shared', 'tsconfig.json'], 'top-level entries of the package');
+      assert.deepEqual(
+        top,
+        ['dist', 'functions', 'host.json', 'package-lock.json', 'package.json', 'shared', 'tsconfig.json'],
+        'top-level entries of the package',
+      );
       assert.deepEqual([...new Set(files.filter((f) => f.startsWith('dist/')).map((f) => f.split('/')[1]))].sort(), ['functions', 'shared']);
     });
   }
@@ -141,7 +163,18 @@ describe('the deployment package (.funcignore)', () => {
     assert.ok(azdExcludes('node_modules', true));
     assert.match(readFileSync(join(root, 'azure.yaml'), 'utf8'), /^ {4}remoteBuild: true$/m);
     // Paths that may not exist in this checkout, each left out by both tools.
-    for (const path of ['local.settings.json.bak-20250101', '.local/state.json', 'npm-debug.log', 'dist/functions/syncUsers.js.map', 'cert.pem', 'graph-sync-cert.pfx', 'cert-policy.json', 'node_modules/.bin/tsc', 'node_modules/.package-lock.json', 'test/helpers/.hidden']) {
+    for (const path of [
+      'local.settings.json.bak-20250101',
+      '.local/state.json',
+      'npm-debug.log',
+      'dist/functions/syncUsers.js.map',
+      'cert.pem',
+      'graph-sync-cert.pfx',
+      'cert-policy.json',
+      'node_modules/.bin/tsc',
+      'node_modules/.package-lock.json',
+      'test/helpers/.hidden',
+    ]) {
       assert.ok(azdExcludes(path, false), `azd leaves out ${path}`);
       assert.ok(coreToolsExcludes(path, false), `Core Tools leaves out ${path}`);
     }

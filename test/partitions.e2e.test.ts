@@ -26,7 +26,24 @@ describe('full mode, partitioned read', () => {
 
   it('yields exactly the users of the sequential walk, those whose name starts with a character no range names included', async () => {
     stack.graph.seed(2600);
-    const odd = ['_svc.payments', '-dash', 'Ämil.berg', 'émile', '0zero', '9nine', 'Zed.Upper', 'z', 'zzz', '~tilde', '.dot', 'a', '0', '中文', '@leading', "o'brien"];
+    const odd = [
+      '_svc.payments',
+      '-dash',
+      'Ämil.berg',
+      'émile',
+      '0zero',
+      '9nine',
+      'Zed.Upper',
+      'z',
+      'zzz',
+      '~tilde',
+      '.dot',
+      'a',
+      '0',
+      '中文',
+      '@leading',
+      "o'brien",
+    ];
     for (const name of odd) stack.graph.addUser({ userPrincipalName: `${name}@contoso.example` });
     const everyone = stack.graph.users.map((u) => u.id).sort();
 
@@ -35,14 +52,20 @@ describe('full mode, partitioned read', () => {
       applySettings(stack, { SYNC_MODE: 'full', USERS_QUEUE_NAME: queue, GRAPH_PARALLEL_READS: parallel, SYNC_MAX_REMOVALS: '10000' });
       const summary = await syncUsersHandler(timer(), testContext().context);
       const { users, markers } = await drainQueueSplit(stack.azurite.connectionString, queue);
-      assert.deepEqual(markers.map((m) => m.snapshot.users), [everyone.length]);
+      assert.deepEqual(
+        markers.map((m) => m.snapshot.users),
+        [everyone.length],
+      );
       assert.equal(summary.snapshots, everyone.length);
       return users.map((m) => m.user.id as string).sort();
     };
     const before = stack.graph.requestLog.length;
     const sequential = await read('1');
     const sequentialRequests = stack.graph.requestLog.slice(before);
-    assert.ok(sequentialRequests.every((u) => !u.includes('$filter')), 'one walk, no ranges');
+    assert.ok(
+      sequentialRequests.every((u) => !u.includes('$filter')),
+      'one walk, no ranges',
+    );
     const ranged = stack.graph.requestLog.length;
     const partitioned = await read('4');
     const rangeRequests = stack.graph.requestLog.slice(ranged).filter((u) => u.startsWith('/v1.0/users?'));
@@ -50,14 +73,26 @@ describe('full mode, partitioned read', () => {
     assert.deepEqual(sequential, everyone);
     assert.deepEqual(partitioned, everyone, 'none missed, none twice');
     assert.equal(rangeRequests.length, 37 + 0, 'one page per range here (at most 999 users each)');
-    assert.ok(rangeRequests.every((u) => u.includes('$count=true')), 'each range an advanced query');
+    assert.ok(
+      rangeRequests.every((u) => u.includes('$count=true')),
+      'each range an advanced query',
+    );
   });
 
   it('ands USER_FILTER to each range', async () => {
     stack.graph.seed(400);
-    const enabled = stack.graph.users.filter((u) => u.accountEnabled).map((u) => u.id).sort();
+    const enabled = stack.graph.users
+      .filter((u) => u.accountEnabled)
+      .map((u) => u.id)
+      .sort();
     const queue = `partitions-filter-${randomUUID().slice(0, 6)}`;
-    applySettings(stack, { SYNC_MODE: 'full', USERS_QUEUE_NAME: queue, GRAPH_PARALLEL_READS: '8', USER_FILTER: 'accountEnabled eq true', SYNC_MAX_REMOVALS: '10000' });
+    applySettings(stack, {
+      SYNC_MODE: 'full',
+      USERS_QUEUE_NAME: queue,
+      GRAPH_PARALLEL_READS: '8',
+      USER_FILTER: 'accountEnabled eq true',
+      SYNC_MAX_REMOVALS: '10000',
+    });
     await syncUsersHandler(timer(), testContext().context);
     const { users } = await drainQueueSplit(stack.azurite.connectionString, queue);
     assert.deepEqual(users.map((m) => m.user.id as string).sort(), enabled);

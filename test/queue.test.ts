@@ -30,7 +30,13 @@ describe('queue', () => {
   });
   after(() => azurite.stop());
 
-  const storage = () => ({ kind: 'connectionString' as const, connectionString: azurite.connectionString, queueEndpoint: azurite.queueEndpoint, blobEndpoint: 'http://127.0.0.1:1/unused', settingName: 'AzureWebJobsStorage' });
+  const storage = () => ({
+    kind: 'connectionString' as const,
+    connectionString: azurite.connectionString,
+    queueEndpoint: azurite.queueEndpoint,
+    blobEndpoint: 'http://127.0.0.1:1/unused',
+    settingName: 'AzureWebJobsStorage',
+  });
 
   it('creates the queue if missing, and again is harmless', async () => {
     const client = createQueueClient(storage(), 'created-here');
@@ -69,10 +75,15 @@ describe('queue', () => {
 
     // Every send fails: callers waiting for a slot must all be woken and see the failure, none left hanging.
     const failing = new QueueSender(createQueueClient(storage(), 'not-created-either', { retryOptions: { maxTries: 1 } }), 2, 'queue "not-created-either"');
-    const outcomes = await Promise.allSettled(['a', 'b', 'c', 'd', 'e'].map(async (name) => {
-      for (let i = 0; i < 10; i++) await failing.enqueue(`${name}${i}`);
-    }));
-    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected', 'rejected', 'rejected']);
+    const outcomes = await Promise.allSettled(
+      ['a', 'b', 'c', 'd', 'e'].map(async (name) => {
+        for (let i = 0; i < 10; i++) await failing.enqueue(`${name}${i}`);
+      }),
+    );
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['rejected', 'rejected', 'rejected', 'rejected', 'rejected'],
+    );
     for (const o of outcomes) assert.ok(o.status === 'rejected' && o.reason instanceof SyncError && o.reason.code === SyncErrorCodes.queueSendFailed);
     assert.equal(failing.sent, 0);
   });
@@ -100,7 +111,14 @@ describe('queue', () => {
     const client = createQueueClient(storage(), 'never-created-queue', { retryOptions: { maxTries: 1 } });
     const sender = new QueueSender(client, 2, 'queue "never-created-queue"');
     await sender.enqueue('a');
-    await assert.rejects(sender.drain(), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.queueSendFailed && /never-created-queue/.test(error.message) && /does not exist/.test(error.message));
+    await assert.rejects(
+      sender.drain(),
+      (error: unknown) =>
+        error instanceof SyncError &&
+        error.code === SyncErrorCodes.queueSendFailed &&
+        /never-created-queue/.test(error.message) &&
+        /does not exist/.test(error.message),
+    );
   });
 });
 
@@ -110,7 +128,14 @@ describe('queue with an identity that cannot sign in', () => {
     const credential = {
       getToken: () => Promise.reject(new CredentialUnavailableError('DefaultAzureCredential: no credential in the chain could get a token')),
     };
-    const storage = { kind: 'identity' as const, queueServiceUri: 'https://127.0.0.1:9/devstoreaccount1', blobServiceUri: 'https://127.0.0.1:9/devstoreaccount1', credential: undefined, clientId: undefined, settingName: 'AzureWebJobsStorage__queueServiceUri' };
+    const storage = {
+      kind: 'identity' as const,
+      queueServiceUri: 'https://127.0.0.1:9/devstoreaccount1',
+      blobServiceUri: 'https://127.0.0.1:9/devstoreaccount1',
+      credential: undefined,
+      clientId: undefined,
+      settingName: 'AzureWebJobsStorage__queueServiceUri',
+    };
     const client = createQueueClient(storage, 'users', { credential, retryOptions: { maxTries: 1 } });
     await assert.rejects(ensureQueue(client, 'queue "users" at https://127.0.0.1:9'), (error: unknown) => {
       assert.ok(error instanceof SyncError, String(error));
@@ -134,17 +159,27 @@ describe('queue with a sender-only identity', () => {
       req.resume();
       if (req.method === 'PUT') {
         res.writeHead(403, { 'content-type': 'application/xml', 'x-ms-error-code': 'AuthorizationPermissionMismatch' });
-        res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>This request is not authorized to perform this operation using this permission.</Message></Error>');
+        res.end(
+          '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>This request is not authorized to perform this operation using this permission.</Message></Error>',
+        );
         return;
       }
       res.writeHead(201, { 'content-type': 'application/xml' });
-      res.end('<?xml version="1.0" encoding="utf-8"?><QueueMessagesList><QueueMessage><MessageId>1</MessageId><InsertionTime>Sat, 21 Nov 2026 06:00:00 GMT</InsertionTime><ExpirationTime>Sat, 28 Nov 2026 06:00:00 GMT</ExpirationTime><PopReceipt>p</PopReceipt><TimeNextVisible>Sat, 21 Nov 2026 06:00:00 GMT</TimeNextVisible></QueueMessage></QueueMessagesList>');
+      res.end(
+        '<?xml version="1.0" encoding="utf-8"?><QueueMessagesList><QueueMessage><MessageId>1</MessageId><InsertionTime>Sat, 21 Nov 2026 06:00:00 GMT</InsertionTime><ExpirationTime>Sat, 28 Nov 2026 06:00:00 GMT</ExpirationTime><PopReceipt>p</PopReceipt><TimeNextVisible>Sat, 21 Nov 2026 06:00:00 GMT</TimeNextVisible></QueueMessage></QueueMessagesList>',
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     try {
       const endpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
-      const storage = { kind: 'connectionString' as const, connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from('k').toString('base64')};QueueEndpoint=${endpoint}`, queueEndpoint: endpoint, blobEndpoint: endpoint, settingName: 'AzureWebJobsStorage' };
+      const storage = {
+        kind: 'connectionString' as const,
+        connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from('k').toString('base64')};QueueEndpoint=${endpoint}`,
+        queueEndpoint: endpoint,
+        blobEndpoint: endpoint,
+        settingName: 'AzureWebJobsStorage',
+      };
       const client = createQueueClient(storage, 'users', { retryOptions: { maxTries: 1 } });
       assert.equal(await ensureQueue(client, 'users'), 'not-permitted');
       const sender = new QueueSender(client, 2, 'users');

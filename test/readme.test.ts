@@ -11,7 +11,10 @@ describe('README', () => {
   it('starts with the two contract commands', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-    const commands = firstBlock.split('\n').filter((l) => l.trim() !== '').map((l) => l.replace(/\s+#.*$/, '').trim());
+    const commands = firstBlock
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => l.replace(/\s+#.*$/, '').trim());
     assert.deepEqual(commands, ['npm ci && npm run local', 'npm test']);
   });
 
@@ -41,6 +44,9 @@ describe('README', () => {
     host.fileExists = (name) => files.has(name) || fileExists(name);
     const program = ts.createProgram([...files.keys()], { ...config.options, noEmit: true }, host);
     const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file === undefined || files.has(d.file.fileName));
-    assert.deepEqual(diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), []);
+    assert.deepEqual(
+      diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+      [],
+    );
   });
 });

@@ -19,6 +19,7 @@ describe('timer registration', () => {
     assert.equal(retry.maxRetryCount, 5);
     assert.deepEqual(retry.minimumInterval, { minutes: 1 });
     assert.deepEqual(retry.maximumInterval, { minutes: 15 });
-    for (const interval of [retry.minimumInterval, retry.maximumInterval]) assert.equal(typeof interval, 'object', 'a string such as 00:01:00 throws in the library');
+    for (const interval of [retry.minimumInterval, retry.maximumInterval])
+      assert.equal(typeof interval, 'object', 'a string such as 00:01:00 throws in the library');
   });
 });

@@ -35,7 +35,7 @@ describe('run checkpoint and resume, end to end', () => {
 
   function countIds(messages: readonly UserMessage[]): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const m of messages) counts.set((m.user['id'] as string), (counts.get((m.user['id'] as string)) ?? 0) + 1);
+    for (const m of messages) counts.set(m.user['id'] as string, (counts.get(m.user['id'] as string) ?? 0) + 1);
     return counts;
   }
 
@@ -43,7 +43,10 @@ describe('run checkpoint and resume, end to end', () => {
     const seeded = stack.graph.seed(2500);
     stack.faults.arm('graph-400@2'); // a permanent failure on page 2
     const first = testContext();
-    await assert.rejects(syncUsersHandler(timer(), first.context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest);
+    await assert.rejects(
+      syncUsersHandler(timer(), first.context),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest,
+    );
     const saved = await checkpoint();
     assert.ok(saved);
     assert.equal(saved.status, 'running');
@@ -64,9 +67,12 @@ describe('run checkpoint and resume, end to end', () => {
     const messages = await drainQueue(stack.azurite.connectionString, queue);
     const counts = countIds(messages);
     assert.equal(counts.size, 2500, 'every user delivered');
-    assert.ok([...counts.values()].every((n) => n === 1), 'no duplicates: page 2 had sent nothing');
+    assert.ok(
+      [...counts.values()].every((n) => n === 1),
+      'no duplicates: page 2 had sent nothing',
+    );
     assert.ok(messages.every((m) => m.runId === first.context.invocationId && m.messageId === messageIdOf(m)));
-    assert.deepEqual(new Set(messages.map((m) => (m.user['id'] as string))), new Set(seeded.map((u) => u.id)));
+    assert.deepEqual(new Set(messages.map((m) => m.user['id'] as string)), new Set(seeded.map((u) => u.id)));
     const done = await checkpoint();
     assert.equal(done?.status, 'finished');
     assert.equal(done?.nextLink, null);
@@ -93,7 +99,11 @@ describe('run checkpoint and resume, end to end', () => {
     const summary = await syncUsersHandler(timer(), second.context);
     assert.equal(summary.runId, first.context.invocationId);
     assert.equal(summary.users, 2000);
-    assert.ok(second.logs.some((l) => l.level === 'warning' && /saved page link .* has expired; the run reads everything again from the first page under the same runId/.test(l.text)));
+    assert.ok(
+      second.logs.some(
+        (l) => l.level === 'warning' && /saved page link .* has expired; the run reads everything again from the first page under the same runId/.test(l.text),
+      ),
+    );
     const messages = await drainQueue(stack.azurite.connectionString, queue);
     const counts = countIds(messages);
     assert.equal(counts.size, 2000);
@@ -127,7 +137,11 @@ describe('run checkpoint and resume, end to end', () => {
     // Stop as page 2 is handed to the queue: the run must finish sending it, or resend it.
     const runtime = createSyncRuntime(readSettings(process.env));
     await assert.rejects(
-      runSync(runtime, { runId: context.invocationId, runAt: new Date() }, { abortSignal: controller.signal, onProgress: (p) => p.pages === 2 && controller.abort() }),
+      runSync(
+        runtime,
+        { runId: context.invocationId, runAt: new Date() },
+        { abortSignal: controller.signal, onProgress: (p) => p.pages === 2 && controller.abort() },
+      ),
       (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.runInterrupted && /Stopped on request/.test(error.message),
     );
     const saved = await checkpoint();
@@ -153,7 +167,9 @@ describe('run checkpoint and resume, end to end', () => {
     assert.ok(pointer?.overflow);
     assert.deepEqual(pointer.user, { id: big.id });
     const stored = JSON.parse(
-      (await new ContainerClient(stack.azurite.connectionString, pointer.overflow.container).getBlockBlobClient(pointer.overflow.blob).downloadToBuffer()).toString('utf8'),
+      (
+        await new ContainerClient(stack.azurite.connectionString, pointer.overflow.container).getBlockBlobClient(pointer.overflow.blob).downloadToBuffer()
+      ).toString('utf8'),
     ) as UserStateMessage;
     assert.equal(stored.messageId, pointer.messageId);
     assert.equal(stored.user['aboutMe'], 'Zoë '.repeat(20_000));

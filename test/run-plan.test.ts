@@ -125,12 +125,22 @@ describe('planRun: no unfinished run', () => {
     assert.equal(plan.kind, 'changes');
     assert.equal(plan.snapshotReason, null);
     assert.equal(plan.run.runId, 'run-new');
-    assert.deepEqual(plan.watermark, { deltaLink, deltaFields: [...fields], deltaScope: null, members: null, knownUsers: 2500, allowanceUsed: { value: 750, runId: 'run-older' } });
+    assert.deepEqual(plan.watermark, {
+      deltaLink,
+      deltaFields: [...fields],
+      deltaScope: null,
+      members: null,
+      knownUsers: 2500,
+      allowanceUsed: { value: 750, runId: 'run-older' },
+    });
     assert.deepEqual(plan.notices, []);
   });
 
   it('a finished delta run without a delta link (e.g. after full mode) starts a first-delta snapshot', () => {
-    const plan = planRun(checkpoint({ mode: 'full', kind: 'snapshot', snapshotReason: 'full-mode', deltaLink: null, deltaFields: null }), invocation, { mode: 'delta', fields });
+    const plan = planRun(checkpoint({ mode: 'full', kind: 'snapshot', snapshotReason: 'full-mode', deltaLink: null, deltaFields: null }), invocation, {
+      mode: 'delta',
+      fields,
+    });
     assert.equal(plan.kind, 'snapshot');
     assert.equal(plan.snapshotReason, 'first-delta');
     assert.equal(plan.watermark.knownUsers, 2500);
@@ -149,8 +159,14 @@ describe('planRun: no unfinished run', () => {
 
   it('USER_FIELDS other than the delta link selects: a requested snapshot, with a notice naming USER_FIELDS', () => {
     for (const [saved, now] of [
-      [['id', 'displayName', 'mail'], ['id', 'displayName', 'mail', 'jobTitle']],
-      [['id', 'displayName', 'mail'], ['id', 'mail']],
+      [
+        ['id', 'displayName', 'mail'],
+        ['id', 'displayName', 'mail', 'jobTitle'],
+      ],
+      [
+        ['id', 'displayName', 'mail'],
+        ['id', 'mail'],
+      ],
     ] as const) {
       const plan = planRun(checkpoint({ deltaFields: saved }), invocation, { mode: 'delta', fields: now });
       assertNewRun(plan);
@@ -202,7 +218,19 @@ describe('planRun: an unfinished run', () => {
   });
 
   it('resumes a running snapshot, keeping its reason and its delta link not yet committed', () => {
-    const found = running({ kind: 'snapshot', snapshotReason: 'first-delta', deltaLink: null, deltaFields: null, deltaNext: null, pendingRemovals: [], removals: 0, snapshots: 380, upserts: 0, messages: 1, attempts: 1 });
+    const found = running({
+      kind: 'snapshot',
+      snapshotReason: 'first-delta',
+      deltaLink: null,
+      deltaFields: null,
+      deltaNext: null,
+      pendingRemovals: [],
+      removals: 0,
+      snapshots: 380,
+      upserts: 0,
+      messages: 1,
+      attempts: 1,
+    });
     const plan = planRun(found, invocation, { mode: 'delta', fields });
     assert.equal(plan.resumed, true);
     assert.equal(plan.kind, 'snapshot');
@@ -224,7 +252,15 @@ describe('planRun: an unfinished run', () => {
   });
 
   it('resumes a running full-mode run in full mode', () => {
-    const found = running({ mode: 'full', kind: 'snapshot', snapshotReason: 'full-mode', nextLink: 'https://graph.microsoft.com/v1.0/users?$skiptoken=p3', pendingRemovals: [], removals: 0, pages: 2 });
+    const found = running({
+      mode: 'full',
+      kind: 'snapshot',
+      snapshotReason: 'full-mode',
+      nextLink: 'https://graph.microsoft.com/v1.0/users?$skiptoken=p3',
+      pendingRemovals: [],
+      removals: 0,
+      pages: 2,
+    });
     const plan = planRun(found, invocation, { mode: 'full', fields });
     assert.equal(plan.resumed, true);
     assert.equal(plan.run.runId, 'run-old');
@@ -259,20 +295,58 @@ describe('planRun: an unfinished run', () => {
 
   it('walks a held snapshot (its sweep was held) again from the first page, same run, same reason, whatever the delta link', () => {
     for (const mode of ['delta', 'full'] as const) {
-      const plan = planRun(held({ mode, kind: 'snapshot', snapshotReason: mode === 'full' ? 'full-mode' : 'resync', deltaLink: null, heldRemovals: 40 }), invocation, { mode, fields });
-      assert.deepEqual([plan.resumed, plan.run.runId, plan.kind, plan.snapshotReason, plan.walk, plan.nextLink], [true, 'run-old', 'snapshot', mode === 'full' ? 'full-mode' : 'resync', 2, undefined], mode);
+      const plan = planRun(
+        held({ mode, kind: 'snapshot', snapshotReason: mode === 'full' ? 'full-mode' : 'resync', deltaLink: null, heldRemovals: 40 }),
+        invocation,
+        { mode, fields },
+      );
+      assert.deepEqual(
+        [plan.resumed, plan.run.runId, plan.kind, plan.snapshotReason, plan.walk, plan.nextLink],
+        [true, 'run-old', 'snapshot', mode === 'full' ? 'full-mode' : 'resync', 2, undefined],
+        mode,
+      );
       assert.match(plan.notices[0] ?? '', /held back by the mass-deletion guard \(40 removals\); it reads every user again/);
     }
   });
 
   it('does not carry on an unfinished run when SYNC_MODE changed, or a full run is asked for: a new snapshot covers it', () => {
     const cases: [string, RunCheckpoint, { mode: 'delta' | 'full'; forceFull?: boolean }, 'full-mode' | 'requested', RegExp][] = [
-      ['running delta, now full', running(), { mode: 'full' }, 'full-mode', /^The unfinished run run-old \(delta mode\) is not carried on: SYNC_MODE is now full;/],
-      ['running delta, --full', running(), { mode: 'delta', forceFull: true }, 'requested', /^The unfinished run run-old \(delta mode\) is not carried on: a full run was asked for;/],
-      ['running full, now delta', running({ mode: 'full', kind: 'snapshot', snapshotReason: 'full-mode' }), { mode: 'delta' }, 'requested', /^The unfinished run run-old \(full mode\) is not carried on: SYNC_MODE is now delta;/],
-      ['running full, --full', running({ mode: 'full', kind: 'snapshot', snapshotReason: 'full-mode' }), { mode: 'full', forceFull: true }, 'full-mode', /^The unfinished run run-old \(full mode\) is not carried on: a full run was asked for;/],
+      [
+        'running delta, now full',
+        running(),
+        { mode: 'full' },
+        'full-mode',
+        /^The unfinished run run-old \(delta mode\) is not carried on: SYNC_MODE is now full;/,
+      ],
+      [
+        'running delta, --full',
+        running(),
+        { mode: 'delta', forceFull: true },
+        'requested',
+        /^The unfinished run run-old \(delta mode\) is not carried on: a full run was asked for;/,
+      ],
+      [
+        'running full, now delta',
+        running({ mode: 'full', kind: 'snapshot', snapshotReason: 'full-mode' }),
+        { mode: 'delta' },
+        'requested',
+        /^The unfinished run run-old \(full mode\) is not carried on: SYNC_MODE is now delta;/,
+      ],
+      [
+        'running full, --full',
+        running({ mode: 'full', kind: 'snapshot', snapshotReason: 'full-mode' }),
+        { mode: 'full', forceFull: true },
+        'full-mode',
+        /^The unfinished run run-old \(full mode\) is not carried on: a full run was asked for;/,
+      ],
       ['held delta, now full', held(), { mode: 'full' }, 'full-mode', /^The held run run-old \(delta mode\) is not carried on: SYNC_MODE is now full;/],
-      ['held delta, --full', held(), { mode: 'delta', forceFull: true }, 'requested', /^The held run run-old \(delta mode\) is not carried on: a full run was asked for;/],
+      [
+        'held delta, --full',
+        held(),
+        { mode: 'delta', forceFull: true },
+        'requested',
+        /^The held run run-old \(delta mode\) is not carried on: a full run was asked for;/,
+      ],
     ];
     for (const [name, found, options, reason, notice] of cases) {
       const plan = planRun(found, invocation, { ...options, fields });
@@ -326,7 +400,10 @@ describe('planRun: an unfinished run', () => {
     for (const mode of ['delta', 'full'] as const) {
       const plan = planRun(running({ mode }), invocation, { mode, fields: [...fields, 'jobTitle'] });
       assert.deepEqual([plan.resumed, plan.run.runId, plan.kind], [false, 'run-new', 'snapshot'], mode);
-      assert.ok(plan.notices.some((n) => /is not carried on: USER_FIELDS changed since it started/.test(n)), plan.notices.join('\n'));
+      assert.ok(
+        plan.notices.some((n) => /is not carried on: USER_FIELDS changed since it started/.test(n)),
+        plan.notices.join('\n'),
+      );
     }
   });
 });
@@ -339,7 +416,12 @@ describe('parseCheckpoint', () => {
   });
 
   it('reads back what was written, whole', () => {
-    for (const cp of [complete, checkpoint(), held(), checkpoint({ deltaLink: null, deltaFields: null, knownUsers: null, allowanceUsed: null, kind: 'snapshot', snapshotReason: 'resync' })]) {
+    for (const cp of [
+      complete,
+      checkpoint(),
+      held(),
+      checkpoint({ deltaLink: null, deltaFields: null, knownUsers: null, allowanceUsed: null, kind: 'snapshot', snapshotReason: 'resync' }),
+    ]) {
       assert.deepEqual(parseCheckpoint(JSON.stringify(cp)), cp);
     }
   });
@@ -403,7 +485,9 @@ describe('planRun: scope (SYNC_GROUP_ID, USER_FILTER)', () => {
   });
 
   it('reads checkpoints written before scope existed as every-user ones', () => {
-    const old = Object.fromEntries(Object.entries(checkpoint()).filter(([key]) => !['scope', 'deltaScope', 'members', 'membersNext', 'partitions'].includes(key)));
+    const old = Object.fromEntries(
+      Object.entries(checkpoint()).filter(([key]) => !['scope', 'deltaScope', 'members', 'membersNext', 'partitions'].includes(key)),
+    );
     const parsed = parseCheckpoint(JSON.stringify(old));
     assert.ok(parsed);
     assert.equal(parsed.scope, null);

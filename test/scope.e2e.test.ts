@@ -59,11 +59,20 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       const { users: sent, markers } = await drain();
       assert.deepEqual(set(sent.map((m) => m.user.id as string)), set(members));
       assert.ok(sent.every((m) => m.type === 'user.snapshot'));
-      assert.deepEqual(markers.map((m) => m.snapshot.users), [1000]);
+      assert.deepEqual(
+        markers.map((m) => m.snapshot.users),
+        [1000],
+      );
       const requests = stack.graph.requestLog.slice(before).filter((u) => u.includes('/transitiveMembers/'));
       assert.equal(requests.length, 2);
-      assert.match(requests[0] ?? '', /^\/v1\.0\/groups\/[0-9a-f-]+\/transitiveMembers\/microsoft\.graph\.user\?\$select=id,displayName,mail,jobTitle&\$top=999&\$count=true$/);
-      assert.ok(logs.some((l) => l.text.includes(`scope: the members of group ${parent}`)), 'the summary names the scope');
+      assert.match(
+        requests[0] ?? '',
+        /^\/v1\.0\/groups\/[0-9a-f-]+\/transitiveMembers\/microsoft\.graph\.user\?\$select=id,displayName,mail,jobTitle&\$top=999&\$count=true$/,
+      );
+      assert.ok(
+        logs.some((l) => l.text.includes(`scope: the members of group ${parent}`)),
+        'the summary names the scope',
+      );
     });
 
     it('USER_FILTER reads /users with the filter; ne, not and endsWith go as advanced queries', async () => {
@@ -88,21 +97,30 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       stack.graph.seed(10);
       applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: fields, SYNC_MODE: 'full', USER_FILTER: "contains(displayName,'a')" });
       const { context, logs } = testContext();
-      await assert.rejects(syncUsersHandler(timer(), context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.userFilterRefused);
+      await assert.rejects(
+        syncUsersHandler(timer(), context),
+        (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.userFilterRefused,
+      );
       assert.ok(logs.some((l) => /Sync failed \[USER_FILTER_REFUSED\]: Microsoft Graph refused USER_FILTER \(400 /.test(l.text)));
     });
 
     it('a group Graph does not know fails with GROUP_NOT_FOUND', async () => {
       const missing = randomUUID();
       applySettings(stack, { USERS_QUEUE_NAME: queue, SYNC_MODE: 'full', SYNC_GROUP_ID: missing });
-      await assert.rejects(syncUsersHandler(timer(), testContext().context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.groupNotFound && error.message.includes(missing));
+      await assert.rejects(
+        syncUsersHandler(timer(), testContext().context),
+        (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.groupNotFound && error.message.includes(missing),
+      );
     });
   });
 
   it('delta mode refuses USER_FILTER before reading anything, suggesting a group', async () => {
     applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FILTER: 'accountEnabled eq true' });
     const before = stack.graph.counters.requests;
-    await assert.rejects(syncUsersHandler(timer(), testContext().context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.settingsInvalid && /SYNC_GROUP_ID/.test(error.message));
+    await assert.rejects(
+      syncUsersHandler(timer(), testContext().context),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.settingsInvalid && /SYNC_GROUP_ID/.test(error.message),
+    );
     assert.equal(stack.graph.counters.requests, before);
   });
 
@@ -116,14 +134,17 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       assert.deepEqual([first.kind, first.snapshotReason, first.snapshots, first.deltaLinkAdvanced], ['snapshot', 'first-delta', 400, true]);
       const snapshot = await drain();
       assert.deepEqual(set(snapshot.users.map((m) => m.user.id as string)), set(members));
-      assert.deepEqual(snapshot.markers.map((m) => m.snapshot.users), [400]);
+      assert.deepEqual(
+        snapshot.markers.map((m) => m.snapshot.users),
+        [400],
+      );
       const saved = await checkpoint();
       assert.ok(saved?.members !== null && saved?.members !== undefined, 'the membership is committed with the delta link');
       assert.equal(saved.deltaScope, `group=${parent}`);
       const blob = new ContainerClient(stack.azurite.connectionString, 'sync-state').getBlockBlobClient(saved.members);
       assert.equal((await blob.getProperties()).contentLength, 400 * bytesPerMember);
 
-      const [memberUpdated, memberSoft, leaverDirect, leaverNested, , ] = members;
+      const [memberUpdated, memberSoft, leaverDirect, leaverNested, ,] = members;
       const [outsiderUpdated, outsiderDeleted, joinerDirect, joinerNested] = users.slice(400).map((u) => u.id);
       assert.ok(memberUpdated && memberSoft && leaverDirect && leaverNested && outsiderUpdated && outsiderDeleted && joinerDirect && joinerNested);
       stack.graph.updateUser(memberUpdated, { jobTitle: 'Head of Collections' });
@@ -176,7 +197,10 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       await drain();
       for (const u of users.slice(0, 60)) stack.graph.removeMember(group, u.id);
 
-      await assert.rejects(syncUsersHandler(timer(), testContext().context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld && error.details['removals'] === 60);
+      await assert.rejects(
+        syncUsersHandler(timer(), testContext().context),
+        (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld && error.details['removals'] === 60,
+      );
       assert.equal((await drain()).users.length, 0, 'no removal sent');
       assert.equal((await checkpoint())?.status, 'held');
 
@@ -202,14 +226,20 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       assert.deepEqual([resync.kind, resync.snapshotReason, resync.snapshots], ['snapshot', 'resync', 121]);
       const { users: sent, markers } = await drain();
       assert.deepEqual(set(sent.map((m) => m.user.id as string)), set(stack.graph.transitiveUserIds(group)));
-      assert.deepEqual(markers.map((m) => m.snapshot.users), [121]);
+      assert.deepEqual(
+        markers.map((m) => m.snapshot.users),
+        [121],
+      );
       assert.ok(logs.some((l) => l.level === 'warning' && /full snapshot instead/.test(l.text)));
 
       stack.graph.updateUser(users[5]?.id ?? '', { jobTitle: 'Resynced' });
       stack.graph.updateUser(users[300]?.id ?? '', { jobTitle: 'Outside' });
       const next = await syncUsersHandler(timer(), testContext().context);
       assert.deepEqual([next.kind, next.upserts, next.removals], ['changes', 1, 0]);
-      assert.deepEqual((await drain()).users.map((m) => m.user.id), [users[5]?.id]);
+      assert.deepEqual(
+        (await drain()).users.map((m) => m.user.id),
+        [users[5]?.id],
+      );
     });
 
     it('a dry run under a group reports joiners and leavers and writes nothing', async () => {

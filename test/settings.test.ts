@@ -1,7 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SyncErrorCodes, scrub } from '../shared/errors';
-import { MicrosoftHosts, SettingDefaults, SettingNames, SettingsError, allSettingNames, blobEndpointOf, describeScope, describeThreshold, needsAdvancedQuery, parseRemovalLimit, queueEndpointOf, readSettings, removalThreshold, scopeKey, type SyncSettings } from '../shared/settings';
+import {
+  MicrosoftHosts,
+  SettingDefaults,
+  SettingNames,
+  SettingsError,
+  allSettingNames,
+  blobEndpointOf,
+  describeScope,
+  describeThreshold,
+  needsAdvancedQuery,
+  parseRemovalLimit,
+  queueEndpointOf,
+  readSettings,
+  removalThreshold,
+  scopeKey,
+  type SyncSettings,
+} from '../shared/settings';
 
 const valid = {
   GRAPH_TENANT_ID: 'contoso.onmicrosoft.com',
@@ -28,12 +44,18 @@ function problemsOf(env: Record<string, string | undefined>): readonly string[] 
 
 describe('readSettings', () => {
   it('the error says where the values were read from: the caller names the source', () => {
-    assert.throws(() => readSettings({ ...valid, GRAPH_CLIENT_ID: 'x' }, { source: 'local.settings.json (--settings)' }), (error: unknown) => {
-      assert.ok(error instanceof SettingsError);
-      assert.equal(error.source, 'local.settings.json (--settings)');
-      assert.match(error.message, /^Invalid settings \(1\), read from local\.settings\.json \(--settings\); fix them there:\n {2}- GRAPH_CLIENT_ID "x" is not a GUID/);
-      return true;
-    });
+    assert.throws(
+      () => readSettings({ ...valid, GRAPH_CLIENT_ID: 'x' }, { source: 'local.settings.json (--settings)' }),
+      (error: unknown) => {
+        assert.ok(error instanceof SettingsError);
+        assert.equal(error.source, 'local.settings.json (--settings)');
+        assert.match(
+          error.message,
+          /^Invalid settings \(1\), read from local\.settings\.json \(--settings\); fix them there:\n {2}- GRAPH_CLIENT_ID "x" is not a GUID/,
+        );
+        return true;
+      },
+    );
     assert.match(settingsErrorOf({ ...valid, GRAPH_CLIENT_ID: 'x' }).message, /^Invalid settings \(1\), read from the environment variables; fix them there:/);
   });
 
@@ -162,27 +184,60 @@ describe('readSettings', () => {
       return storage.kind === 'identity' ? storage.blobServiceUri : '';
     };
     // __accountName fills whichever service URI is not given.
-    assert.equal(blobOf({ AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net', AzureWebJobsStorage__accountName: 'stsync' }), 'https://stsync.blob.core.windows.net');
-    assert.equal(blobOf({ AzureWebJobsStorage__blobServiceUri: 'https://stsync.blob.core.windows.net/', AzureWebJobsStorage__accountName: 'stsync' }), 'https://stsync.blob.core.windows.net');
+    assert.equal(
+      blobOf({ AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net', AzureWebJobsStorage__accountName: 'stsync' }),
+      'https://stsync.blob.core.windows.net',
+    );
+    assert.equal(
+      blobOf({ AzureWebJobsStorage__blobServiceUri: 'https://stsync.blob.core.windows.net/', AzureWebJobsStorage__accountName: 'stsync' }),
+      'https://stsync.blob.core.windows.net',
+    );
     // __accountName means the public cloud (as for the Functions host): another cloud needs both URIs.
-    assert.match(problemsOf({ ...base, AzureWebJobsStorage__blobServiceUri: 'https://stsync.blob.core.usgovcloudapi.net', AzureWebJobsStorage__accountName: 'stsync' })[0] ?? '', /^AzureWebJobsStorage__blobServiceUri .* is not in the queue's storage account/);
+    assert.match(
+      problemsOf({
+        ...base,
+        AzureWebJobsStorage__blobServiceUri: 'https://stsync.blob.core.usgovcloudapi.net',
+        AzureWebJobsStorage__accountName: 'stsync',
+      })[0] ?? '',
+      /^AzureWebJobsStorage__blobServiceUri .* is not in the queue's storage account/,
+    );
     // A private endpoint or custom domain: no account check between differently shaped hosts.
-    assert.equal(blobOf({ AzureWebJobsStorage__queueServiceUri: 'https://queue.contoso.example', AzureWebJobsStorage__blobServiceUri: 'https://blob.contoso.example' }), 'https://blob.contoso.example');
+    assert.equal(
+      blobOf({ AzureWebJobsStorage__queueServiceUri: 'https://queue.contoso.example', AzureWebJobsStorage__blobServiceUri: 'https://blob.contoso.example' }),
+      'https://blob.contoso.example',
+    );
 
-    const problems = problemsOf({ ...base, AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net', AzureWebJobsStorage__credential: 'managedidentity' });
+    const problems = problemsOf({
+      ...base,
+      AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net',
+      AzureWebJobsStorage__credential: 'managedidentity',
+    });
     assert.equal(problems.length, 1, problems.join('\n'));
     assert.match(problems[0] ?? '', /^AzureWebJobsStorage__blobServiceUri is missing/);
     assert.match(problems[0] ?? '', /e\.g\. AzureWebJobsStorage__blobServiceUri=https:\/\/<account>\.blob\.core\.windows\.net/);
     assert.match(problems[0] ?? '', /for this queue: https:\/\/stsync\.blob\.core\.windows\.net/);
 
-    const other = problemsOf({ ...base, AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net', AzureWebJobsStorage__blobServiceUri: 'https://stother.blob.core.windows.net' });
+    const other = problemsOf({
+      ...base,
+      AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net',
+      AzureWebJobsStorage__blobServiceUri: 'https://stother.blob.core.windows.net',
+    });
     assert.equal(other.length, 1);
-    assert.match(other[0] ?? '', /^AzureWebJobsStorage__blobServiceUri .*same account, e\.g\. AzureWebJobsStorage__blobServiceUri=https:\/\/stsync\.blob\.core\.windows\.net$/);
+    assert.match(
+      other[0] ?? '',
+      /^AzureWebJobsStorage__blobServiceUri .*same account, e\.g\. AzureWebJobsStorage__blobServiceUri=https:\/\/stsync\.blob\.core\.windows\.net$/,
+    );
   });
 
   it('finds the queue endpoint of each connection string form, without the key', () => {
-    assert.equal(queueEndpointOf('DefaultEndpointsProtocol=https;AccountName=stsync;AccountKey=abc==;EndpointSuffix=core.usgovcloudapi.net'), 'https://stsync.queue.core.usgovcloudapi.net');
-    assert.equal(queueEndpointOf('AccountName=devstoreaccount1;AccountKey=k==;QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1;'), 'http://127.0.0.1:4321/devstoreaccount1');
+    assert.equal(
+      queueEndpointOf('DefaultEndpointsProtocol=https;AccountName=stsync;AccountKey=abc==;EndpointSuffix=core.usgovcloudapi.net'),
+      'https://stsync.queue.core.usgovcloudapi.net',
+    );
+    assert.equal(
+      queueEndpointOf('AccountName=devstoreaccount1;AccountKey=k==;QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1;'),
+      'http://127.0.0.1:4321/devstoreaccount1',
+    );
     assert.equal(queueEndpointOf('AccountName=stsync;EndpointSuffix=core.windows.net'), undefined);
     // Storage takes no user info: such an endpoint is refused, not returned (it would be shown in messages).
     assert.equal(queueEndpointOf('AccountKey=k==;QueueEndpoint=https://u:SecretPw@stsync.queue.core.windows.net'), undefined);
@@ -196,10 +251,19 @@ describe('readSettings', () => {
       [`DefaultEndpointsProtocol=https;AccountName=stsync;AccountKey=${key};EndpointSuffix=core.windows.net`, 'https://stsync.blob.core.windows.net'],
       [`DefaultEndpointsProtocol=https;AccountName=stsync;AccountKey=${key};EndpointSuffix=core.chinacloudapi.cn`, 'https://stsync.blob.core.chinacloudapi.cn'],
       [`AccountName=stsync;AccountKey=${key}`, 'https://stsync.blob.core.windows.net'],
-      [`DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};BlobEndpoint=http://127.0.0.1:4320/devstoreaccount1;QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1;`, 'http://127.0.0.1:4320/devstoreaccount1'],
-      [`BlobEndpoint=https://stsync.blob.core.windows.net/;QueueEndpoint=https://stsync.queue.core.windows.net/;SharedAccessSignature=sv=2024-11-04&sig=${key}`, 'https://stsync.blob.core.windows.net'],
+      [
+        `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};BlobEndpoint=http://127.0.0.1:4320/devstoreaccount1;QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1;`,
+        'http://127.0.0.1:4320/devstoreaccount1',
+      ],
+      [
+        `BlobEndpoint=https://stsync.blob.core.windows.net/;QueueEndpoint=https://stsync.queue.core.windows.net/;SharedAccessSignature=sv=2024-11-04&sig=${key}`,
+        'https://stsync.blob.core.windows.net',
+      ],
       // An explicit QueueEndpoint with an AccountName: the blob endpoint is derived from the account.
-      [`DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1`, 'http://devstoreaccount1.blob.core.windows.net'],
+      [
+        `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1`,
+        'http://devstoreaccount1.blob.core.windows.net',
+      ],
       [`AccountKey=${key};QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1`, undefined],
       [`AccountKey=${key};QueueEndpoint=http://127.0.0.1:4321/x;BlobEndpoint=not a url`, undefined],
       [`AccountKey=${key};BlobEndpoint=https://u:SecretPw@stsync.blob.core.windows.net`, undefined],
@@ -215,7 +279,10 @@ describe('readSettings', () => {
 
   it('gives a connection string its blob endpoint, or says a BlobEndpoint is needed for the run state', () => {
     const key = 'SuperSecretKey0123456789==';
-    const withBlob = readSettings({ ...valid, AzureWebJobsStorage: `AccountName=devstoreaccount1;AccountKey=${key};QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1;BlobEndpoint=http://127.0.0.1:4320/devstoreaccount1` }).storage;
+    const withBlob = readSettings({
+      ...valid,
+      AzureWebJobsStorage: `AccountName=devstoreaccount1;AccountKey=${key};QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1;BlobEndpoint=http://127.0.0.1:4320/devstoreaccount1`,
+    }).storage;
     assert.equal(withBlob.kind === 'connectionString' ? withBlob.blobEndpoint : '', 'http://127.0.0.1:4320/devstoreaccount1');
     const problems = problemsOf({ ...valid, AzureWebJobsStorage: `AccountKey=${key};QueueEndpoint=http://127.0.0.1:4321/devstoreaccount1` });
     assert.equal(problems.length, 1);
@@ -250,7 +317,13 @@ describe('readSettings', () => {
     assert.equal(SettingNames.storageBlobServiceUri, 'AzureWebJobsStorage__blobServiceUri');
     assert.equal(new Set(allSettingNames).size, allSettingNames.length);
     assert.deepEqual(
-      [SettingDefaults.graphRequestTimeoutSeconds, SettingDefaults.retryBudgetSeconds, SettingDefaults.stateContainer, SettingDefaults.overflowContainer, SettingDefaults.allowedHosts],
+      [
+        SettingDefaults.graphRequestTimeoutSeconds,
+        SettingDefaults.retryBudgetSeconds,
+        SettingDefaults.stateContainer,
+        SettingDefaults.overflowContainer,
+        SettingDefaults.allowedHosts,
+      ],
       [100, 600, 'sync-state', 'users-overflow', ''],
     );
   });
@@ -264,11 +337,22 @@ describe('readSettings: new settings', () => {
     ]) {
       const problems = problemsOf({ ...valid, AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...extra });
       assert.equal(problems.length, 1, problems.join('\n'));
-      assert.match(problems[0] ?? '', /^AzureWebJobsStorage \(a connection string\) and AzureWebJobsStorage__\w+.* are both set; the connection string would win/);
+      assert.match(
+        problems[0] ?? '',
+        /^AzureWebJobsStorage \(a connection string\) and AzureWebJobsStorage__\w+.* are both set; the connection string would win/,
+      );
       assert.match(problems[0] ?? '', /remove AzureWebJobsStorage to use the identity-based connection/);
     }
     // Blank identity settings, as local.settings.json.example has them, are not set.
-    assert.equal(readSettings({ ...valid, AzureWebJobsStorage: 'UseDevelopmentStorage=true', AzureWebJobsStorage__queueServiceUri: '', AzureWebJobsStorage__credential: ' ' }).storage.kind, 'connectionString');
+    assert.equal(
+      readSettings({
+        ...valid,
+        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+        AzureWebJobsStorage__queueServiceUri: '',
+        AzureWebJobsStorage__credential: ' ',
+      }).storage.kind,
+      'connectionString',
+    );
   });
 
   it('reads the Graph request timeout and the retry budget in seconds, as milliseconds', () => {
@@ -278,8 +362,14 @@ describe('readSettings: new settings', () => {
     const bounds = readSettings({ ...valid, GRAPH_REQUEST_TIMEOUT_SECONDS: '600', SYNC_RETRY_BUDGET_SECONDS: '1' });
     assert.equal(bounds.graphRequestTimeoutMs, 600_000);
     assert.equal(bounds.retryBudgetMs, 1_000);
-    assert.match(problemsOf({ ...valid, GRAPH_REQUEST_TIMEOUT_SECONDS: '601' })[0] ?? '', /^GRAPH_REQUEST_TIMEOUT_SECONDS "601" must be a whole number of seconds from 1 to 600, e\.g\. GRAPH_REQUEST_TIMEOUT_SECONDS=100$/);
-    assert.match(problemsOf({ ...valid, SYNC_RETRY_BUDGET_SECONDS: '0' })[0] ?? '', /^SYNC_RETRY_BUDGET_SECONDS "0" must be a whole number of seconds from 1 to 86400, e\.g\. SYNC_RETRY_BUDGET_SECONDS=600$/);
+    assert.match(
+      problemsOf({ ...valid, GRAPH_REQUEST_TIMEOUT_SECONDS: '601' })[0] ?? '',
+      /^GRAPH_REQUEST_TIMEOUT_SECONDS "601" must be a whole number of seconds from 1 to 600, e\.g\. GRAPH_REQUEST_TIMEOUT_SECONDS=100$/,
+    );
+    assert.match(
+      problemsOf({ ...valid, SYNC_RETRY_BUDGET_SECONDS: '0' })[0] ?? '',
+      /^SYNC_RETRY_BUDGET_SECONDS "0" must be a whole number of seconds from 1 to 86400, e\.g\. SYNC_RETRY_BUDGET_SECONDS=600$/,
+    );
   });
 
   it('reads the state and overflow containers', () => {
@@ -288,15 +378,24 @@ describe('readSettings: new settings', () => {
     assert.equal(s.overflowContainer, 'big-users');
     // The queue and a container may share a name: they are different services.
     assert.equal(readSettings({ ...valid, USERS_QUEUE_NAME: 'users', USERS_OVERFLOW_CONTAINER: 'users' }).overflowContainer, 'users');
-    assert.match(problemsOf({ ...valid, SYNC_STATE_CONTAINER: 'Sync-State' })[0] ?? '', /^SYNC_STATE_CONTAINER "Sync-State" is not a valid blob container name \(it has uppercase letters\).*e\.g\. SYNC_STATE_CONTAINER=sync-state$/);
-    assert.match(problemsOf({ ...valid, USERS_OVERFLOW_CONTAINER: 'sync-state' })[0] ?? '', /^USERS_OVERFLOW_CONTAINER "sync-state" is the container SYNC_STATE_CONTAINER already uses/);
+    assert.match(
+      problemsOf({ ...valid, SYNC_STATE_CONTAINER: 'Sync-State' })[0] ?? '',
+      /^SYNC_STATE_CONTAINER "Sync-State" is not a valid blob container name \(it has uppercase letters\).*e\.g\. SYNC_STATE_CONTAINER=sync-state$/,
+    );
+    assert.match(
+      problemsOf({ ...valid, USERS_OVERFLOW_CONTAINER: 'sync-state' })[0] ?? '',
+      /^USERS_OVERFLOW_CONTAINER "sync-state" is the container SYNC_STATE_CONTAINER already uses/,
+    );
   });
 
   it('reads SYNC_ALLOWED_HOSTS as lowercase hostnames, without duplicates', () => {
     const s = readSettings({ ...valid, SYNC_ALLOWED_HOSTS: ' Login.Example.org , graph.example.org,login.example.org,,10.0.0.5,[fd00::1]' });
     assert.deepEqual(s.allowedHosts, ['login.example.org', 'graph.example.org', '10.0.0.5', '[fd00::1]']);
     const [problem] = problemsOf({ ...valid, SYNC_ALLOWED_HOSTS: 'login.example.org,*.example.org,https://graph.example.org' });
-    assert.match(problem ?? '', /^SYNC_ALLOWED_HOSTS .*\("\*\.example\.org", "https:\/\/graph\.example\.org"\); wildcards are not supported.*without https:\/\/, port or path, e\.g\. SYNC_ALLOWED_HOSTS=/);
+    assert.match(
+      problem ?? '',
+      /^SYNC_ALLOWED_HOSTS .*\("\*\.example\.org", "https:\/\/graph\.example\.org"\); wildcards are not supported.*without https:\/\/, port or path, e\.g\. SYNC_ALLOWED_HOSTS=/,
+    );
   });
 
   it('treats an empty or blank optional setting as unset', () => {
@@ -329,7 +428,12 @@ describe('readSettings: hosts that receive secrets', () => {
   it("accepts every Microsoft cloud's hosts", () => {
     for (const host of MicrosoftHosts.authority) assert.equal(readSettings({ ...valid, AUTHORITY_HOST: `https://${host}` }).authorityHost, `https://${host}`);
     for (const host of MicrosoftHosts.graph) assert.equal(readSettings({ ...valid, GRAPH_BASE_URL: `https://${host}/` }).graphBaseUrl, `https://${host}`);
-    for (const suffix of MicrosoftHosts.keyVaultSuffixes) assert.deepEqual(readSettings({ ...valid, KEY_VAULT_URL: `https://kv-sync-01.${suffix}/` }).credential, { mode: 'secret', keyVaultUrl: `https://kv-sync-01.${suffix}`, secretName: 'graph-client-secret' });
+    for (const suffix of MicrosoftHosts.keyVaultSuffixes)
+      assert.deepEqual(readSettings({ ...valid, KEY_VAULT_URL: `https://kv-sync-01.${suffix}/` }).credential, {
+        mode: 'secret',
+        keyVaultUrl: `https://kv-sync-01.${suffix}`,
+        secretName: 'graph-client-secret',
+      });
     // Hostnames are case-insensitive; URL lowercases them.
     assert.equal(readSettings({ ...valid, AUTHORITY_HOST: 'https://LOGIN.MicrosoftOnline.US' }).authorityHost, 'https://login.microsoftonline.us');
   });
@@ -375,8 +479,16 @@ describe('readSettings: hosts that receive secrets', () => {
     });
     assert.deepEqual([s.authorityHost, s.graphBaseUrl, vaultOf(s)], ['https://login.example.org:8443', 'https://graph.example.org', 'https://kv.example.org']);
     // Exact match: neither a parent domain nor a sibling is enough.
-    const problems = problemsOf({ ...valid, SYNC_ALLOWED_HOSTS: 'example.org,login.example.org', AUTHORITY_HOST: 'https://sts.example.org', GRAPH_BASE_URL: 'https://x.login.example.org' });
-    assert.deepEqual(problems.map((p) => p.split(' ')[0]), ['AUTHORITY_HOST', 'GRAPH_BASE_URL']);
+    const problems = problemsOf({
+      ...valid,
+      SYNC_ALLOWED_HOSTS: 'example.org,login.example.org',
+      AUTHORITY_HOST: 'https://sts.example.org',
+      GRAPH_BASE_URL: 'https://x.login.example.org',
+    });
+    assert.deepEqual(
+      problems.map((p) => p.split(' ')[0]),
+      ['AUTHORITY_HOST', 'GRAPH_BASE_URL'],
+    );
   });
 
   it('refuses a URL with a user name or password without showing the password', () => {
@@ -386,7 +498,9 @@ describe('readSettings: hosts that receive secrets', () => {
       ['GRAPH_BASE_URL', 'https://:hunter2pw@graph.microsoft.com'],
       ['AzureWebJobsStorage__blobServiceUri', 'https://st:hunter2pw@stsync.blob.core.windows.net'],
     ] as const) {
-      const env = name.startsWith('AzureWebJobsStorage') ? { ...valid, AzureWebJobsStorage: undefined, AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net', [name]: value } : { ...valid, [name]: value };
+      const env = name.startsWith('AzureWebJobsStorage')
+        ? { ...valid, AzureWebJobsStorage: undefined, AzureWebJobsStorage__queueServiceUri: 'https://stsync.queue.core.windows.net', [name]: value }
+        : { ...valid, [name]: value };
       const error = settingsErrorOf(env);
       assert.equal(error.problems.length, 1, error.problems.join('\n'));
       assert.match(error.problems[0] ?? '', new RegExp(`^${name} "https://[a-z.-]+/?" carries a user name or password \\(left out here\\)`));
@@ -410,7 +524,10 @@ describe('readSettings: schedule and fields', () => {
 
   it('refuses Graph property names that differ only in case, drops exact duplicates', () => {
     const [problem = ''] = problemsOf({ ...valid, USER_FIELDS: 'mail,displayName,Mail' });
-    assert.match(problem, /^USER_FIELDS "mail,displayName,Mail" names the same property more than once in different case \("mail" and "Mail"\); Graph property names are case-insensitive/);
+    assert.match(
+      problem,
+      /^USER_FIELDS "mail,displayName,Mail" names the same property more than once in different case \("mail" and "Mail"\); Graph property names are case-insensitive/,
+    );
     assert.match(problemsOf({ ...valid, USER_FIELDS: 'id,ID' })[0] ?? '', /"id" and "ID"/);
     assert.deepEqual(readSettings({ ...valid, USER_FIELDS: 'Id,mail,mail' }).userFields, ['id', 'mail']);
   });
@@ -496,24 +613,61 @@ describe('readSettings fuzz: one clear problem per bad setting', () => {
     ['SYNC_ALLOWED_HOSTS', { SYNC_ALLOWED_HOSTS: 'login.example.org:8443' }, /hostname only/],
     ['SYNC_ALLOWED_HOSTS', { SYNC_ALLOWED_HOSTS: 'bad_host,-x.example,a..b' }, /"bad_host", "-x\.example", "a\.\.b"/],
     ['AzureWebJobsStorage', { AzureWebJobsStorage: 'AccountName=x;NotAKey=SuperSecretValue==' }, /queue endpoint/, 'SuperSecretValue'],
-    ['AzureWebJobsStorage', { AzureWebJobsStorage: `AccountKey=${key};QueueEndpoint=http://127.0.0.1:1/devstoreaccount1` }, /BlobEndpoint is needed for the run state/, key],
-    ['AzureWebJobsStorage', { AzureWebJobsStorage: `AccountKey=${key};QueueEndpoint=http://127.0.0.1:1/x;BlobEndpoint=not a url` }, /BlobEndpoint that is not a usable URL/, key],
-    ['AzureWebJobsStorage', { AzureWebJobsStorage: `AccountName=stsync;AccountKey=${key};QueueEndpoint=https://u:SecretPw2@stsync.queue.core.windows.net` }, /queue endpoint/, 'SecretPw2'],
+    [
+      'AzureWebJobsStorage',
+      { AzureWebJobsStorage: `AccountKey=${key};QueueEndpoint=http://127.0.0.1:1/devstoreaccount1` },
+      /BlobEndpoint is needed for the run state/,
+      key,
+    ],
+    [
+      'AzureWebJobsStorage',
+      { AzureWebJobsStorage: `AccountKey=${key};QueueEndpoint=http://127.0.0.1:1/x;BlobEndpoint=not a url` },
+      /BlobEndpoint that is not a usable URL/,
+      key,
+    ],
+    [
+      'AzureWebJobsStorage',
+      { AzureWebJobsStorage: `AccountName=stsync;AccountKey=${key};QueueEndpoint=https://u:SecretPw2@stsync.queue.core.windows.net` },
+      /queue endpoint/,
+      'SecretPw2',
+    ],
     ['AzureWebJobsStorage', { AzureWebJobsStorage: `SharedAccessSignature=sv=2024-11-04&sig=${key}` }, /queue endpoint/, key],
     ['AzureWebJobsStorage', { AzureWebJobsStorage: ' ' }, /is missing/],
     ['AzureWebJobsStorage__blobServiceUri', { ...identity, AzureWebJobsStorage__queueServiceUri: queueUri }, /is missing/],
-    ['AzureWebJobsStorage__blobServiceUri', { ...identity, AzureWebJobsStorage__queueServiceUri: queueUri, AzureWebJobsStorage__blobServiceUri: 'https://other.blob.core.windows.net' }, /same account/],
-    ['AzureWebJobsStorage__blobServiceUri', { ...identity, AzureWebJobsStorage__queueServiceUri: queueUri, AzureWebJobsStorage__blobServiceUri: 'http://stsync.blob.core.windows.net' }, /must use https/],
+    [
+      'AzureWebJobsStorage__blobServiceUri',
+      { ...identity, AzureWebJobsStorage__queueServiceUri: queueUri, AzureWebJobsStorage__blobServiceUri: 'https://other.blob.core.windows.net' },
+      /same account/,
+    ],
+    [
+      'AzureWebJobsStorage__blobServiceUri',
+      { ...identity, AzureWebJobsStorage__queueServiceUri: queueUri, AzureWebJobsStorage__blobServiceUri: 'http://stsync.blob.core.windows.net' },
+      /must use https/,
+    ],
     ['AzureWebJobsStorage__queueServiceUri', { ...identity, AzureWebJobsStorage__blobServiceUri: blobUri }, /is missing/],
-    ['AzureWebJobsStorage__queueServiceUri', { ...identity, AzureWebJobsStorage__queueServiceUri: `${queueUri}/users`, AzureWebJobsStorage__blobServiceUri: blobUri }, /without a path/],
+    [
+      'AzureWebJobsStorage__queueServiceUri',
+      { ...identity, AzureWebJobsStorage__queueServiceUri: `${queueUri}/users`, AzureWebJobsStorage__blobServiceUri: blobUri },
+      /without a path/,
+    ],
     ['AzureWebJobsStorage__accountName', { ...identity, AzureWebJobsStorage__accountName: 'St_Sync' }, /not a storage account name/],
-    ['AzureWebJobsStorage__credential', { ...identity, AzureWebJobsStorage__accountName: 'stsync', AzureWebJobsStorage__credential: 'clientsecret' }, /only value is managedidentity/],
+    [
+      'AzureWebJobsStorage__credential',
+      { ...identity, AzureWebJobsStorage__accountName: 'stsync', AzureWebJobsStorage__credential: 'clientsecret' },
+      /only value is managedidentity/,
+    ],
     ['AzureWebJobsStorage__clientId', { ...identity, AzureWebJobsStorage__accountName: 'stsync', AzureWebJobsStorage__clientId: '1234' }, /not a GUID/],
   ];
 
   for (const [name, changes, says, secret] of cases) {
     // Titles are printed by the reporter (and scanned for leaks): a key in a value never reaches them.
-    it(`${name} = ${scrub(JSON.stringify(Object.values(changes).filter((v) => v !== undefined && v !== 'managedidentity').join(' | '))).slice(0, 90)}`, () => {
+    it(`${name} = ${scrub(
+      JSON.stringify(
+        Object.values(changes)
+          .filter((v) => v !== undefined && v !== 'managedidentity')
+          .join(' | '),
+      ),
+    ).slice(0, 90)}`, () => {
       const error = settingsErrorOf({ ...valid, ...changes });
       assert.equal(error.problems.length, 1, error.problems.join('\n'));
       const [problem = ''] = error.problems;
@@ -675,7 +829,13 @@ describe('settings: SYNC_MODE and the mass-deletion guard', () => {
 
 describe('readSettings: GRAPH_CREDENTIAL and the settings of each mode', () => {
   const identity = '0b6e3a5c-9d1f-4c2a-8e7b-3f5d6c7a8b9c';
-  const mi = { GRAPH_TENANT_ID: valid.GRAPH_TENANT_ID, GRAPH_CLIENT_ID: valid.GRAPH_CLIENT_ID, AzureWebJobsStorage: valid.AzureWebJobsStorage, GRAPH_CREDENTIAL: 'managed-identity', AZURE_CLIENT_ID: identity };
+  const mi = {
+    GRAPH_TENANT_ID: valid.GRAPH_TENANT_ID,
+    GRAPH_CLIENT_ID: valid.GRAPH_CLIENT_ID,
+    AzureWebJobsStorage: valid.AzureWebJobsStorage,
+    GRAPH_CREDENTIAL: 'managed-identity',
+    AZURE_CLIENT_ID: identity,
+  };
 
   it('secret is the default; certificate needs GRAPH_CERTIFICATE_NAME and the vault', () => {
     assert.equal(readSettings(valid).credential.mode, 'secret');
@@ -686,9 +846,18 @@ describe('readSettings: GRAPH_CREDENTIAL and the settings of each mode', () => {
     });
     const missing = problemsOf({ ...valid, GRAPH_CREDENTIAL: 'certificate' });
     assert.equal(missing.length, 1);
-    assert.match(missing[0] ?? '', /^GRAPH_CERTIFICATE_NAME is missing: GRAPH_CREDENTIAL=certificate needs the name of the Key Vault certificate, e.g. GRAPH_CERTIFICATE_NAME=/);
-    assert.match(problemsOf({ ...valid, GRAPH_CREDENTIAL: 'certificate', GRAPH_CERTIFICATE_NAME: 'a b' })[0] ?? '', /^GRAPH_CERTIFICATE_NAME "a b" is not a Key Vault certificate name/);
-    assert.match(problemsOf({ ...valid, KEY_VAULT_URL: undefined, GRAPH_CREDENTIAL: 'certificate', GRAPH_CERTIFICATE_NAME: 'c' })[0] ?? '', /^KEY_VAULT_URL is missing: the URL of the Key Vault holding the certificate/);
+    assert.match(
+      missing[0] ?? '',
+      /^GRAPH_CERTIFICATE_NAME is missing: GRAPH_CREDENTIAL=certificate needs the name of the Key Vault certificate, e.g. GRAPH_CERTIFICATE_NAME=/,
+    );
+    assert.match(
+      problemsOf({ ...valid, GRAPH_CREDENTIAL: 'certificate', GRAPH_CERTIFICATE_NAME: 'a b' })[0] ?? '',
+      /^GRAPH_CERTIFICATE_NAME "a b" is not a Key Vault certificate name/,
+    );
+    assert.match(
+      problemsOf({ ...valid, KEY_VAULT_URL: undefined, GRAPH_CREDENTIAL: 'certificate', GRAPH_CERTIFICATE_NAME: 'c' })[0] ?? '',
+      /^KEY_VAULT_URL is missing: the URL of the Key Vault holding the certificate/,
+    );
   });
 
   it('managed-identity needs no vault, takes AZURE_CLIENT_ID and derives the audience from the cloud', () => {
@@ -702,8 +871,14 @@ describe('readSettings: GRAPH_CREDENTIAL and the settings of each mode', () => {
     assert.equal(audienceOf('https://127.0.0.1:8443'), 'api://AzureADTokenExchange');
     const custom = readSettings({ ...mi, GRAPH_FEDERATED_AUDIENCE: 'api://AzureADTokenExchangeCustom' }).credential;
     assert.equal(custom.mode === 'managed-identity' && custom.audience, 'api://AzureADTokenExchangeCustom');
-    assert.match(problemsOf({ ...mi, GRAPH_FEDERATED_AUDIENCE: 'https://x' })[0] ?? '', /^GRAPH_FEDERATED_AUDIENCE "https:\/\/x" must be a token-exchange audience such as api:\/\/AzureADTokenExchange/);
-    assert.match(problemsOf({ ...mi, AZURE_CLIENT_ID: undefined })[0] ?? '', /^AZURE_CLIENT_ID is missing: GRAPH_CREDENTIAL=managed-identity needs the client ID of the Function App's user-assigned managed identity/);
+    assert.match(
+      problemsOf({ ...mi, GRAPH_FEDERATED_AUDIENCE: 'https://x' })[0] ?? '',
+      /^GRAPH_FEDERATED_AUDIENCE "https:\/\/x" must be a token-exchange audience such as api:\/\/AzureADTokenExchange/,
+    );
+    assert.match(
+      problemsOf({ ...mi, AZURE_CLIENT_ID: undefined })[0] ?? '',
+      /^AZURE_CLIENT_ID is missing: GRAPH_CREDENTIAL=managed-identity needs the client ID of the Function App's user-assigned managed identity/,
+    );
   });
 
   it('refuses a setting of another mode, naming the mode it belongs to', () => {
@@ -723,7 +898,10 @@ describe('readSettings: GRAPH_CREDENTIAL and the settings of each mode', () => {
   });
 
   it('an unknown mode names the three', () => {
-    assert.match(problemsOf({ ...valid, GRAPH_CREDENTIAL: 'password' })[0] ?? '', /^GRAPH_CREDENTIAL "password" must be one of secret, certificate, managed-identity/);
+    assert.match(
+      problemsOf({ ...valid, GRAPH_CREDENTIAL: 'password' })[0] ?? '',
+      /^GRAPH_CREDENTIAL "password" must be one of secret, certificate, managed-identity/,
+    );
   });
 });
 

@@ -31,7 +31,11 @@ describe('syncUsers end to end, full mode', () => {
 
       const { users: messages, markers } = await drainQueueSplit(stack.azurite.connectionString, 'users');
       assert.equal(messages.length, count);
-      assert.deepEqual(markers.map((m) => [m.runId, m.snapshot, m.sequence]), [[context.invocationId, { users: count, reason: 'full-mode' }, 1_000_000_000 + count + 1]], 'one snapshot.completed, after every user');
+      assert.deepEqual(
+        markers.map((m) => [m.runId, m.snapshot, m.sequence]),
+        [[context.invocationId, { users: count, reason: 'full-mode' }, 1_000_000_000 + count + 1]],
+        'one snapshot.completed, after every user',
+      );
       const byId = new Map(messages.map((m) => [m.user['id'] as string, m]));
       assert.equal(byId.size, count, 'one message per user, no duplicates');
       for (const user of seeded) {
@@ -48,14 +52,20 @@ describe('syncUsers end to end, full mode', () => {
           fields: ['id', 'displayName', 'mail', 'userPrincipalName', 'accountEnabled'],
         });
       }
-      assert.deepEqual(messages.map((m) => m.sequence).sort((a, b) => a - b), seeded.map((_, i) => 1_000_000_001 + i), 'sequence: the position in the walk');
+      assert.deepEqual(
+        messages.map((m) => m.sequence).sort((a, b) => a - b),
+        seeded.map((_, i) => 1_000_000_001 + i),
+        'sequence: the position in the walk',
+      );
       const summaryLine = logs.find((l) => l.level === 'information' && l.text.startsWith(`[run ${context.invocationId}] Sync finished`));
       assert.ok(summaryLine, 'one summary line');
       // Plural only when plural: "1 user read", "0 users read", "1 page".
       const s = (n: number): string => (n === 1 ? '' : 's');
       assert.match(
         summaryLine.text,
-        new RegExp(`^\\[run ${context.invocationId}\\] Sync finished \\(full mode, snapshot \\(full-mode\\): ${count} snapshot user${s(count)}\\): ${count} entr${count === 1 ? 'y' : 'ies'} read in ${summary.pages} page${s(summary.pages)}, ${count + 1} message${s(count + 1)} written to .*, \\d+ ms, token from cache: (yes|no)`),
+        new RegExp(
+          `^\\[run ${context.invocationId}\\] Sync finished \\(full mode, snapshot \\(full-mode\\): ${count} snapshot user${s(count)}\\): ${count} entr${count === 1 ? 'y' : 'ies'} read in ${summary.pages} page${s(summary.pages)}, ${count + 1} message${s(count + 1)} written to .*, \\d+ ms, token from cache: (yes|no)`,
+        ),
       );
       assert.equal(summary.messages, count + 1, 'the users and the marker');
     });
@@ -63,7 +73,12 @@ describe('syncUsers end to end, full mode', () => {
 
   it('honours USER_FIELDS as $select, and the plain-text encoding', async () => {
     const seeded = stack.graph.seed(5);
-    applySettings(stack, { ...full, USER_FIELDS: 'displayName,jobTitle,businessPhones', USERS_QUEUE_MESSAGE_ENCODING: 'none', USERS_QUEUE_NAME: 'users-plain' });
+    applySettings(stack, {
+      ...full,
+      USER_FIELDS: 'displayName,jobTitle,businessPhones',
+      USERS_QUEUE_MESSAGE_ENCODING: 'none',
+      USERS_QUEUE_NAME: 'users-plain',
+    });
     const start = stack.graph.requestLog.length;
     await syncUsersHandler(timer(), testContext().context);
     assert.match(stack.graph.requestLog[start] ?? '', /\?\$select=id,displayName,jobTitle,businessPhones&\$top=999$/);

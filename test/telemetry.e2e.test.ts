@@ -41,11 +41,26 @@ describe('telemetry of a run (OpenTelemetry, in memory)', () => {
   /** What the run recorded, printed for the leak scan and checked here against the stack's secrets and the directory's users. */
   async function recorded(): Promise<TelemetrySnapshot> {
     const snapshot = await telemetry.take();
-    process.stdout.write(`${renderTelemetry(snapshot).map((l) => `# ${l}`).join('\n')}\n`);
-    const values = [...snapshot.spans.flatMap((s) => [s.name, ...attributeValues(s.attributes), s.status.message ?? '']), ...snapshot.metrics.flatMap((m) => [m.name, ...attributeValues(m.attributes)])];
+    process.stdout.write(
+      `${renderTelemetry(snapshot)
+        .map((l) => `# ${l}`)
+        .join('\n')}\n`,
+    );
+    const values = [
+      ...snapshot.spans.flatMap((s) => [s.name, ...attributeValues(s.attributes), s.status.message ?? '']),
+      ...snapshot.metrics.flatMap((m) => [m.name, ...attributeValues(m.attributes)]),
+    ];
     const text = values.join('\n');
     const registry = process.env[secretsFileVariable];
-    const known = [stack.clientSecret, ...Object.values(stack.identityEnvironment), ...(registry === undefined || registry === '' ? [] : readFileSync(registry, 'utf8').split('\n').filter((l) => l !== ''))];
+    const known = [
+      stack.clientSecret,
+      ...Object.values(stack.identityEnvironment),
+      ...(registry === undefined || registry === ''
+        ? []
+        : readFileSync(registry, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')),
+    ];
     assert.deepEqual(scanForLeaks(text, known, seedDisplayNames()), [], 'no secret, token or seeded name');
     for (const user of stack.graph.users) {
       for (const value of [user.id, user.displayName, user.userPrincipalName, user.mail]) {
@@ -66,26 +81,48 @@ describe('telemetry of a run (OpenTelemetry, in memory)', () => {
     const [run, ...others] = named(snapshot, SpanNames.run);
     assert.ok(run !== undefined && others.length === 0, 'one sync.run');
     assert.equal(run.parentSpanContext, undefined, 'the root here (in Azure: a child of the host invocation)');
-    assert.ok(snapshot.spans.every((s) => s.spanContext().traceId === run.spanContext().traceId), 'one trace');
+    assert.ok(
+      snapshot.spans.every((s) => s.spanContext().traceId === run.spanContext().traceId),
+      'one trace',
+    );
     assert.deepEqual(run.status.code, SpanStatusCode.UNSET);
-    assert.deepEqual(pick(run.attributes, [Attr.runId, Attr.invocationId, Attr.mode, Attr.kind, Attr.snapshotReason, Attr.outcome, Attr.pages, Attr.users, Attr.messages, Attr.snapshots, Attr.resumed, Attr.tokenFromCache]), {
-      [Attr.runId]: context.invocationId,
-      [Attr.invocationId]: context.invocationId,
-      [Attr.mode]: 'full',
-      [Attr.kind]: 'snapshot',
-      [Attr.snapshotReason]: 'full-mode',
-      [Attr.outcome]: 'completed',
-      [Attr.pages]: 2,
-      [Attr.users]: 1000,
-      [Attr.messages]: 1001,
-      [Attr.snapshots]: 1000,
-      [Attr.resumed]: false,
-      [Attr.tokenFromCache]: false,
-    });
+    assert.deepEqual(
+      pick(run.attributes, [
+        Attr.runId,
+        Attr.invocationId,
+        Attr.mode,
+        Attr.kind,
+        Attr.snapshotReason,
+        Attr.outcome,
+        Attr.pages,
+        Attr.users,
+        Attr.messages,
+        Attr.snapshots,
+        Attr.resumed,
+        Attr.tokenFromCache,
+      ]),
+      {
+        [Attr.runId]: context.invocationId,
+        [Attr.invocationId]: context.invocationId,
+        [Attr.mode]: 'full',
+        [Attr.kind]: 'snapshot',
+        [Attr.snapshotReason]: 'full-mode',
+        [Attr.outcome]: 'completed',
+        [Attr.pages]: 2,
+        [Attr.users]: 1000,
+        [Attr.messages]: 1001,
+        [Attr.snapshots]: 1000,
+        [Attr.resumed]: false,
+        [Attr.tokenFromCache]: false,
+      },
+    );
 
     const pages = named(snapshot, SpanNames.graphPage);
     assert.equal(pages.length, summary.pages);
-    assert.deepEqual(pages.map((p) => [p.parentSpanContext?.spanId, p.attributes[Attr.pageNumber], p.attributes[Attr.httpStatus]]), [1, 2].map((n) => [run.spanContext().spanId, n, 200]));
+    assert.deepEqual(
+      pages.map((p) => [p.parentSpanContext?.spanId, p.attributes[Attr.pageNumber], p.attributes[Attr.httpStatus]]),
+      [1, 2].map((n) => [run.spanContext().spanId, n, 200]),
+    );
     const [token, ...moreTokens] = named(snapshot, SpanNames.token);
     assert.ok(token !== undefined && moreTokens.length === 0, 'one token: the Graph pipeline keeps it for the walk');
     assert.equal(token.parentSpanContext?.spanId, pages[0]?.spanContext().spanId, 'asked for by the first page');
@@ -109,7 +146,10 @@ describe('telemetry of a run (OpenTelemetry, in memory)', () => {
     await syncUsersHandler(timer(), again.context);
     await clearQueue(stack.azurite.connectionString, queue);
     const second = await recorded();
-    assert.deepEqual(named(second, SpanNames.token).map((s) => s.attributes[Attr.tokenFromCache]), [true]);
+    assert.deepEqual(
+      named(second, SpanNames.token).map((s) => s.attributes[Attr.tokenFromCache]),
+      [true],
+    );
     assert.equal(named(second, SpanNames.keyVaultSecret).length, 0);
     assert.equal(named(second, SpanNames.run)[0]?.attributes[Attr.runId], again.context.invocationId);
   });
@@ -134,11 +174,30 @@ describe('telemetry of a run (OpenTelemetry, in memory)', () => {
     stack.graph.seed(1000);
     stack.faults.arm('graph-400@2');
     const first = testContext();
-    await assert.rejects(syncUsersHandler(timer(), first.context), (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest);
+    await assert.rejects(
+      syncUsersHandler(timer(), first.context),
+      (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphBadRequest,
+    );
     const failed = await recorded();
     const [run] = named(failed, SpanNames.run);
-    assert.deepEqual([run?.status.code, run?.status.message, run?.attributes[Attr.errorType], run?.attributes[Attr.outcome], run?.attributes[Attr.pages], run?.attributes[Attr.users]], [SpanStatusCode.ERROR, 'GRAPH_BAD_REQUEST', 'GRAPH_BAD_REQUEST', 'failed', 1, 999]);
-    assert.deepEqual(named(failed, SpanNames.graphPage).map((p) => [p.attributes[Attr.httpStatus], p.status.code]), [[200, SpanStatusCode.UNSET], [400, SpanStatusCode.ERROR]]);
+    assert.deepEqual(
+      [
+        run?.status.code,
+        run?.status.message,
+        run?.attributes[Attr.errorType],
+        run?.attributes[Attr.outcome],
+        run?.attributes[Attr.pages],
+        run?.attributes[Attr.users],
+      ],
+      [SpanStatusCode.ERROR, 'GRAPH_BAD_REQUEST', 'GRAPH_BAD_REQUEST', 'failed', 1, 999],
+    );
+    assert.deepEqual(
+      named(failed, SpanNames.graphPage).map((p) => [p.attributes[Attr.httpStatus], p.status.code]),
+      [
+        [200, SpanStatusCode.UNSET],
+        [400, SpanStatusCode.ERROR],
+      ],
+    );
     assert.equal(sum(failed, MetricNames.runs, { [Attr.outcome]: 'failed', [Attr.errorType]: 'GRAPH_BAD_REQUEST' }), 1);
     assert.equal(sum(failed, MetricNames.usersRead), 999, 'what the failed invocation read');
     assert.equal(sum(failed, MetricNames.messagesSent), 0, 'counted when a run completes');

@@ -36,12 +36,19 @@ describe('telemetry', () => {
 
   it('without an SDK, spans cost nothing and change nothing', async () => {
     assert.equal(await inSpan('x', {}, () => Promise.resolve(42)), 42);
-    await assert.rejects(inSpan('x', {}, () => Promise.reject(new Error('no'))), /no/);
+    await assert.rejects(
+      inSpan('x', {}, () => Promise.reject(new Error('no'))),
+      /no/,
+    );
   });
 
   it('puts the run id on every log line, holding the lines written before it is known', () => {
     const lines: string[] = [];
-    const context = new InvocationContext({ invocationId: 'invocation-2', functionName: 'syncUsers', logHandler: (level, ...args) => lines.push(`${level}: ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`) });
+    const context = new InvocationContext({
+      invocationId: 'invocation-2',
+      functionName: 'syncUsers',
+      logHandler: (level, ...args) => lines.push(`${level}: ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`),
+    });
     const log = new RunLog(context);
     log.warn('The timer is past due');
     log.warn('Resuming run run-1 at page 2');
@@ -61,7 +68,9 @@ describe('telemetry', () => {
     ]);
 
     const none: string[] = [];
-    const unidentified = new RunLog(new InvocationContext({ invocationId: 'invocation-4', functionName: 'syncUsers', logHandler: (_level, text) => none.push(String(text)) }));
+    const unidentified = new RunLog(
+      new InvocationContext({ invocationId: 'invocation-4', functionName: 'syncUsers', logHandler: (_level, text) => none.push(String(text)) }),
+    );
     unidentified.error('Sync failed [SETTINGS_INVALID]: …');
     unidentified.close();
     assert.deepEqual(none, ['[run invocation-4] Sync failed [SETTINGS_INVALID]: …'], 'no run started: the invocation id');
@@ -90,8 +99,14 @@ describe('telemetry', () => {
     let started;
     try {
       started = startTelemetry(
-        { APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=5e1c2a77-1d0a-4c55-8f0e-0c2b7f7d6a11' },
-        { credential: { getToken: () => Promise.resolve({ token: 'not-a-token', expiresOnTimestamp: Date.now() + 3_600_000 }) }, exporterOptions: { disableOfflineStorage: true } },
+        {
+          APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString,
+          APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=5e1c2a77-1d0a-4c55-8f0e-0c2b7f7d6a11',
+        },
+        {
+          credential: { getToken: () => Promise.resolve({ token: 'not-a-token', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+          exporterOptions: { disableOfflineStorage: true },
+        },
       );
     } finally {
       console.warn = warn;
@@ -100,8 +115,14 @@ describe('telemetry', () => {
     assert.equal(startTelemetry({ APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString }), started, 'once per worker');
     assert.ok(trace.getTracer('t').startSpan('s').isRecording(), 'spans are recorded');
     // Outside the Functions host the library is in test mode: the instrumentation's hooks are refused, which shows it ran.
-    assert.ok(warnings.some((w) => /register log hook/.test(w)), warnings.join('\n'));
-    assert.ok(warnings.some((w) => /register preInvocation hook/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /register log hook/.test(w)),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => /register preInvocation hook/.test(w)),
+      warnings.join('\n'),
+    );
     await inSpan('sync.run', {}, () => Promise.resolve());
     const before = Date.now();
     await flushTelemetry(300); // the ingestion endpoint below refuses connections

@@ -69,7 +69,13 @@ describe('app-only token (msal-node)', () => {
     app.secrets.splice(0, app.secrets.length, rotated);
     stack.keyVault.setSecret(name, rotated);
     try {
-      const tokens = createAppTokenProvider({ tenantId: stack.tenantId, clientId: stack.clientId, authorityHost: stack.entra.url, scope: `${stack.graph.url}/.default`, credential: createSecretCredential(source, name) });
+      const tokens = createAppTokenProvider({
+        tenantId: stack.tenantId,
+        clientId: stack.clientId,
+        authorityHost: stack.entra.url,
+        scope: `${stack.graph.url}/.default`,
+        credential: createSecretCredential(source, name),
+      });
       const token = await tokens.getToken();
       assert.equal(token.fromCache, false);
       assert.equal(source.reads, 2);
@@ -82,14 +88,23 @@ describe('app-only token (msal-node)', () => {
   it('re-reads only once when Key Vault still holds the rejected secret', async () => {
     stack.keyVault.setSecret('stale-secret', 'stale-value');
     const source = createClientSecretSource(stack.keyVault.url, 'stale-secret', credential);
-    const tokens = createAppTokenProvider({ tenantId: stack.tenantId, clientId: stack.clientId, authorityHost: stack.entra.url, scope: `${stack.graph.url}/.default`, credential: createSecretCredential(source, 'stale-secret') });
+    const tokens = createAppTokenProvider({
+      tenantId: stack.tenantId,
+      clientId: stack.clientId,
+      authorityHost: stack.entra.url,
+      scope: `${stack.graph.url}/.default`,
+      credential: createSecretCredential(source, 'stale-secret'),
+    });
     await assert.rejects(tokens.getToken(), expectCode(SyncErrorCodes.clientSecretRejected, /also after reading it again/));
     assert.equal(source.reads, 2);
   });
 
   it('explains a wrong secret (AADSTS7000215): value, not id', async () => {
     stack.keyVault.setSecret('wrong-secret', 'a3f1c2d4-0000-4000-8000-000000000000');
-    await assert.rejects(provider({}, 'wrong-secret').getToken(), expectCode(SyncErrorCodes.clientSecretRejected, /"wrong-secret"/, /AADSTS7000215/, /Value/, /not its Secret ID/));
+    await assert.rejects(
+      provider({}, 'wrong-secret').getToken(),
+      expectCode(SyncErrorCodes.clientSecretRejected, /"wrong-secret"/, /AADSTS7000215/, /Value/, /not its Secret ID/),
+    );
   });
 
   it('names GRAPH_CLIENT_ID for an unknown application (AADSTS700016)', async () => {
@@ -101,7 +116,10 @@ describe('app-only token (msal-node)', () => {
   });
 
   it('names GRAPH_BASE_URL for a scope Entra ID refuses', async () => {
-    await assert.rejects(provider({ scope: `${stack.graph.url}/User.Read.All` }).getToken(), expectCode(SyncErrorCodes.scopeInvalid, /AADSTS1002012/, /GRAPH_BASE_URL/));
+    await assert.rejects(
+      provider({ scope: `${stack.graph.url}/User.Read.All` }).getToken(),
+      expectCode(SyncErrorCodes.scopeInvalid, /AADSTS1002012/, /GRAPH_BASE_URL/),
+    );
     await assert.rejects(provider({ scope: 'https://127.0.0.1:9/.default' }).getToken(), expectCode(SyncErrorCodes.scopeInvalid, /AADSTS500011/));
   });
 

@@ -2,7 +2,12 @@ import { createRequire } from 'node:module';
 import type { TokenCredential } from '@azure/core-auth';
 import { AzureFunctionsInstrumentation } from '@azure/functions-opentelemetry-instrumentation';
 import { ManagedIdentityCredential } from '@azure/identity';
-import { AzureMonitorLogExporter, AzureMonitorMetricExporter, AzureMonitorTraceExporter, type AzureMonitorExporterOptions } from '@azure/monitor-opentelemetry-exporter';
+import {
+  AzureMonitorLogExporter,
+  AzureMonitorMetricExporter,
+  AzureMonitorTraceExporter,
+  type AzureMonitorExporterOptions,
+} from '@azure/monitor-opentelemetry-exporter';
 import { metrics } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
@@ -66,15 +71,24 @@ export function registerTelemetry(env: TelemetryEnvironment, options: StartTelem
   const exporter: AzureMonitorExporterOptions = { ...options.exporterOptions, connectionString, ...(credential === undefined ? {} : { credential }) };
   // The cloud role name in Application Insights: the Function App's name, as the host's own telemetry has it.
   const resource = defaultResource().merge(
-    resourceFromAttributes({ 'service.name': env['OTEL_SERVICE_NAME'] ?? env['WEBSITE_SITE_NAME'] ?? telemetryScope.name, 'service.version': telemetryScope.version }),
+    resourceFromAttributes({
+      'service.name': env['OTEL_SERVICE_NAME'] ?? env['WEBSITE_SITE_NAME'] ?? telemetryScope.name,
+      'service.version': telemetryScope.version,
+    }),
   );
 
   const tracerProvider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new AzureMonitorTraceExporter(exporter))] });
   // The global tracer provider, AsyncLocalStorage context (children find sync.run across awaits) and W3C propagation.
   tracerProvider.register();
-  const meterProvider = new MeterProvider({ resource, readers: [new PeriodicExportingMetricReader({ exporter: new AzureMonitorMetricExporter(exporter), exportIntervalMillis: 60_000 })] });
+  const meterProvider = new MeterProvider({
+    resource,
+    readers: [new PeriodicExportingMetricReader({ exporter: new AzureMonitorMetricExporter(exporter), exportIntervalMillis: 60_000 })],
+  });
   metrics.setGlobalMeterProvider(meterProvider);
-  const loggerProvider = new LoggerProvider({ resource, processors: [informationAndAbove(new BatchLogRecordProcessor({ exporter: new AzureMonitorLogExporter(exporter) }))] });
+  const loggerProvider = new LoggerProvider({
+    resource,
+    processors: [informationAndAbove(new BatchLogRecordProcessor({ exporter: new AzureMonitorLogExporter(exporter) }))],
+  });
 
   const instrumentation = new AzureFunctionsInstrumentation();
   instrumentation.setTracerProvider(tracerProvider);
@@ -100,4 +114,3 @@ function informationAndAbove(next: LogRecordProcessor): LogRecordProcessor {
     shutdown: () => next.shutdown(),
   };
 }
-

@@ -62,12 +62,14 @@ export const usage = `usage: npm run bench -- [--users N] [--model local|azure] 
 Exit status: 0 ok (targets missed included: they are reported), 1 a failed run, 2 bad arguments.`;
 
 export function wholeNumber(name: string, text: string, min: number, max: number, example: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name} "${text}" must be a whole number from ${min} to ${max}, e.g. --${name} ${example}`);
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max)
+    throw new UsageError(`--${name} "${text}" must be a whole number from ${min} to ${max}, e.g. --${name} ${example}`);
   return Number(text);
 }
 
 export function decimal(name: string, text: string, min: number, max: number, example: string): number {
-  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name} "${text}" must be a number from ${min} to ${max}, e.g. --${name} ${example}`);
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) < min || Number(text) > max)
+    throw new UsageError(`--${name} "${text}" must be a number from ${min} to ${max}, e.g. --${name} ${example}`);
   return Number(text);
 }
 
@@ -105,8 +107,10 @@ export function parseBenchArgs(args: string[]): BenchArgs {
   );
   const users = wholeNumber('users', values.users.replace(/_/g, ''), 1000, 1_000_000, '100000');
   if (values.model !== 'local' && values.model !== 'azure') throw new UsageError(`--model "${values.model}" must be local or azure`);
-  if (values['queue-over-limit'] !== 'delay' && values['queue-over-limit'] !== '503') throw new UsageError(`--queue-over-limit "${values['queue-over-limit']}" must be delay or 503`);
-  if (values['queue-store'] !== 'none' && values['queue-store'] !== 'azurite') throw new UsageError(`--queue-store "${values['queue-store']}" must be none or azurite`);
+  if (values['queue-over-limit'] !== 'delay' && values['queue-over-limit'] !== '503')
+    throw new UsageError(`--queue-over-limit "${values['queue-over-limit']}" must be delay or 503`);
+  if (values['queue-store'] !== 'none' && values['queue-store'] !== 'azurite')
+    throw new UsageError(`--queue-store "${values['queue-store']}" must be none or azurite`);
   const azure = values.model === 'azure';
   const model: NetworkModel = {
     name: values.model,
@@ -121,7 +125,8 @@ export function parseBenchArgs(args: string[]): BenchArgs {
     if (!(partKeys as readonly string[]).includes(part)) throw new UsageError(`--only "${values.only}": "${part}" is not one of ${partKeys.join(', ')}`);
     parts.add(part as PartKey);
   }
-  if (parts.has('delta2') && !parts.has('delta')) throw new UsageError('--only: delta2 (the second delta run) needs delta (the first run, which gives it its delta link)');
+  if (parts.has('delta2') && !parts.has('delta'))
+    throw new UsageError('--only: delta2 (the second delta run) needs delta (the first run, which gives it its delta link)');
   return {
     users,
     model,

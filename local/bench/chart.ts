@@ -53,7 +53,9 @@ export function renderBarChart(chart: BarChart): string {
   const groupWidth = plotWidth / Math.max(1, chart.categories.length);
   const barWidth = Math.min(48, (groupWidth * 0.8) / Math.max(1, chart.series.length));
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">${escapeXml(chart.title)}</text>`);
   out.push(`<text x="${left}" y="44" fill="#555555">${escapeXml(chart.subtitle)}</text>`);
@@ -69,11 +71,17 @@ export function renderBarChart(chart: BarChart): string {
       const value = series.values[category.key];
       if (value === undefined) return;
       const x = groupLeft + s * barWidth;
-      out.push(`<rect x="${x.toFixed(1)}" y="${y(value).toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${(top + plotHeight - y(value)).toFixed(1)}" fill="${series.color}"><title>${escapeXml(`${series.label}, ${category.label}: ${format(value)} ${chart.unit}`)}</title></rect>`);
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${y(value).toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${(top + plotHeight - y(value)).toFixed(1)}" fill="${series.color}"><title>${escapeXml(`${series.label}, ${category.label}: ${format(value)} ${chart.unit}`)}</title></rect>`,
+      );
       out.push(`<text x="${(x + (barWidth - 4) / 2).toFixed(1)}" y="${(y(value) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${format(value)}</text>`);
     });
     const lines = category.label.split('\n');
-    lines.forEach((line, l) => out.push(`<text x="${(left + index * groupWidth + groupWidth / 2).toFixed(1)}" y="${top + plotHeight + 18 + l * 14}" text-anchor="middle">${escapeXml(line)}</text>`));
+    lines.forEach((line, l) =>
+      out.push(
+        `<text x="${(left + index * groupWidth + groupWidth / 2).toFixed(1)}" y="${top + plotHeight + 18 + l * 14}" text-anchor="middle">${escapeXml(line)}</text>`,
+      ),
+    );
   });
   out.push(`<line x1="${left}" x2="${width - right}" y1="${top + plotHeight}" y2="${top + plotHeight}" stroke="#333333"/>`);
   chart.series.forEach((series, s) => {

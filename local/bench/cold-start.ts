@@ -49,7 +49,12 @@ function loadOnce(file: string): Promise<{ requireMs: number; processMs: number;
         const { ms } = JSON.parse(out) as { ms: number };
         resolve({ requireMs: ms, processMs, registers: /register function "syncUsers"/.test(err) });
       } catch {
-        resolve({ requireMs: Number.NaN, processMs, registers: false, error: `exit ${code}: ${err.split('\n').find((line) => /Error/.test(line)) ?? err.trim().slice(0, 200)}` });
+        resolve({
+          requireMs: Number.NaN,
+          processMs,
+          registers: false,
+          error: `exit ${code}: ${err.split('\n').find((line) => /Error/.test(line)) ?? err.trim().slice(0, 200)}`,
+        });
       }
     });
   });
@@ -70,7 +75,11 @@ export async function measureColdStart(root: string, repetitions: number): Promi
   const dir = await mkdtemp(join(root, 'dist', '.bench-bundle-'));
   try {
     const variants: { label: string; file: string; bytes: number | undefined; error?: string }[] = [];
-    const js = (sub: string): number => dirBytes(join(root, sub), readdirSync(join(root, sub)).filter((f) => f.endsWith('.js')));
+    const js = (sub: string): number =>
+      dirBytes(
+        join(root, sub),
+        readdirSync(join(root, sub)).filter((f) => f.endsWith('.js')),
+      );
     variants.push({ label: 'tsc output (ships)', file: join(root, 'dist', 'functions', 'syncUsers.js'), bytes: js('dist/functions') + js('dist/shared') });
     // Both bundles keep @azure/functions-core out: only the Functions worker provides it (outside
     // it, @azure/functions falls back to test mode). The first keeps @azure/functions out too, as a
@@ -84,10 +93,24 @@ export async function measureColdStart(root: string, repetitions: number): Promi
     for (const bundle of bundles) {
       const file = join(dir, bundle.file);
       try {
-        await build({ entryPoints: [join(root, 'functions', 'syncUsers.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: file, external: bundle.external, logLevel: 'silent' });
+        await build({
+          entryPoints: [join(root, 'functions', 'syncUsers.ts')],
+          bundle: true,
+          platform: 'node',
+          target: 'node20',
+          format: 'cjs',
+          outfile: file,
+          external: bundle.external,
+          logLevel: 'silent',
+        });
         variants.push({ label: bundle.label, file, bytes: statSync(file).size });
       } catch (error) {
-        variants.push({ label: bundle.label, file, bytes: undefined, error: `esbuild failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` });
+        variants.push({
+          label: bundle.label,
+          file,
+          bytes: undefined,
+          error: `esbuild failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        });
       }
     }
     const samples = variants.map(() => ({ requireMs: [] as number[], processMs: [] as number[], registers: true, error: undefined as string | undefined }));

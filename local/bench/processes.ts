@@ -52,7 +52,12 @@ export class StackProcess {
 
 /** One scenario process: its report, or an error with what it printed. */
 export function runScenario(script: string, env: NodeJS.ProcessEnv, cpuProfDir: string | undefined): Promise<ScenarioReport> {
-  const execArgv = ['--expose-gc', ...(cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${script.replace(/\.js$/, '')}-${Date.now()}.cpuprofile`])];
+  const execArgv = [
+    '--expose-gc',
+    ...(cpuProfDir === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${script.replace(/\.js$/, '')}-${Date.now()}.cpuprofile`]),
+  ];
   const child = fork(join(__dirname, script), [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let report: ScenarioReport | undefined;

@@ -46,7 +46,8 @@ export function trackLiveHeap(): () => number {
   let max = 0;
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      if (((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) max = Math.max(max, process.memoryUsage().heapUsed);
+      if (((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+        max = Math.max(max, process.memoryUsage().heapUsed);
     }
   });
   observer.observe({ entryTypes: ['gc'] });

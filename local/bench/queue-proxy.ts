@@ -194,13 +194,23 @@ function sinkAnswer(res: ServerResponse): void {
     `<?xml version="1.0" encoding="utf-8"?><QueueMessagesList><QueueMessage><MessageId>${randomUUID()}</MessageId>` +
     `<InsertionTime>${now.toUTCString()}</InsertionTime><ExpirationTime>${later.toUTCString()}</ExpirationTime>` +
     `<PopReceipt>AgAAAAMAAAAAAAAA</PopReceipt><TimeNextVisible>${now.toUTCString()}</TimeNextVisible></QueueMessage></QueueMessagesList>`;
-  res.writeHead(201, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-ms-request-id': randomUUID(), 'x-ms-version': '2025-11-05' });
+  res.writeHead(201, {
+    'content-type': 'application/xml',
+    'content-length': Buffer.byteLength(body),
+    'x-ms-request-id': randomUUID(),
+    'x-ms-version': '2025-11-05',
+  });
   res.end(body);
 }
 
 /** Azure's answer to a queue over its target. */
 function serverBusy(res: ServerResponse): void {
   const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>The server is busy.\nRequestId:${randomUUID()}\nTime:${new Date().toISOString()}</Message></Error>`;
-  res.writeHead(503, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-ms-error-code': 'ServerBusy', 'x-ms-request-id': randomUUID() });
+  res.writeHead(503, {
+    'content-type': 'application/xml',
+    'content-length': Buffer.byteLength(body),
+    'x-ms-error-code': 'ServerBusy',
+    'x-ms-request-id': randomUUID(),
+  });
   res.end(body);
 }

@@ -50,7 +50,8 @@ export interface BenchResults {
 
 export function assess(args: Pick<BenchArgs, 'users' | 'model'>, results: BenchResults): void {
   const s = results.scenarios;
-  const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined || b === 0 ? undefined : Math.round((a / b) * 100) / 100);
+  const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
+    a === undefined || b === undefined || b === 0 ? undefined : Math.round((a / b) * 100) / 100;
   results.ratios = {
     'c/a': ratio(s.full?.rate, s.ceiling?.rate),
     'c/b': ratio(s.full?.rate, s.naive?.rate),
@@ -78,7 +79,9 @@ export function assess(args: Pick<BenchArgs, 'users' | 'model'>, results: BenchR
           ? `reading alone: ${readRate.toLocaleString('en-US')} users/s`
           : cpuBound
             ? `the sync's own core is the bottleneck, not Graph: reading alone gives ${readRate.toLocaleString('en-US')} users/s at CPU/wall ${s.read?.cpuShare ?? ''}` +
-              (s.ceiling === undefined ? '' : `; the ceiling, the same queue client with nothing else, ${s.ceiling.rate.toLocaleString('en-US')} msg/s at CPU/wall ${s.ceiling.cpuShare}`)
+              (s.ceiling === undefined
+                ? ''
+                : `; the ceiling, the same queue client with nothing else, ${s.ceiling.rate.toLocaleString('en-US')} msg/s at CPU/wall ${s.ceiling.cpuShare}`)
             : `Graph is the bottleneck: reading alone gives ${readRate.toLocaleString('en-US')} users/s`;
     add(
       `(c) users/s on one queue (cap ${cap.toLocaleString('en-US')}/s)`,
@@ -99,7 +102,14 @@ export function assess(args: Pick<BenchArgs, 'users' | 'model'>, results: BenchR
       ? undefined
       : `live heap (what survived a major GC): ${small.liveHeapMiB} MiB at 20,000 users, ${large.liveHeapMiB} MiB at 200,000 (${ratio(large.liveHeapMiB, small.liveHeapMiB)?.toFixed(2) ?? '?'}); the rest of the peak is garbage not yet collected, which grows until V8's first major GCs`;
   add('RSS(200k) / RSS(20k), this sync, full mode', results.ratios['rss 200k/20k'], '≤ 1.3', (v) => v <= 1.3, undefined, liveNote);
-  if (args.users >= 1_000_000 && args.model.name === 'azure') add('(c) wall at 1,000,000 users, azure model', s.full === undefined ? undefined : s.full.wallMs / 60_000, '≤ 10 min', (v) => v <= 10, s.full === undefined ? 'not measured' : `${(s.full.wallMs / 60_000).toFixed(1)} min`);
+  if (args.users >= 1_000_000 && args.model.name === 'azure')
+    add(
+      '(c) wall at 1,000,000 users, azure model',
+      s.full === undefined ? undefined : s.full.wallMs / 60_000,
+      '≤ 10 min',
+      (v) => v <= 10,
+      s.full === undefined ? 'not measured' : `${(s.full.wallMs / 60_000).toFixed(1)} min`,
+    );
   add('(e) wall / (c) wall: delta second run against a full run', results.ratios['e/c wall'], '< 0.05 (1/20)', (v) => v < 0.05);
   results.targets = targets;
 }
@@ -126,20 +136,46 @@ export function renderTable(results: BenchResults): string {
   const out = ['', ...lines];
   for (const key of scenarioKeys) {
     const r = results.scenarios[key];
-    if (r?.extrapolated !== undefined) out.push(`* ${chartLabels[key]}: sent ${r.extrapolated.sent.toLocaleString('en-US')} of ${r.extrapolated.of.toLocaleString('en-US')} messages in ${(r.extrapolated.sendMs / 1000).toFixed(0)} s, then stopped (--naive-max-seconds); its wall time is its reading plus that sending time scaled to all messages.`);
+    if (r?.extrapolated !== undefined)
+      out.push(
+        `* ${chartLabels[key]}: sent ${r.extrapolated.sent.toLocaleString('en-US')} of ${r.extrapolated.of.toLocaleString('en-US')} messages in ${(r.extrapolated.sendMs / 1000).toFixed(0)} s, then stopped (--naive-max-seconds); its wall time is its reading plus that sending time scaled to all messages.`,
+      );
     for (const note of r?.notes ?? []) out.push(`${chartLabels[key]}: ${note}`);
-    if (r?.proxy !== undefined) out.push(`${chartLabels[key]}: queue proxy saw ${r.proxy.messages.toLocaleString('en-US')} messages, ${r.proxy.throttled} answered 503, ${(r.proxy.waitedMs / 1000).toFixed(1)} s of waits for the rate cap in total`);
+    if (r?.proxy !== undefined)
+      out.push(
+        `${chartLabels[key]}: queue proxy saw ${r.proxy.messages.toLocaleString('en-US')} messages, ${r.proxy.throttled} answered 503, ${(r.proxy.waitedMs / 1000).toFixed(1)} s of waits for the rate cap in total`,
+      );
   }
-  if (results.churn !== undefined) out.push(`churn before (e): ${Object.entries(results.churn).map(([k, v]) => `${v} ${k}`).join(', ')}`);
-  if (results.rss !== undefined) out.push(`peak RSS of this sync, full mode, queue answering at once (sink): ${results.rss.map((r) => `${r.users.toLocaleString('en-US')} users ${r.peakRssMiB} MiB, live heap ${r.liveHeapMiB ?? '–'} MiB (${r.rate.toLocaleString('en-US')} users/s)`).join(', ')}`);
+  if (results.churn !== undefined)
+    out.push(
+      `churn before (e): ${Object.entries(results.churn)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}`,
+    );
+  if (results.rss !== undefined)
+    out.push(
+      `peak RSS of this sync, full mode, queue answering at once (sink): ${results.rss.map((r) => `${r.users.toLocaleString('en-US')} users ${r.peakRssMiB} MiB, live heap ${r.liveHeapMiB ?? '–'} MiB (${r.rate.toLocaleString('en-US')} users/s)`).join(', ')}`,
+    );
   if (results.coldStart !== undefined) {
     out.push(`cold start, require of the function module (median of ${results.coldStart.repetitions}; whole node process in brackets):`);
     for (const v of results.coldStart.variants) {
-      out.push(`  ${v.label.padEnd(36)} ${v.error !== undefined ? v.error : `${v.medianRequireMs.toFixed(0)} ms (${v.medianProcessMs.toFixed(0)} ms), ${v.bytes === undefined ? '?' : (v.bytes / 1024).toFixed(0)} KiB, ${v.registers ? 'registers syncUsers' : 'did NOT register syncUsers'}`}`);
+      out.push(
+        `  ${v.label.padEnd(36)} ${v.error !== undefined ? v.error : `${v.medianRequireMs.toFixed(0)} ms (${v.medianProcessMs.toFixed(0)} ms), ${v.bytes === undefined ? '?' : (v.bytes / 1024).toFixed(0)} KiB, ${v.registers ? 'registers syncUsers' : 'did NOT register syncUsers'}`}`,
+      );
     }
   }
-  out.push('', 'ratios: ' + Object.entries(results.ratios).map(([k, v]) => `${k} ${v === undefined ? '–' : v}`).join(', '), 'targets:');
-  for (const t of results.targets) out.push(`  ${t.met === undefined ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'}  ${t.name}: ${t.value} (target ${t.target})${t.note === undefined ? '' : `; ${t.note}`}`);
+  out.push(
+    '',
+    'ratios: ' +
+      Object.entries(results.ratios)
+        .map(([k, v]) => `${k} ${v === undefined ? '–' : v}`)
+        .join(', '),
+    'targets:',
+  );
+  for (const t of results.targets)
+    out.push(
+      `  ${t.met === undefined ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'}  ${t.name}: ${t.value} (target ${t.target})${t.note === undefined ? '' : `; ${t.note}`}`,
+    );
   return out.join('\n') + '\n';
 }
 
@@ -162,7 +198,13 @@ export async function writeResults(dir: string, results: BenchResults): Promise<
   const series = (['local', 'azure'] as const).flatMap((m) => {
     const run = newest[m];
     if (run === undefined) return [];
-    return [{ label: `${m} model (${run.date.slice(0, 10)})`, color: m === 'local' ? '#4e79a7' : '#f28e2b', values: Object.fromEntries(scenarioKeys.map((k) => [k, run.scenarios[k]?.rate])) }];
+    return [
+      {
+        label: `${m} model (${run.date.slice(0, 10)})`,
+        color: m === 'local' ? '#4e79a7' : '#f28e2b',
+        values: Object.fromEntries(scenarioKeys.map((k) => [k, run.scenarios[k]?.rate])),
+      },
+    ];
   });
   const svg = renderBarChart({
     title: `graph-user-sync, ${results.users.toLocaleString('en-US')} users`,

@@ -78,6 +78,15 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const report: ScenarioReport = { ok: false, wallMs: 0, users: 0, messages: 0, requests: {}, maxRssKiB: process.resourceUsage().maxRSS, cpuMs: 0, error: error instanceof Error ? error.message : String(error) };
+  const report: ScenarioReport = {
+    ok: false,
+    wallMs: 0,
+    users: 0,
+    messages: 0,
+    requests: {},
+    maxRssKiB: process.resourceUsage().maxRSS,
+    cpuMs: 0,
+    error: error instanceof Error ? error.message : String(error),
+  };
   process.send?.(report, () => process.exit(1));
 });

@@ -55,7 +55,8 @@ export function generateCertificate(options: CertificateOptions = {}): Generated
   const now = Date.now();
   const notBefore = options.notBefore ?? new Date(options.expired === true ? now - 366 * day : now - hour);
   const notAfter = options.notAfter ?? new Date(options.expired === true ? now - day : now + 365 * day);
-  if (notAfter.getTime() <= notBefore.getTime()) throw new Error(`generateCertificate: notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`);
+  if (notAfter.getTime() <= notBefore.getTime())
+    throw new Error(`generateCertificate: notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`);
 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

@@ -262,7 +262,13 @@ export class EntraStandIn {
     const route = rest.join('/');
     if (tenant === undefined) return sendJson(res, 404, { error: 'not_found' });
     if (!this.#tenantOf(tenant)) {
-      return this.#aadError(res, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`);
+      return this.#aadError(
+        res,
+        400,
+        'invalid_tenant',
+        90002,
+        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`,
+      );
     }
     const base = `${this.url}/${this.options.tenantId}`;
     if (req.method === 'GET' && route === 'v2.0/.well-known/openid-configuration') {
@@ -296,7 +302,14 @@ export class EntraStandIn {
     if (fault !== undefined) {
       this.counters.faultsInjected++;
       if (fault.name === 'token-429') {
-        return this.#aadError(res, 429, 'temporarily_unavailable', 90055, 'TenantThrottlingError - There are too many incoming requests. Please try again later.', { 'retry-after': '1' });
+        return this.#aadError(
+          res,
+          429,
+          'temporarily_unavailable',
+          90055,
+          'TenantThrottlingError - There are too many incoming requests. Please try again later.',
+          { 'retry-after': '1' },
+        );
       }
       return this.#aadError(res, 503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.');
     }
@@ -313,7 +326,13 @@ export class EntraStandIn {
     }
     const app = this.apps.get(clientId.toLowerCase());
     if (app === undefined) {
-      return this.#aadError(res, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+      return this.#aadError(
+        res,
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      );
     }
     const assertion = form.get('client_assertion') ?? '';
     let assertionKind: 'certificate' | 'federated' | undefined;
@@ -324,7 +343,15 @@ export class EntraStandIn {
           ? // Entra's answer to both credentials at once is documented nowhere we found (msal refuses to send
             // both); RFC 6749 section 2.3 says a client MUST NOT use more than one authentication method, so
             // the request is refused with the generic AADSTS90023 (InvalidRequest) and a text of ours.
-            { ok: false, failure: { status: 400, error: 'invalid_request', code: 90023, text: "The authentication service request is not valid: it carries both 'client_secret' and 'client_assertion'. Send one client credential." } }
+            {
+              ok: false,
+              failure: {
+                status: 400,
+                error: 'invalid_request',
+                code: 90023,
+                text: "The authentication service request is not valid: it carries both 'client_secret' and 'client_assertion'. Send one client credential.",
+              },
+            }
           : assertionType === ''
             ? { ok: false, failure: missingField('client_assertion_type') }
             : assertionType !== jwtBearerAssertionType
@@ -337,15 +364,33 @@ export class EntraStandIn {
       const failure = noCredential();
       return this.#aadError(res, failure.status, failure.error, failure.code, failure.text);
     } else if (!app.secrets.includes(secret)) {
-      return this.#aadError(res, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`);
+      return this.#aadError(
+        res,
+        401,
+        'invalid_client',
+        7000215,
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`,
+      );
     }
     const scope = (form.get('scope') ?? '').split(' ').find((s) => s !== '' && !['openid', 'profile', 'offline_access'].includes(s)) ?? '';
     if (!scope.endsWith('/.default')) {
-      return this.#aadError(res, 400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      return this.#aadError(
+        res,
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      );
     }
     const resource = scope.slice(0, -'/.default'.length);
     if (!this.options.resources.includes(resource)) {
-      return this.#aadError(res, 400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant named ${tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`);
+      return this.#aadError(
+        res,
+        400,
+        'invalid_resource',
+        500011,
+        `The resource principal named ${resource} was not found in the tenant named ${tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
+      );
     }
     const lifetime = this.options.tokenLifetimeSeconds ?? 3599;
     const roles = app.appRoles[resource] ?? [];
@@ -368,7 +413,12 @@ export class EntraStandIn {
     if (assertionKind === 'certificate') this.counters.certificateAssertionsAccepted++;
     if (assertionKind === 'federated') this.counters.federatedAssertionsAccepted++;
     this.options.onTokenIssued?.(accessToken);
-    sendJson(res, 200, { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken }, { 'cache-control': 'no-store, no-cache' });
+    sendJson(
+      res,
+      200,
+      { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken },
+      { 'cache-control': 'no-store, no-cache' },
+    );
   }
 
   #handleIdentity(req: IncomingMessage, res: ServerResponse): void {
@@ -478,7 +528,10 @@ export class EntraStandIn {
     if (/^https?:\/\//i.test(iss)) {
       // Federated: a federated identity credential of the app must name this issuer, subject and audience.
       const matches = (app.federatedCredentials ?? []).some(
-        (c) => c.issuer === iss && c.subject === sub && audiences.some((a) => c.audiences.some((ca) => ca === a || (a === tokenExchangeAppId && ca === tokenExchangeAudiences[0]))),
+        (c) =>
+          c.issuer === iss &&
+          c.subject === sub &&
+          audiences.some((a) => c.audiences.some((ca) => ca === a || (a === tokenExchangeAppId && ca === tokenExchangeAudiences[0]))),
       );
       if (!matches) {
         return fail(
@@ -491,10 +544,20 @@ export class EntraStandIn {
       // Entra verifies it with the keys the issuer publishes (its JWKS): here, this stand-in's signing key.
       // (The text for a federated assertion that fails verification is not documented: 700027 with its reasons, as for a certificate.)
       if (iss !== this.issuer || header['kid'] !== this.signingKey.kid) {
-        return fail(401, 'invalid_client', 700027, `Client assertion failed signature validation. [Reason - The key was not found., Assertion Issuer: '${iss}']`);
+        return fail(
+          401,
+          'invalid_client',
+          700027,
+          `Client assertion failed signature validation. [Reason - The key was not found., Assertion Issuer: '${iss}']`,
+        );
       }
       if (header['alg'] !== 'RS256' || !verifyJwt(jwt, this.signingKey.publicKey)) {
-        return fail(401, 'invalid_client', 700027, `Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Assertion Issuer: '${iss}']`);
+        return fail(
+          401,
+          'invalid_client',
+          700027,
+          `Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Assertion Issuer: '${iss}']`,
+        );
       }
       return timeRange() ?? { ok: true, kind: 'federated' };
     }
@@ -502,18 +565,35 @@ export class EntraStandIn {
     // Certificate: signed by the app itself with the key of a certificate registered on it.
     const alg = typeof header['alg'] === 'string' ? header['alg'] : '';
     if (assertionAlgorithms[alg] === undefined) {
-      return fail(401, 'invalid_client', 5002738, `Invalid JWT token. '${alg}' is not a supported signature algorithm. Supported signing algorithms are: '${Object.keys(assertionAlgorithms).join(',')}'`);
+      return fail(
+        401,
+        'invalid_client',
+        5002738,
+        `Invalid JWT token. '${alg}' is not a supported signature algorithm. Supported signing algorithms are: '${Object.keys(assertionAlgorithms).join(',')}'`,
+      );
     }
     const x5tS256 = typeof header['x5t#S256'] === 'string' ? header['x5t#S256'] : undefined;
     const x5t = typeof header['x5t'] === 'string' ? header['x5t'] : undefined;
     if (x5tS256 === undefined && x5t === undefined) {
-      return fail(401, 'invalid_client', 5002723, 'Invalid JWT token. No certificate SHA-1 thumbprint, certificate SHA-256 thumbprint, nor keyId specified in token header.');
+      return fail(
+        401,
+        'invalid_client',
+        5002723,
+        'Invalid JWT token. No certificate SHA-1 thumbprint, certificate SHA-256 thumbprint, nor keyId specified in token header.',
+      );
     }
     if (iss.toLowerCase() !== app.clientId.toLowerCase() || sub.toLowerCase() !== app.clientId.toLowerCase()) {
-      return fail(401, 'invalid_client', 700021, `Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at ${certificateCredentialsDocs} .`);
+      return fail(
+        401,
+        'invalid_client',
+        700021,
+        `Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at ${certificateCredentialsDocs} .`,
+      );
     }
     const thumbprint = Buffer.from(x5tS256 ?? x5t ?? '', 'base64url');
-    const certificate = (app.certificates ?? []).find((c) => Buffer.from(x5tS256 !== undefined ? c.thumbprintSha256 : c.thumbprintSha1, 'base64url').equals(thumbprint));
+    const certificate = (app.certificates ?? []).find((c) =>
+      Buffer.from(x5tS256 !== undefined ? c.thumbprintSha256 : c.thumbprintSha1, 'base64url').equals(thumbprint),
+    );
     const shown = thumbprint.toString('hex').toUpperCase();
     if (certificate === undefined) {
       return fail(
@@ -525,15 +605,30 @@ export class EntraStandIn {
     }
     const found = `Found key 'Start=${keyTime(certificate.notBefore)}, End=${keyTime(certificate.notAfter)}'`;
     if (certificate.notAfter.getTime() <= Date.now()) {
-      return fail(401, 'invalid_client', 700027, `Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '${shown}', ${found}]`);
+      return fail(
+        401,
+        'invalid_client',
+        700027,
+        `Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '${shown}', ${found}]`,
+      );
     }
     if (!verifyJwt(jwt, certificate.publicKey)) {
-      return fail(401, 'invalid_client', 700027, `Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${shown}', ${found}]`);
+      return fail(
+        401,
+        'invalid_client',
+        700027,
+        `Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${shown}', ${found}]`,
+      );
     }
     // The token endpoint of this tenant, by id or by any verified domain (Entra: https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token).
     const accepted = [this.options.tenantId, ...this.options.tenantDomains].map((t) => `${this.url}/${t}/oauth2/v2.0/token`.toLowerCase());
     if (!audiences.some((a) => accepted.includes(a.toLowerCase()))) {
-      return fail(401, 'invalid_client', 700023, `Client assertion audience claim does not match Realm issuer. Review the documentation at ${certificateCredentialsDocs} .`);
+      return fail(
+        401,
+        'invalid_client',
+        700023,
+        `Client assertion audience claim does not match Realm issuer. Review the documentation at ${certificateCredentialsDocs} .`,
+      );
     }
     const outOfRange = timeRange();
     if (outOfRange !== undefined) return outOfRange;
@@ -544,27 +639,45 @@ export class EntraStandIn {
   #aadError(res: ServerResponse, status: number, error: string, code: number, text: string, headers: Record<string, string> = {}): void {
     const traceId = randomUUID();
     const correlationId = randomUUID();
-    const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-    sendJson(res, status, {
-      error,
-      error_description: `AADSTS${code}: ${text} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
-      error_codes: [code],
-      timestamp,
-      trace_id: traceId,
-      correlation_id: correlationId,
-      error_uri: `${this.url}/error?code=${code}`,
-    }, headers);
+    const timestamp = new Date()
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z');
+    sendJson(
+      res,
+      status,
+      {
+        error,
+        error_description: `AADSTS${code}: ${text} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+        error_codes: [code],
+        timestamp,
+        trace_id: traceId,
+        correlation_id: correlationId,
+        error_uri: `${this.url}/error?code=${code}`,
+      },
+      headers,
+    );
   }
 }
 
 /** AADSTS90014 for a required field (form parameter or claim) that is missing. */
 function missingField(name: string): AadFailure {
-  return { status: 400, error: 'invalid_request', code: 90014, text: `The required field '${name}' is missing from the credential. Ensure that you have all the necessary parameters for the login request.` };
+  return {
+    status: 400,
+    error: 'invalid_request',
+    code: 90014,
+    text: `The required field '${name}' is missing from the credential. Ensure that you have all the necessary parameters for the login request.`,
+  };
 }
 
 /** AADSTS7000216: a client credentials request with no credential Entra takes. */
 function noCredential(): AadFailure {
-  return { status: 401, error: 'invalid_client', code: 7000216, text: "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type." };
+  return {
+    status: 401,
+    error: 'invalid_client',
+    code: 7000216,
+    text: "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+  };
 }
 
 /** A compact JWS split and decoded; undefined when it is not one (three base64url parts, JSON objects). */

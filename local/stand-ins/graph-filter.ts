@@ -54,7 +54,11 @@ export interface UserFilter {
 
 /** The 400 Graph gives a clause it does not support here (or not without advanced query parameters). */
 export function unsupportedClause(property: string): GraphQueryError {
-  return new GraphQueryError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${property}' of resource 'User'.`);
+  return new GraphQueryError(
+    400,
+    'Request_UnsupportedQuery',
+    `Unsupported or invalid query filter clause specified for property '${property}' of resource 'User'.`,
+  );
 }
 
 export function compileUserFilter(text: string): UserFilter {
@@ -71,7 +75,11 @@ export function compileUserFilter(text: string): UserFilter {
 export function deltaIdFilter(text: string): ReadonlySet<string> {
   const parsed = parseFilter(text);
   const refused = (): GraphQueryError =>
-    new GraphQueryError(400, 'Request_UnsupportedQuery', `Unsupported query filter for users delta: only id eq '<id>' clauses joined by or, at most ${maxDeltaIdClauses}, are supported.`);
+    new GraphQueryError(
+      400,
+      'Request_UnsupportedQuery',
+      `Unsupported query filter for users delta: only id eq '<id>' clauses joined by or, at most ${maxDeltaIdClauses}, are supported.`,
+    );
   const clauses: unknown[] = [];
   const flatten = (node: unknown): void => {
     if (isOperation(node) && node[0] === 'or') node.slice(1).forEach(flatten);
@@ -81,7 +89,15 @@ export function deltaIdFilter(text: string): ReadonlySet<string> {
   if (clauses.length > maxDeltaIdClauses) throw refused();
   const ids = new Set<string>();
   for (const clause of clauses) {
-    if (!isOperation(clause) || clause[0] !== 'eq' || clause.length !== 3 || !isPropertyReference(clause[1]) || Object.keys(clause[1]).length !== 1 || clause[1].name !== 'id') throw refused();
+    if (
+      !isOperation(clause) ||
+      clause[0] !== 'eq' ||
+      clause.length !== 3 ||
+      !isPropertyReference(clause[1]) ||
+      Object.keys(clause[1]).length !== 1 ||
+      clause[1].name !== 'id'
+    )
+      throw refused();
     const value = literal(parsed, clause[2]);
     if (value?.type !== 'string') throw refused();
     ids.add(value.value.toLowerCase());
@@ -195,7 +211,12 @@ function bound(bind: unknown): Literal | undefined {
 }
 
 const canonicalNames = new Map(Object.keys(userPropertyTypes).map((name) => [name.toLowerCase(), name]));
-const edmTypes: Record<UserPropertyType, string> = { string: 'Edm.String', boolean: 'Edm.Boolean', dateTime: 'Edm.DateTimeOffset', collection: 'Collection(Edm.String)' };
+const edmTypes: Record<UserPropertyType, string> = {
+  string: 'Edm.String',
+  boolean: 'Edm.Boolean',
+  dateTime: 'Edm.DateTimeOffset',
+  collection: 'Collection(Edm.String)',
+};
 const fold = (text: string): string => text.toLowerCase();
 
 function edmType(value: Literal): string {
@@ -293,7 +314,8 @@ class Compiler {
     // The parser takes an unterminated string ('abc) for a property name; OData names have no quotes.
     if (!/^[a-z_][a-z0-9_]*$/i.test(node.name)) throw syntaxError(this.parsed.text, Math.max(0, this.parsed.text.toLowerCase().indexOf(node.name)));
     const name = canonicalNames.get(node.name);
-    if (name === undefined) throw new GraphQueryError(400, 'Request_BadRequest', `Could not find a property named '${this.#spelled(node.name)}' on type 'microsoft.graph.user'.`);
+    if (name === undefined)
+      throw new GraphQueryError(400, 'Request_BadRequest', `Could not find a property named '${this.#spelled(node.name)}' on type 'microsoft.graph.user'.`);
     if (node['lambda'] !== undefined) throw unsupported(`the lambda operator on '${name}'`);
     if (Object.keys(node).length !== 1) throw unsupported(`a path or count on '${name}'`);
     return { name, type: userPropertyTypes[name] ?? 'string' };
@@ -304,7 +326,11 @@ class Compiler {
     const { name, type } = this.#operand(args[0], method);
     const value = this.#literal(args[1], method);
     if (type !== 'string' || value.type !== 'string') {
-      throw new GraphQueryError(400, 'BadRequest', `No function signature for the function with name '${method}' matches the specified arguments. The function signatures considered are: ${method}(Edm.String Nullable=true, Edm.String Nullable=true).`);
+      throw new GraphQueryError(
+        400,
+        'BadRequest',
+        `No function signature for the function with name '${method}' matches the specified arguments. The function signatures considered are: ${method}(Edm.String Nullable=true, Edm.String Nullable=true).`,
+      );
     }
     if (method === 'endswith') {
       this.#advanced(name);
@@ -343,7 +369,11 @@ class Compiler {
     const fits = (type === 'string' && value.type === 'string') || (type === 'boolean' && value.type === 'boolean');
     if (fits) return;
     if (type === 'dateTime' && value.type === 'string') throw unsupportedClause(name);
-    throw new GraphQueryError(400, 'BadRequest', `A binary operator with incompatible types was detected. Found operand types '${edmTypes[type]}' and '${edmType(value)}' for operator kind '${kind}'.`);
+    throw new GraphQueryError(
+      400,
+      'BadRequest',
+      `A binary operator with incompatible types was detected. Found operand types '${edmTypes[type]}' and '${edmType(value)}' for operator kind '${kind}'.`,
+    );
   }
 
   #checkOrClauses(node: Operation): void {
@@ -408,5 +438,9 @@ function equals(name: string, value: Literal): Predicate {
 }
 
 function tooManyClauses(count: number): GraphQueryError {
-  return new GraphQueryError(400, 'Request_UnsupportedQuery', `Too many child clauses specified in search filter expression containing 'OR' operators: ${count}. Max allowed: ${maxOrClauses}.`);
+  return new GraphQueryError(
+    400,
+    'Request_UnsupportedQuery',
+    `Too many child clauses specified in search filter expression containing 'OR' operators: ${count}. Max allowed: ${maxOrClauses}.`,
+  );
 }

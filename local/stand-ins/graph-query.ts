@@ -30,9 +30,16 @@ export interface ListingQuery extends Selection {
 /** $select: Graph's default selection without it; 400 Request_BadRequest for a property the user does not have. */
 export function readSelection(url: URL): Selection {
   const select = url.searchParams.get('$select');
-  const fields = select === null ? defaultSelect : select.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  const fields =
+    select === null
+      ? defaultSelect
+      : select
+          .split(',')
+          .map((f) => f.trim())
+          .filter((f) => f !== '');
   const unknown = fields.find((f) => !userProperties.has(f));
-  if (unknown !== undefined) throw new GraphQueryError(400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
+  if (unknown !== undefined)
+    throw new GraphQueryError(400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
   return { fields, select };
 }
 
@@ -55,7 +62,8 @@ export function isEventual(header: string | string[] | undefined): boolean {
 function readCount(url: URL, eventual: boolean): boolean {
   const text = url.searchParams.get('$count');
   if (text === null || text.toLowerCase() === 'false') return false;
-  if (text.toLowerCase() !== 'true') throw new GraphQueryError(400, 'BadRequest', `Invalid value '${text}' for the query option $count: true or false expected.`);
+  if (text.toLowerCase() !== 'true')
+    throw new GraphQueryError(400, 'BadRequest', `Invalid value '${text}' for the query option $count: true or false expected.`);
   if (!eventual) throw new GraphQueryError(400, 'Request_BadRequest', '$count is not currently supported.');
   return true;
 }

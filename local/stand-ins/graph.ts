@@ -47,7 +47,14 @@ import { userProperties, userProperty } from './user-schema';
 
 const readRoles = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 /** Application permissions that let an app read group members (GroupMember.Read.All is the least privileged). */
-const groupMemberRoles = ['GroupMember.Read.All', 'Group.Read.All', 'Directory.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'];
+const groupMemberRoles = [
+  'GroupMember.Read.All',
+  'Group.Read.All',
+  'Directory.Read.All',
+  'GroupMember.ReadWrite.All',
+  'Group.ReadWrite.All',
+  'Directory.ReadWrite.All',
+];
 const transitiveUsersPath = /^\/v1\.0\/groups\/([^/]+)\/transitiveMembers\/microsoft\.graph\.user$/;
 /** Graph's page size for a users delta walk, and the most `odata.maxpagesize` gets. */
 const deltaMaxPageSize = 200;
@@ -106,7 +113,15 @@ function deltaPreferences(header: string | string[] | undefined): DeltaPreferenc
     const eq = preference.indexOf('=');
     const name = (eq < 0 ? preference : preference.slice(0, eq)).trim().toLowerCase();
     if (name === '' || found.has(name)) continue;
-    found.set(name, eq < 0 ? '' : preference.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
+    found.set(
+      name,
+      eq < 0
+        ? ''
+        : preference
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, '$1'),
+    );
   }
   const size = Number(found.get('odata.maxpagesize') ?? Number.NaN);
   return {
@@ -244,7 +259,12 @@ export class GraphStandIn {
   /** Changes an active user's properties (id cannot change); properties set to their current value are no change. */
   updateUser(id: string, changes: Partial<Omit<SeedUser, 'id'>>): SeedUser {
     const record = this.#record(id, 'active');
-    const changed = Object.entries(changes).filter(([name, value]) => name !== 'id' && userProperties.has(name) && JSON.stringify(value ?? null) !== JSON.stringify((record.user as unknown as Record<string, unknown>)[name] ?? null));
+    const changed = Object.entries(changes).filter(
+      ([name, value]) =>
+        name !== 'id' &&
+        userProperties.has(name) &&
+        JSON.stringify(value ?? null) !== JSON.stringify((record.user as unknown as Record<string, unknown>)[name] ?? null),
+    );
     if (changed.length === 0) return record.user;
     const version = this.#bump();
     record.user = { ...record.user, ...Object.fromEntries(changed) };
@@ -308,7 +328,8 @@ export class GraphStandIn {
    */
   seedGroup(userIds: readonly string[], options: { nestedSplit?: number; displayName?: string } = {}): { groupId: string; childGroupId: string } {
     const split = options.nestedSplit ?? Math.floor(userIds.length / 2);
-    if (!Number.isInteger(split) || split < 0 || split > userIds.length) throw new RangeError(`nestedSplit must be a whole number from 0 to ${userIds.length}, not ${split}`);
+    if (!Number.isInteger(split) || split < 0 || split > userIds.length)
+      throw new RangeError(`nestedSplit must be a whole number from 0 to ${userIds.length}, not ${split}`);
     const displayName = options.displayName ?? 'Sync scope';
     const groupId = this.addGroup({ displayName });
     const childGroupId = this.addGroup({ displayName: `${displayName} (nested)` });
@@ -330,7 +351,8 @@ export class GraphStandIn {
   churn(changes: number, random: () => number): ChurnChange[] {
     if (!Number.isInteger(changes) || changes < 0) throw new RangeError(`churn needs a whole number of changes, not ${changes}`);
     const touched = new Set<string>();
-    const untouched = (...states: DirectoryRecord['state'][]): DirectoryRecord[] => [...this.#records.values()].filter((r) => states.includes(r.state) && !touched.has(r.user.id));
+    const untouched = (...states: DirectoryRecord['state'][]): DirectoryRecord[] =>
+      [...this.#records.values()].filter((r) => states.includes(r.state) && !touched.has(r.user.id));
     /** One of the untouched users in `states` (there is one: the kind was chosen so), now touched. */
     const take = (...states: DirectoryRecord['state'][]): DirectoryRecord => {
       const candidates = untouched(...states);
@@ -385,7 +407,8 @@ export class GraphStandIn {
     this.#deltaTokens.clear();
     this.#groups.clear();
     const version = this.#bump();
-    for (const user of users) this.#records.set(user.id, { user, state: 'active', appearedAt: version, addedAt: version, changedAt: new Map(), removedAt: 0, lastChange: version });
+    for (const user of users)
+      this.#records.set(user.id, { user, state: 'active', appearedAt: version, addedAt: version, changedAt: new Map(), removedAt: 0, lastChange: version });
   }
 
   #bump(): number {
@@ -415,7 +438,8 @@ export class GraphStandIn {
       if (record.state !== 'active') {
         // Removed since the link: report it if the holder of the link could have seen the user.
         const seen = record.addedAt <= since;
-        if (seen && record.removedAt > since) entries.push({ id: record.user.id, '@removed': { reason: record.state === 'soft-deleted' ? 'changed' : 'deleted' } });
+        if (seen && record.removedAt > since)
+          entries.push({ id: record.user.id, '@removed': { reason: record.state === 'soft-deleted' ? 'changed' : 'deleted' } });
         continue;
       }
       if (record.appearedAt > since) {
@@ -445,7 +469,8 @@ export class GraphStandIn {
     if (token === undefined) return this.#error(res, 401, 'InvalidAuthenticationToken', 'Access token is empty.', headers);
     const verified = this.options.signingKey.verify(token, [this.url, `${this.url}/`], this.options.issuer);
     if (!verified.ok) return this.#error(res, 401, 'InvalidAuthenticationToken', verified.reason, headers);
-    if (verified.claims.tid !== this.options.tenantId) return this.#error(res, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid tenant.', headers);
+    if (verified.claims.tid !== this.options.tenantId)
+      return this.#error(res, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid tenant.', headers);
 
     const path = url.pathname.replace(/\/$/, '');
     const group = transitiveUsersPath.exec(path);
@@ -467,7 +492,12 @@ export class GraphStandIn {
     if (fault !== undefined && 'status' in fault) {
       this.counters.throttled++;
       const extra: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
-      const [code, text] = fault.status === 429 ? ['TooManyRequests', 'Too many requests.'] : fault.status >= 500 ? ['ServiceUnavailable', 'The service is temporarily unavailable.'] : ['Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.'];
+      const [code, text] =
+        fault.status === 429
+          ? ['TooManyRequests', 'Too many requests.']
+          : fault.status >= 500
+            ? ['ServiceUnavailable', 'The service is temporarily unavailable.']
+            : ['Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.'];
       return this.#error(res, fault.status, code, text, { ...headers, ...extra });
     }
 
@@ -502,7 +532,16 @@ export class GraphStandIn {
   }
 
   /** A page of a group's transitive user members (an advanced query), or Graph's 404 for an unknown group. */
-  #transitiveUsersPage(res: ServerResponse, url: URL, path: string, encodedId: string, consistencyLevel: string | string[] | undefined, empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>) => void): void {
+  #transitiveUsersPage(
+    res: ServerResponse,
+    url: URL,
+    path: string,
+    encodedId: string,
+    consistencyLevel: string | string[] | undefined,
+    empty: boolean,
+    headers: Record<string, string>,
+    send: (body: Record<string, unknown>) => void,
+  ): void {
     const query = readTransitiveMembersQuery(url, consistencyLevel);
     let groupId = encodedId;
     try {
@@ -510,14 +549,45 @@ export class GraphStandIn {
     } catch {
       // Not a valid escape: looked up as it is, so not found.
     }
-    if (!this.#groups.has(groupId)) return this.#error(res, 404, 'Request_ResourceNotFound', `Resource '${groupId}' does not exist or one of its queried reference-property objects are not present.`, headers);
+    if (!this.#groups.has(groupId))
+      return this.#error(
+        res,
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${groupId}' does not exist or one of its queried reference-property objects are not present.`,
+        headers,
+      );
     this.#listingPage(res, url, path, query, () => this.#listedIds(query.filter, this.#groups.transitiveMemberIds(groupId)), empty, headers, send);
   }
 
   /** A page of a filtered or counted listing (graph-listing.ts). */
-  #listingPage(res: ServerResponse, url: URL, path: string, query: ListingQuery, ids: () => readonly string[], empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>) => void): void {
-    const body = this.#listings.page({ baseUrl: this.url, path, query, skipToken: url.searchParams.get('$skiptoken'), ids, user: (id) => this.#listable(id), empty });
-    if (body === undefined) return this.#error(res, 400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.', headers);
+  #listingPage(
+    res: ServerResponse,
+    url: URL,
+    path: string,
+    query: ListingQuery,
+    ids: () => readonly string[],
+    empty: boolean,
+    headers: Record<string, string>,
+    send: (body: Record<string, unknown>) => void,
+  ): void {
+    const body = this.#listings.page({
+      baseUrl: this.url,
+      path,
+      query,
+      skipToken: url.searchParams.get('$skiptoken'),
+      ids,
+      user: (id) => this.#listable(id),
+      empty,
+    });
+    if (body === undefined)
+      return this.#error(
+        res,
+        400,
+        'Directory_ExpiredPageToken',
+        'The specified page token value has expired and can no longer be included in your request.',
+        headers,
+      );
     send(body);
   }
 
@@ -535,7 +605,14 @@ export class GraphStandIn {
     const skipToken = url.searchParams.get('$skiptoken');
     if (skipToken !== null) {
       const known = this.#skipTokens.get(skipToken);
-      if (known === undefined) return this.#error(res, 400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.', headers);
+      if (known === undefined)
+        return this.#error(
+          res,
+          400,
+          'Directory_ExpiredPageToken',
+          'The specified page token value has expired and can no longer be included in your request.',
+          headers,
+        );
       offset = known;
     }
 
@@ -549,7 +626,9 @@ export class GraphStandIn {
     if (nextOffset < users.length) {
       const next = `RFNwdAIAAQAAA${randomBytes(24).toString('base64url')}`;
       this.#skipTokens.set(next, nextOffset);
-      const query = [select === null ? undefined : `$select=${select}`, topText === null ? undefined : `$top=${topText}`, `$skiptoken=${next}`].filter((q) => q !== undefined);
+      const query = [select === null ? undefined : `$select=${select}`, topText === null ? undefined : `$top=${topText}`, `$skiptoken=${next}`].filter(
+        (q) => q !== undefined,
+      );
       const link = `${this.url}/v1.0/users?${query.join('&')}`;
       this.issuedNextLinks.push(link);
       body['@odata.nextLink'] = link;
@@ -563,8 +642,19 @@ export class GraphStandIn {
    * `prefer` its preferences: the page size of a walk is that of the request starting it (a first
    * request, `$deltatoken=latest`, a deltaLink's); a $skiptoken carries the walk, page size included.
    */
-  #deltaPage(response: ServerResponse, url: URL, requested: DeltaState, prefer: DeltaPreferences, empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>, extra?: Record<string, string>) => void): void {
-    const res = { error: (status: number, code: string, message: string, extra: Record<string, string> = {}): void => this.#error(response, status, code, message, { ...headers, ...extra }) };
+  #deltaPage(
+    response: ServerResponse,
+    url: URL,
+    requested: DeltaState,
+    prefer: DeltaPreferences,
+    empty: boolean,
+    headers: Record<string, string>,
+    send: (body: Record<string, unknown>, extra?: Record<string, string>) => void,
+  ): void {
+    const res = {
+      error: (status: number, code: string, message: string, extra: Record<string, string> = {}): void =>
+        this.#error(response, status, code, message, { ...headers, ...extra }),
+    };
     const { minimal } = prefer;
     const pageSize = Math.min(prefer.maxPageSize ?? deltaMaxPageSize, deltaMaxPageSize);
     let walk: DeltaWalk;
@@ -573,7 +663,8 @@ export class GraphStandIn {
     const deltaToken = url.searchParams.get('$deltatoken');
     if (skipToken !== null) {
       const known = this.#deltaSkipTokens.get(skipToken);
-      if (known === undefined) return res.error(400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.');
+      if (known === undefined)
+        return res.error(400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.');
       ({ walk, offset } = known);
     } else if (deltaToken === null || deltaToken === '') {
       walk = { entries: this.#changesSince(0, requested.fields, false, requested.filter?.ids), state: requested, pageSize };
@@ -584,10 +675,20 @@ export class GraphStandIn {
       if (this.#resetPending) {
         this.#resetPending = false;
         const from = state ?? requested;
-        const query = [from.select === null ? undefined : `$select=${from.select}`, from.filter === undefined ? undefined : `$filter=${encodeURIComponent(from.filter.text)}`, '$deltatoken='].filter((q) => q !== undefined);
-        return res.error(410, 'resyncRequired', 'Resync required. Replace any local cached data with the data returned by a full sync (a new delta query without a delta token).', { location: `${this.url}/v1.0/users/delta?${query.join('&')}` });
+        const query = [
+          from.select === null ? undefined : `$select=${from.select}`,
+          from.filter === undefined ? undefined : `$filter=${encodeURIComponent(from.filter.text)}`,
+          '$deltatoken=',
+        ].filter((q) => q !== undefined);
+        return res.error(
+          410,
+          'resyncRequired',
+          'Resync required. Replace any local cached data with the data returned by a full sync (a new delta query without a delta token).',
+          { location: `${this.url}/v1.0/users/delta?${query.join('&')}` },
+        );
       }
-      if (state === undefined) return res.error(400, 'syncStateNotFound', 'The sync state generation is not found or has expired. Start a new sync without a delta token.');
+      if (state === undefined)
+        return res.error(400, 'syncStateNotFound', 'The sync state generation is not found or has expired. Start a new sync without a delta token.');
       walk = { entries: this.#changesSince(state.version, state.fields, minimal, state.filter?.ids), state: { ...state, version: this.#version }, pageSize };
     }
 
@@ -660,6 +761,21 @@ export class GraphStandIn {
   }
 
   #error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string>): void {
-    sendJson(res, status, { error: { code, message, innerError: { date: new Date().toISOString().replace(/\.\d+Z$/, ''), 'request-id': headers['request-id'], 'client-request-id': headers['client-request-id'] } } }, headers);
+    sendJson(
+      res,
+      status,
+      {
+        error: {
+          code,
+          message,
+          innerError: {
+            date: new Date().toISOString().replace(/\.\d+Z$/, ''),
+            'request-id': headers['request-id'],
+            'client-request-id': headers['client-request-id'],
+          },
+        },
+      },
+      headers,
+    );
   }
 }

@@ -164,7 +164,14 @@ export class KeyVaultStandIn {
       for (const line of certificate.privateKeyPem.split('\n')) if (!line.startsWith('-----')) registerSecret(line);
     }
     const months = Math.max(1, Math.round((certificate.notAfter.getTime() - certificate.notBefore.getTime()) / (30.436875 * 24 * 3600 * 1000)));
-    stored.policy = { ...stored.policy, contentType: entry.contentType, exportable: entry.exportable, subject: certificate.subject, validityMonths: months, updated: now };
+    stored.policy = {
+      ...stored.policy,
+      contentType: entry.contentType,
+      exportable: entry.exportable,
+      subject: certificate.subject,
+      validityMonths: months,
+      updated: now,
+    };
     this.#certificates.set(name, stored);
     return entry.version;
   }
@@ -191,7 +198,12 @@ export class KeyVaultStandIn {
     const apiVersion = url.searchParams.get('api-version');
     if (apiVersion === null) return this.#error(res, 400, 'BadParameter', 'The request URI must contain an api-version query parameter.');
     if (!supportedApiVersion.test(apiVersion)) {
-      return this.#error(res, 400, 'BadParameter', `The specified version (${apiVersion}) is not recognized. Consider using the latest supported version (${latestApiVersion}).`);
+      return this.#error(
+        res,
+        400,
+        'BadParameter',
+        `The specified version (${apiVersion}) is not recognized. Consider using the latest supported version (${latestApiVersion}).`,
+      );
     }
     const token = bearerToken(req);
     if (token === undefined) {
@@ -210,7 +222,13 @@ export class KeyVaultStandIn {
     if (fault !== undefined) {
       this.counters.faultsInjected++;
       if (fault.name === 'kv-429') {
-        return this.#error(res, 429, 'Throttled', 'Request was not allowed because the vault request rate limit was exceeded. Please retry after the time in the Retry-After header.', { 'retry-after': '1' });
+        return this.#error(
+          res,
+          429,
+          'Throttled',
+          'Request was not allowed because the vault request rate limit was exceeded. Please retry after the time in the Retry-After header.',
+          { 'retry-after': '1' },
+        );
       }
       return this.#error(res, 503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry later.');
     }
@@ -250,12 +268,17 @@ export class KeyVaultStandIn {
     const secret = wanted === undefined ? versions?.at(-1) : versions?.find((v) => v.version === wanted);
     if (secret === undefined) return this.#secretNotFound(res, name, wanted);
     this.counters.secretReads++;
-    sendJson(res, 200, {
-      value: secret.value,
-      id: `${this.url}secrets/${name}/${secret.version}`,
-      attributes: { enabled: true, created: secret.created, updated: secret.created, ...recovery },
-      tags: {},
-    }, serviceHeaders());
+    sendJson(
+      res,
+      200,
+      {
+        value: secret.value,
+        id: `${this.url}secrets/${name}/${secret.version}`,
+        attributes: { enabled: true, created: secret.created, updated: secret.created, ...recovery },
+        tags: {},
+      },
+      serviceHeaders(),
+    );
   }
 
   /** A certificate's managed secret: the PFX or the PEM (key and certificate, or only the certificate when the key is not exportable). */
@@ -266,17 +289,26 @@ export class KeyVaultStandIn {
     const c = entry.certificate;
     const value =
       entry.contentType === 'application/x-pem-file'
-        ? entry.exportable ? c.pemBundle : c.certificatePem
-        : entry.exportable ? c.pfxBase64 : certificateOnlyPfxBase64(c.certificatePem);
+        ? entry.exportable
+          ? c.pemBundle
+          : c.certificatePem
+        : entry.exportable
+          ? c.pfxBase64
+          : certificateOnlyPfxBase64(c.certificatePem);
     this.counters.secretReads++;
-    sendJson(res, 200, {
-      value,
-      contentType: entry.contentType,
-      id: `${this.url}secrets/${name}/${entry.version}`,
-      managed: true,
-      attributes: this.#attributes(entry),
-      kid: `${this.url}keys/${name}/${entry.version}`,
-    }, serviceHeaders());
+    sendJson(
+      res,
+      200,
+      {
+        value,
+        contentType: entry.contentType,
+        id: `${this.url}secrets/${name}/${entry.version}`,
+        managed: true,
+        attributes: this.#attributes(entry),
+        kid: `${this.url}keys/${name}/${entry.version}`,
+      },
+      serviceHeaders(),
+    );
   }
 
   #getCertificate(res: ServerResponse, name: string, wanted: string | undefined): void {
@@ -284,16 +316,21 @@ export class KeyVaultStandIn {
     const entry = certificate === undefined ? undefined : versionOf(certificate, wanted);
     if (certificate === undefined || entry === undefined) return this.#certificateNotFound(res, name, wanted);
     this.counters.certificateReads++;
-    sendJson(res, 200, {
-      id: `${this.url}certificates/${name}/${entry.version}`,
-      kid: `${this.url}keys/${name}/${entry.version}`,
-      sid: `${this.url}secrets/${name}/${entry.version}`,
-      x5t: entry.certificate.x5tBase64Url,
-      cer: entry.certificate.der.toString('base64'),
-      attributes: this.#attributes(entry),
-      // Key Vault returns the policy with the latest version only (get-certificate without a version).
-      ...(wanted === undefined ? { policy: this.#policy(name, certificate) } : {}),
-    }, serviceHeaders());
+    sendJson(
+      res,
+      200,
+      {
+        id: `${this.url}certificates/${name}/${entry.version}`,
+        kid: `${this.url}keys/${name}/${entry.version}`,
+        sid: `${this.url}secrets/${name}/${entry.version}`,
+        x5t: entry.certificate.x5tBase64Url,
+        cer: entry.certificate.der.toString('base64'),
+        attributes: this.#attributes(entry),
+        // Key Vault returns the policy with the latest version only (get-certificate without a version).
+        ...(wanted === undefined ? { policy: this.#policy(name, certificate) } : {}),
+      },
+      serviceHeaders(),
+    );
   }
 
   #getCertificatePolicy(res: ServerResponse, name: string): void {
@@ -317,18 +354,29 @@ export class KeyVaultStandIn {
     const page = versions.slice(start, start + pageSize);
     const next = start + pageSize < versions.length ? start + pageSize : undefined;
     this.counters.certificateReads++;
-    sendJson(res, 200, {
-      value: page.map((v) => ({
-        id: `${this.url}certificates/${name}/${v.version}`,
-        x5t: v.certificate.x5tBase64Url,
-        attributes: { enabled: v.enabled, nbf: seconds(v.certificate.notBefore), exp: seconds(v.certificate.notAfter), created: v.created, updated: v.updated },
-        subject: '',
-      })),
-      nextLink:
-        next === undefined
-          ? null
-          : `${this.url}certificates/${name}/versions?api-version=${encodeURIComponent(apiVersion)}&$skiptoken=${skipTokenOf(next)}${maxText === null ? '' : `&maxresults=${pageSize}`}`,
-    }, serviceHeaders());
+    sendJson(
+      res,
+      200,
+      {
+        value: page.map((v) => ({
+          id: `${this.url}certificates/${name}/${v.version}`,
+          x5t: v.certificate.x5tBase64Url,
+          attributes: {
+            enabled: v.enabled,
+            nbf: seconds(v.certificate.notBefore),
+            exp: seconds(v.certificate.notAfter),
+            created: v.created,
+            updated: v.updated,
+          },
+          subject: '',
+        })),
+        nextLink:
+          next === undefined
+            ? null
+            : `${this.url}certificates/${name}/versions?api-version=${encodeURIComponent(apiVersion)}&$skiptoken=${skipTokenOf(next)}${maxText === null ? '' : `&maxresults=${pageSize}`}`,
+      },
+      serviceHeaders(),
+    );
   }
 
   #attributes(entry: StoredCertificateVersion): object {

@@ -24,8 +24,50 @@ export interface SeedUser {
   createdDateTime: string;
 }
 
-const givenNames = ['Zoë', 'José', 'Łukasz', 'Søren', 'Ólafur', 'Aiko', 'Nguyễn', 'Fatma', 'Chloé', 'Björn', 'Ana', 'Dmitrij', 'Priya', '美咲', 'Oğuz', 'Mateus', 'Ngozi', 'Émile', 'Sinéad', 'Kwame'];
-const surnames = ['Ångström', 'Müller', 'Żółć', 'Kierkegård', 'Þórsson', 'Tanaka', 'Thị Hà', 'Yılmaz', 'Dubois', 'Nordström', 'García Márquez', 'Иванов', 'Raman', '佐藤', 'Çelik', 'Conceição', 'Okafor', 'Lefèvre', "O'Brien", 'Mensah'];
+const givenNames = [
+  'Zoë',
+  'José',
+  'Łukasz',
+  'Søren',
+  'Ólafur',
+  'Aiko',
+  'Nguyễn',
+  'Fatma',
+  'Chloé',
+  'Björn',
+  'Ana',
+  'Dmitrij',
+  'Priya',
+  '美咲',
+  'Oğuz',
+  'Mateus',
+  'Ngozi',
+  'Émile',
+  'Sinéad',
+  'Kwame',
+];
+const surnames = [
+  'Ångström',
+  'Müller',
+  'Żółć',
+  'Kierkegård',
+  'Þórsson',
+  'Tanaka',
+  'Thị Hà',
+  'Yılmaz',
+  'Dubois',
+  'Nordström',
+  'García Márquez',
+  'Иванов',
+  'Raman',
+  '佐藤',
+  'Çelik',
+  'Conceição',
+  'Okafor',
+  'Lefèvre',
+  "O'Brien",
+  'Mensah',
+];
 const titles = ['Account Manager', 'Credit Analyst', 'Payments Engineer', 'Risk Officer', 'Customer Success Lead', null];
 const departments = ['Billing', 'Collections', 'Engineering', 'Risk', 'Support', null];
 const offices = ['Dublin 2/14', 'Lisboa 1/03', 'Kraków 4/22', null];

@@ -47,7 +47,19 @@ export const userPropertyTypes: Readonly<Record<string, UserPropertyType>> = {
 export const userProperties: ReadonlySet<string> = new Set(Object.keys(userPropertyTypes));
 
 /** What /users selects without $select (Graph's default set). */
-export const defaultSelect: readonly string[] = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
+export const defaultSelect: readonly string[] = [
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+  'id',
+];
 
 /** A property of a user as the stand-in holds it (undefined when it does not hold that property at all). */
 export function userProperty(user: SeedUser, name: string): unknown {

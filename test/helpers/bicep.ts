@@ -64,7 +64,11 @@ export type Values = Readonly<Record<string, string | boolean>>;
  * booleans, names given in `values`, the file's variables, == != && || !, ternaries, empty(),
  * replace(); undefined for anything it cannot tell.
  */
-export function evaluate(node: Parser.SyntaxNode | undefined | null, values: Values, vars: ReadonlyMap<string, Parser.SyntaxNode>): string | boolean | undefined {
+export function evaluate(
+  node: Parser.SyntaxNode | undefined | null,
+  values: Values,
+  vars: ReadonlyMap<string, Parser.SyntaxNode>,
+): string | boolean | undefined {
   if (!node) return undefined;
   if (node.text in values) return values[node.text];
   switch (node.type) {

@@ -22,7 +22,12 @@ export interface DeltaPage {
 
 /** An app-only Graph token for the stack's app registration. */
 export async function appToken(stack: LocalStack): Promise<string> {
-  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: stack.clientId, client_secret: stack.clientSecret, scope: `${stack.graph.url}/.default` });
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: stack.clientId,
+    client_secret: stack.clientSecret,
+    scope: `${stack.graph.url}/.default`,
+  });
   const response = await fetch(`${stack.entra.url}/${stack.tenantId}/oauth2/v2.0/token`, { method: 'POST', body: form });
   assert.equal(response.status, 200);
   return ((await response.json()) as { access_token: string }).access_token;
@@ -35,7 +40,7 @@ export function getDelta(link: string, token: string, prefer?: string): Promise<
 /** Follows nextLinks to the deltaLink; every page must be 200. */
 export async function walkDelta(link: string, token: string, prefer?: string): Promise<{ pages: DeltaEntry[][]; deltaLink: string }> {
   const pages: DeltaEntry[][] = [];
-  for (let next: string | undefined = link; ; ) {
+  for (let next: string | undefined = link; ;) {
     const response = await getDelta(next, token, prefer);
     assert.equal(response.status, 200, await response.clone().text());
     const page = (await response.json()) as DeltaPage;

@@ -24,6 +24,7 @@ export function schemaErrors(message: unknown): string[] {
 export function assertValidMessages(messages: readonly SyncMessage[]): void {
   for (const message of messages) {
     const errors = schemaErrors(message);
-    if (errors.length > 0) throw new Error(`A queue message does not match ${messageSchemaPath}: ${errors.join('; ')}\n${JSON.stringify(message).slice(0, 500)}`);
+    if (errors.length > 0)
+      throw new Error(`A queue message does not match ${messageSchemaPath}: ${errors.join('; ')}\n${JSON.stringify(message).slice(0, 500)}`);
   }
 }

@@ -67,7 +67,11 @@ export async function drainAll(connectionString: string, queueName: string, enco
 }
 
 /** drainAll, split: the user messages (snapshot, upserted, removed) and the snapshot.completed markers. */
-export async function drainQueueSplit(connectionString: string, queueName: string, encoding: MessageEncoding = 'base64'): Promise<{ users: UserMessage[]; markers: SnapshotCompletedMessage[] }> {
+export async function drainQueueSplit(
+  connectionString: string,
+  queueName: string,
+  encoding: MessageEncoding = 'base64',
+): Promise<{ users: UserMessage[]; markers: SnapshotCompletedMessage[] }> {
   const messages = await drainAll(connectionString, queueName, encoding);
   const users: UserMessage[] = [];
   const markers: SnapshotCompletedMessage[] = [];
@@ -100,7 +104,11 @@ export async function clearQueue(connectionString: string, queueName: string): P
 }
 
 /** A Graph token provider wired as the app wires it: secret (named `secretName`) from the stand-in vault via managed identity. */
-export function graphTokenProvider(stack: LocalStack, overrides: Partial<AppTokenProviderOptions> = {}, secretName: string = stack.secretName): AppTokenProvider {
+export function graphTokenProvider(
+  stack: LocalStack,
+  overrides: Partial<AppTokenProviderOptions> = {},
+  secretName: string = stack.secretName,
+): AppTokenProvider {
   const source = createClientSecretSource(stack.keyVault.url, secretName, new ManagedIdentityCredential({ clientId: stack.identityClientId }));
   return createAppTokenProvider({
     tenantId: stack.tenantId,
