@@ -4,6 +4,7 @@ import type { ClientCredential, CurrentClientAuth } from './client-credential';
 import { SyncError, SyncErrorCodes, describeCause } from './errors';
 import { createRetryingNetworkModule } from './msal-network';
 import { RetryBudget, type BudgetSource } from './retry';
+import { MicrosoftHosts } from './settings-hosts';
 import { Attr, SpanNames, inSpan } from './telemetry';
 
 const defaultTokenBudgetMs = 600_000;
@@ -61,14 +62,7 @@ export interface AppTokenProviderOptions {
 }
 
 /** Hosts of Microsoft's public and sovereign clouds: msal knows these; any other host is added to knownAuthorities. */
-const microsoftAuthorityHosts = new Set([
-  'login.microsoftonline.com',
-  'login.microsoft.com',
-  'login.windows.net',
-  'login.microsoftonline.us',
-  'login.chinacloudapi.cn',
-  'login.partner.microsoftonline.cn',
-]);
+const microsoftAuthorityHosts = new Set<string>(MicrosoftHosts.authority);
 
 export function createAppTokenProvider(options: AppTokenProviderOptions): AppTokenProvider {
   const authority = `${options.authorityHost}/${options.tenantId}`;

@@ -56,6 +56,8 @@ const groupMemberRoles = [
   'Directory.ReadWrite.All',
 ];
 const transitiveUsersPath = /^\/v1\.0\/groups\/([^/]+)\/transitiveMembers\/microsoft\.graph\.user$/;
+/** Graph's answer to a skip token (page link) it no longer honours: code and message. */
+const expiredPageToken = ['Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.'] as const;
 /** Graph's page size for a users delta walk, and the most `odata.maxpagesize` gets. */
 const deltaMaxPageSize = 200;
 
@@ -497,7 +499,7 @@ export class GraphStandIn {
           ? ['TooManyRequests', 'Too many requests.']
           : fault.status >= 500
             ? ['ServiceUnavailable', 'The service is temporarily unavailable.']
-            : ['Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.'];
+            : expiredPageToken;
       return this.#error(res, fault.status, code, text, { ...headers, ...extra });
     }
 
@@ -580,14 +582,7 @@ export class GraphStandIn {
       user: (id) => this.#listable(id),
       empty,
     });
-    if (body === undefined)
-      return this.#error(
-        res,
-        400,
-        'Directory_ExpiredPageToken',
-        'The specified page token value has expired and can no longer be included in your request.',
-        headers,
-      );
+    if (body === undefined) return this.#error(res, 400, ...expiredPageToken, headers);
     send(body);
   }
 
@@ -605,14 +600,7 @@ export class GraphStandIn {
     const skipToken = url.searchParams.get('$skiptoken');
     if (skipToken !== null) {
       const known = this.#skipTokens.get(skipToken);
-      if (known === undefined)
-        return this.#error(
-          res,
-          400,
-          'Directory_ExpiredPageToken',
-          'The specified page token value has expired and can no longer be included in your request.',
-          headers,
-        );
+      if (known === undefined) return this.#error(res, 400, ...expiredPageToken, headers);
       offset = known;
     }
 
@@ -663,8 +651,7 @@ export class GraphStandIn {
     const deltaToken = url.searchParams.get('$deltatoken');
     if (skipToken !== null) {
       const known = this.#deltaSkipTokens.get(skipToken);
-      if (known === undefined)
-        return res.error(400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.');
+      if (known === undefined) return res.error(400, ...expiredPageToken);
       ({ walk, offset } = known);
     } else if (deltaToken === null || deltaToken === '') {
       walk = { entries: this.#changesSince(0, requested.fields, false, requested.filter?.ids), state: requested, pageSize };
