@@ -17,12 +17,12 @@ export default tseslint.config(
     },
   },
   {
-    // Settings are read in one place: shared/settings.ts is handed process.env by functions/.
+    // Settings are read in one place: shared/settings/settings.ts is handed process.env by functions/.
     files: ['shared/**/*.ts'],
     rules: {
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'Read settings in shared/settings.ts only, from the env passed in.' },
+        { object: 'process', property: 'env', message: 'Read settings in shared/settings/settings.ts only, from the env passed in.' },
       ],
     },
   },

@@ -1,7 +1,7 @@
 import { app, type TimerFunctionOptions } from '@azure/functions';
-import { stopRunsOnSignals } from './shutdown';
-import { syncUsersHandler } from './syncUsersHandler';
-import { startTelemetry } from './telemetry';
+import { stopRunsOnSignals } from './sync-users/shutdown';
+import { syncUsersHandler } from './sync-users/handler';
+import { startTelemetry } from './sync-users/telemetry';
 
 /**
  * Registration only. The schedule is the SYNC_SCHEDULE app setting (six-field NCRONTAB, UTC).

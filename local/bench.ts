@@ -1,6 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { allSettingNames } from '../shared/settings';
+import { allSettingNames } from '../shared';
 import { parseBenchArgs, scenarioLabels, usage, type BenchArgs, type ScenarioKey } from './bench/args';
 import { measureColdStart } from './bench/cold-start';
 import { runScenario, StackProcess } from './bench/processes';

@@ -1,4 +1,4 @@
-import { count } from '../shared/words';
+import { count } from '../shared';
 import type { SeedUser } from './stand-ins/seed';
 
 /**

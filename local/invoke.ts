@@ -2,12 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { Cron } from 'croner';
-import { stopCurrentRun } from '../functions/shutdown';
-import { handleSync, type SyncRequest } from '../functions/syncUsersHandler';
-import { SettingsError } from '../shared/settings';
-import type { DryRunReport } from '../shared/dry-run';
-import type { SyncProgress, SyncSummary } from '../shared/sync';
-import { count } from '../shared/words';
+import { stopCurrentRun } from '../functions/sync-users/shutdown';
+import { handleSync, type SyncRequest } from '../functions/sync-users/handler';
+import { count, type DryRunReport, SettingsError, type SyncProgress, type SyncSummary } from '../shared';
 
 /**
  * Calls the Function's own handler outside the Functions host, as the host would: a real

@@ -1,6 +1,5 @@
 import type { QueueClient } from '@azure/storage-queue';
-import { decodeMessage, type SyncMessage } from '../shared/messages';
-import type { MessageEncoding } from '../shared/settings';
+import { decodeMessage, type MessageEncoding, type SyncMessage } from '../shared';
 
 /**
  * What a consumer would get: every message in the queue, received (hidden for 5 minutes) and

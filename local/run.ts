@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module';
 import { QueueClient } from '@azure/storage-queue';
-import { decodeMessage } from '../shared/messages';
-import { readSettings, type SyncSettings } from '../shared/settings';
+import { count, decodeMessage, readSettings, type SyncSettings } from '../shared';
 import type { Cron } from 'croner';
 import { formatFaults, parseFaults, type Fault } from './faults';
 import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
@@ -10,7 +9,6 @@ import { startLocalStack, stackCredentials } from './stack';
 import { prng } from './stand-ins/seed';
 import type * as LocalTelemetryModule from './telemetry';
 import type { LocalTelemetry } from './telemetry';
-import { count } from '../shared/words';
 
 /**
  * `npm run local [-- --once] [--users N] [--churn N] [--credential M] [--faults LIST] [--telemetry]`: the whole offline stack,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { spawnForwarding } from './child';
 import { scanForLeaks, secretsFileVariable } from './leaks';
 import { seedDisplayNames } from './stand-ins/seed';
-import { count } from '../shared/words';
+import { count } from '../shared';
 
 /**
  * Runs a command (the test suite, the soak) with its output passed through and kept, then scans

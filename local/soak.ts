@@ -1,12 +1,11 @@
 import { QueueClient } from '@azure/storage-queue';
-import { stopCurrentRun } from '../functions/shutdown';
-import { MessageTypes, messageIdOf } from '../shared/messages';
+import { stopCurrentRun } from '../functions/sync-users/shutdown';
+import { count, messageIdOf, MessageTypes } from '../shared';
 import { faultKind, faultNames, formatFaults, type Fault, type FaultName } from './faults';
 import { invokeSync, onShutdown, parseCommandArgs, runCommand } from './invoke';
 import { receiveAll } from './read-queue';
 import { startLocalStack, type LocalStack } from './stack';
 import { prng } from './stand-ins/seed';
-import { count } from '../shared/words';
 
 /**
  * `npm run soak -- --runs N --users M --seed S`: many runs against one local stack, each with 0-3

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { onShutdown, parseCommandArgs, runCommand, UsageError } from './invoke';
 import { startLocalStack } from './stack';
-import { count } from '../shared/words';
+import { count } from '../shared';
 
 /**
  * `npm run local:stack [-- --users N]`: only the offline stack (with Azurite's blob service too,

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as LocalTelemetryModule from './telemetry';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { readSettings } from '../shared/settings';
+import { readSettings } from '../shared';
 import { spawnForwarding } from './child';
 import { ExitCode, invokeDryRun, invokeSync, onShutdown, parseAllowRemovals, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
 

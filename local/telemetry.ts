@@ -2,7 +2,7 @@ import { SpanStatusCode, metrics, type Attributes, type HrTime } from '@opentele
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { Attr, telemetryScope } from '../shared/telemetry';
+import { Attr, telemetryScope } from '../shared';
 
 /**
  * OpenTelemetry on a laptop and in the tests: the SDK registered with in-memory exporters instead

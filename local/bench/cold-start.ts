@@ -83,7 +83,7 @@ export async function measureColdStart(root: string, repetitions: number): Promi
     variants.push({ label: 'tsc output (ships)', file: join(root, 'dist', 'functions', 'syncUsers.js'), bytes: js('dist/functions') + js('dist/shared') });
     // Both bundles keep @azure/functions-core out: only the Functions worker provides it (outside
     // it, @azure/functions falls back to test mode). The first keeps @azure/functions out too, as a
-    // shipped bundle must: functions/telemetry.ts has OpenTelemetry's instrumentation patch
+    // shipped bundle must: functions/sync-users/telemetry.ts has OpenTelemetry's instrumentation patch
     // @azure/functions when it is required from node_modules, and a copy inlined in the bundle
     // would be a second, unpatched instance, the one the timer is registered with.
     const bundles = [

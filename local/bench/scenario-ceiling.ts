@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { buildUserMessage, encodeMessage, MessageTypes, sequenceOf } from '../../shared/messages';
-import { createQueueClient } from '../../shared/queue';
-import { readSettings } from '../../shared/settings';
-import { storageRetryOptions } from '../../shared/storage';
-import { parseUsersPage } from '../../shared/users';
+import { buildUserMessage, createQueueClient, encodeMessage, MessageTypes, parseUsersPage, sequenceOf, storageRetryOptions } from '../../shared/internal';
+import { readSettings } from '../../shared';
 import { seedUsers } from '../stand-ins/seed';
 import { userProperty } from '../stand-ins/user-schema';
 import { countRequests, cpuSince, exitWithParent, trackLiveHeap, type ScenarioReport } from './protocol';
 
 /**
  * npm run bench's scenario (a), the ceiling: the same messages the sync would send for the same
- * users (the stand-in's seed, built and encoded by shared/messages.ts before the clock starts),
+ * users (the stand-in's seed, built and encoded by shared/messages/messages.ts before the clock starts),
  * sent to the same queue endpoint with the same client, retry options and number in flight
  * (QUEUE_SEND_CONCURRENCY), and nothing else: no Graph, no checkpoint. What the queue takes.
  */

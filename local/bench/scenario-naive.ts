@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 import { QueueClient } from '@azure/storage-queue';
-import { buildUserMessage, encodeMessage, MessageTypes, sequenceOf } from '../../shared/messages';
-import { parseUsersPage, type DirectoryEntry } from '../../shared/users';
+import { buildUserMessage, type DirectoryEntry, encodeMessage, MessageTypes, parseUsersPage, sequenceOf } from '../../shared/internal';
 import { countRequests, cpuSince, exitWithParent, trackLiveHeap, type ScenarioReport } from './protocol';
 
 /**
@@ -10,7 +9,7 @@ import { countRequests, cpuSince, exitWithParent, trackLiveHeap, type ScenarioRe
  * credentials with the secret from configuration; GET /users?$select&$top=999 with fetch,
  * following @odata.nextLink and keeping every page in memory; then one message per user, each send
  * awaited before the next, with the queue client's defaults. The messages are the sync's own
- * (shared/messages.ts), so that only the pattern differs, not the bytes.
+ * (shared/messages/messages.ts), so that only the pattern differs, not the bytes.
  *
  * BENCH_NAIVE_MAX_SEND_MS (0: none) stops the sending after that long; bench.ts then extrapolates
  * the sending time from the messages sent (one at a time, so the rate is steady) and says so.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import type { SyncMessage } from '../../shared/messages';
+import type { SyncMessage } from '../../shared';
 
 /**
  * The message schema the README links (schema/message.v2.schema.json), compiled once with ajv:

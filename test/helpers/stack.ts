@@ -3,10 +3,18 @@ import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
-import { createClientSecretSource, createSecretCredential } from '../../shared/credential-secret';
-import { createAppTokenProvider, type AppTokenProvider, type AppTokenProviderOptions } from '../../shared/token';
-import { MessageTypes, type SnapshotCompletedMessage, type SyncMessage, type UserMessage } from '../../shared/messages';
-import { allSettingNames, type MessageEncoding } from '../../shared/settings';
+import {
+  type AppTokenProvider,
+  type AppTokenProviderOptions,
+  createAppTokenProvider,
+  createClientSecretSource,
+  createSecretCredential,
+  MessageTypes,
+  type SnapshotCompletedMessage,
+  type SyncMessage,
+  type UserMessage,
+} from '../../shared/internal';
+import { allSettingNames, type MessageEncoding } from '../../shared';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
 import { receiveAll } from '../../local/read-queue';
 import { assertValidMessages } from './schema';

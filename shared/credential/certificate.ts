@@ -1,0 +1,213 @@
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
+import type { TokenCredential } from '@azure/core-auth';
+import { CertificateClient } from '@azure/keyvault-certificates';
+import { SecretClient } from '@azure/keyvault-secrets';
+import forge from 'node-forge';
+import type { ClientCredential, CurrentClientAuth } from './client-credential';
+import { type BudgetSource, describeCause, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
+import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
+
+/**
+ * GRAPH_CREDENTIAL=certificate: a Key Vault certificate. Its public part (`cer`) gives the SHA-256
+ * thumbprint msal-node puts in the assertion's `x5t#S256` header (Key Vault's own `x5t` is SHA-1,
+ * deprecated for this); the private key is only in the secret of the same name, as a PFX
+ * (application/x-pkcs12, no password) or PEM (application/x-pem-file), and only when the key is
+ * exportable. msal-node then signs the client assertion PS256 and sends `x5c` (subject name +
+ * issuer authentication).
+ *
+ * Read once and cached; once per run the certificate's latest version is looked up (one small
+ * GET), and a new version (a rotation) is read whole. A refused assertion reads it again, once.
+ * node-forge reads the PFX: Node's crypto can use a PFX for TLS but cannot take one apart.
+ */
+
+export interface CertificateCredentialOptions {
+  budgets?: BudgetSource;
+  vaultUrlSetting?: string;
+  nameSetting?: string;
+  /** Default Date.now (expiry checks). */
+  now?: () => number;
+}
+
+/** AADSTS codes of a refused certificate assertion. */
+export const CertificateRejectionCodes = { signature: '700027', expired: '700024' } as const;
+
+export interface CertificateMaterial {
+  readonly version: string;
+  readonly thumbprintSha256: string;
+  /** As the Azure portal shows it (SHA-1, upper-case hex). */
+  readonly thumbprintSha1: string;
+  /** PKCS#8 PEM. */
+  readonly privateKey: string;
+  /** The certificate chain, PEM, leaf first. */
+  readonly x5c: string;
+  readonly notAfter: Date;
+}
+
+export function createCertificateCredential(
+  vaultUrl: string,
+  name: string,
+  credential: TokenCredential,
+  options: CertificateCredentialOptions = {},
+): ClientCredential {
+  const vaultSetting = options.vaultUrlSetting ?? 'KEY_VAULT_URL';
+  const nameSetting = options.nameSetting ?? 'GRAPH_CERTIFICATE_NAME';
+  const now = options.now ?? Date.now;
+  const clientOptions = keyVaultClientOptions(vaultUrl, vaultSetting, options.budgets);
+  const certificates = new CertificateClient(vaultUrl, credential, clientOptions);
+  const secrets = new SecretClient(vaultUrl, credential, clientOptions);
+  const object = { vaultUrl, kind: 'certificate' as const, name, vaultSetting, nameSetting };
+
+  let cached: CertificateMaterial | undefined;
+  let checkVersion = true;
+  let reads = 0;
+
+  async function latest(): Promise<{ version: string; cer: Uint8Array; enabled: boolean; expiresOn: Date | undefined; notBefore: Date | undefined }> {
+    try {
+      const certificate = await inSpan(SpanNames.keyVaultCertificate, {}, () => certificates.getCertificate(name));
+      const version = certificate.properties.version;
+      if (version === undefined || certificate.cer === undefined)
+        throw new SyncError(
+          SyncErrorCodes.certificateUnusable,
+          `Key Vault certificate "${name}" in ${vaultUrl} has no issued version yet (is it still pending?).`,
+        );
+      return {
+        version,
+        cer: certificate.cer,
+        enabled: certificate.properties.enabled !== false,
+        expiresOn: certificate.properties.expiresOn,
+        notBefore: certificate.properties.notBefore,
+      };
+    } catch (error) {
+      throw mapKeyVaultError(error, object);
+    }
+  }
+
+  async function read(): Promise<CertificateMaterial> {
+    reads++;
+    const found = await latest();
+    if (!found.enabled) throw unusable(`its latest version (${found.version}) is disabled: enable it, or create a new version`);
+    if (found.expiresOn !== undefined && found.expiresOn.getTime() <= now()) {
+      throw unusable(
+        `it expired on ${found.expiresOn.toISOString()}: create a new version in Key Vault and upload its public part (.cer) to the app registration`,
+      );
+    }
+    if (found.notBefore !== undefined && found.notBefore.getTime() > now() + 300_000) throw unusable(`it is not valid before ${found.notBefore.toISOString()}`);
+    let secret: { value?: string; contentType?: string };
+    try {
+      secret = await inSpan(SpanNames.keyVaultSecret, {}, () => secrets.getSecret(name, { version: found.version }));
+    } catch (error) {
+      throw mapKeyVaultError(error, object);
+    }
+    const { privateKey, chain } = privateKeyAndChain(secret.value ?? '', secret.contentType);
+    if (privateKey === undefined) {
+      throw unusable(
+        `its secret holds no private key: the certificate's key is not exportable. Create the certificate with an exportable key ` +
+          `(policy keyProperties.exportable = true, e.g. az keyvault certificate get-default-policy), as a new certificate: exportability cannot be changed on an existing one`,
+      );
+    }
+    const der = Buffer.from(found.cer);
+    const leaf = new X509Certificate(der);
+    if (!leaf.checkPrivateKey(createPrivateKey(privateKey)))
+      throw unusable(`the private key in its secret does not belong to the certificate (version ${found.version})`);
+    const leafPem = leaf.toString();
+    const rest = chain.filter((pem) => new X509Certificate(pem).fingerprint256 !== leaf.fingerprint256);
+    return {
+      version: found.version,
+      thumbprintSha256: createHash('sha256').update(der).digest('hex'),
+      thumbprintSha1: createHash('sha1').update(der).digest('hex').toUpperCase(),
+      privateKey,
+      x5c: [leafPem, ...rest].join(''),
+      notAfter: new Date(leaf.validTo),
+    };
+  }
+
+  function unusable(reason: string): SyncError {
+    return new SyncError(
+      SyncErrorCodes.certificateUnusable,
+      `Key Vault certificate "${name}" in ${vaultUrl} (setting ${nameSetting}) cannot be used: ${reason}.`,
+      { details: { vaultUrl, certificateName: name } },
+    );
+  }
+
+  return {
+    mode: 'certificate',
+    async current(): Promise<CurrentClientAuth> {
+      if (cached !== undefined && checkVersion) {
+        checkVersion = false;
+        // One small GET per run: a newer version (a rotation) is read whole.
+        const found = await latest();
+        if (found.version !== cached.version) cached = undefined;
+      }
+      if (cached === undefined) {
+        cached = await read();
+        checkVersion = false;
+      }
+      return {
+        key: `${cached.version}:${cached.thumbprintSha256}`,
+        auth: { clientCertificate: { thumbprintSha256: cached.thumbprintSha256, privateKey: cached.privateKey, x5c: cached.x5c } },
+      };
+    },
+    startRun(): void {
+      checkVersion = true;
+    },
+    isRejection: (aadsts) => aadsts === CertificateRejectionCodes.signature || aadsts === CertificateRejectionCodes.expired,
+    invalidate(): void {
+      cached = undefined;
+    },
+    rejected(aadsts, cause, context): SyncError | undefined {
+      const details = { aadsts, tenantId: context.tenantId, clientId: context.clientId, certificateName: name };
+      if (aadsts === CertificateRejectionCodes.signature) {
+        const which = cached === undefined ? '' : ` (SHA-1 thumbprint ${cached.thumbprintSha1} as the portal shows it, SHA-256 ${cached.thumbprintSha256})`;
+        return new SyncError(
+          SyncErrorCodes.certificateRejected,
+          `Entra ID refused the assertion signed with Key Vault certificate "${name}" (AADSTS700027), also after reading the certificate again: ` +
+            `upload its public part${which} to app registration ${context.clientId} under Certificates & secrets > Certificates ` +
+            `(az keyvault certificate download --vault-name <vault> -n ${name} -f cert.pem, then az ad app credential reset --id ${context.clientId} --cert @cert.pem --append).`,
+          { cause, details },
+        );
+      }
+      if (aadsts === CertificateRejectionCodes.expired) return assertionExpired(cause, details);
+      return undefined;
+    },
+    get reads(): number {
+      return reads;
+    },
+  };
+}
+
+/** AADSTS700024: the assertion was outside its valid time when Entra ID checked it. */
+export function assertionExpired(cause: unknown, details: Readonly<Record<string, string | undefined>>): SyncError {
+  return new SyncError(
+    SyncErrorCodes.assertionExpired,
+    `Entra ID found the client assertion outside its valid time (AADSTS700024), also after making a new one: this machine's clock is probably wrong. ` +
+      `Check its time synchronisation (in Azure this does not happen; locally, sync the clock).`,
+    { cause, details },
+  );
+}
+
+/** The private key (PKCS#8 PEM) and certificates (PEM) of a certificate's secret, in either content type Key Vault uses. */
+export function privateKeyAndChain(value: string, contentType: string | undefined): { privateKey: string | undefined; chain: string[] } {
+  if (contentType === 'application/x-pem-file' || value.includes('-----BEGIN')) {
+    const keyPem = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(value)?.[0];
+    const chain = value.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\r?\n?/g) ?? [];
+    return { privateKey: keyPem === undefined ? undefined : pkcs8(keyPem), chain: chain.map((c) => (c.endsWith('\n') ? c : `${c}\n`)) };
+  }
+  let p12: forge.pkcs12.Pkcs12Pfx;
+  try {
+    p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.decode64(value)), '');
+  } catch (error) {
+    throw new SyncError(
+      SyncErrorCodes.certificateUnusable,
+      `The certificate's secret is neither PEM nor a PKCS#12 file without password (content type ${contentType ?? 'none'}): ${describeCause(error)}`,
+    );
+  }
+  const bags = (type: string): forge.pkcs12.Bag[] => p12.getBags({ bagType: type })[type] ?? [];
+  const { pkcs8ShroudedKeyBag, keyBag, certBag } = forge.pki.oids as Record<string, string>;
+  const key = [...bags(pkcs8ShroudedKeyBag ?? ''), ...bags(keyBag ?? '')].find((bag) => bag.key !== undefined)?.key;
+  const certs = bags(certBag ?? '').flatMap((bag) => (bag.cert === undefined ? [] : [forge.pki.certificateToPem(bag.cert)]));
+  return { privateKey: key === undefined ? undefined : pkcs8(forge.pki.privateKeyToPem(key)), chain: certs };
+}
+
+function pkcs8(pem: string): string {
+  return createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' }).toString();
+}

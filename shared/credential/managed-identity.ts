@@ -1,0 +1,109 @@
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { ClientCredential, CurrentClientAuth } from './client-credential';
+import { assertionExpired } from './certificate';
+import { describeCause, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
+
+/**
+ * GRAPH_CREDENTIAL=managed-identity: no secret and no certificate anywhere. The Function App's
+ * user-assigned managed identity gets a token for the token-exchange audience
+ * (api://AzureADTokenExchange in the public cloud), and that token is the client assertion of
+ * the app registration, which trusts it through a federated identity credential (issuer
+ * `<authority host>/<tenant id>/v2.0`, subject = the identity's object id, that audience).
+ *
+ * msal-node calls the assertion callback for every token request it sends; the assertion is
+ * kept until five minutes before it expires, so msal never sends one about to lapse (msal's own
+ * token cache still serves most runs without calling it at all).
+ */
+
+/** AADSTS codes of a refused federated assertion. */
+export const FederatedRejectionCodes = { noMatch: '70021', expired: '700024' } as const;
+
+export interface ManagedIdentityCredentialOptions {
+  /** Default Date.now. */
+  now?: () => number;
+  /** Seconds before expiry when a new assertion is fetched; default 300. */
+  refreshBeforeSeconds?: number;
+}
+
+/**
+ * @param identity the user-assigned identity (ManagedIdentityCredential with its client id)
+ * @param audience e.g. api://AzureADTokenExchange
+ */
+export function createManagedIdentityCredential(
+  identity: TokenCredential,
+  audience: string,
+  identityClientId: string,
+  options: ManagedIdentityCredentialOptions = {},
+): ClientCredential {
+  const now = options.now ?? Date.now;
+  const refreshMs = (options.refreshBeforeSeconds ?? 300) * 1000;
+  let cached: AccessToken | undefined;
+  let reads = 0;
+
+  async function assertion(): Promise<string> {
+    if (cached !== undefined && cached.expiresOnTimestamp - refreshMs > now()) return cached.token;
+    reads++;
+    let token: AccessToken | null;
+    try {
+      token = await inSpan(SpanNames.identityToken, {}, () => identity.getToken(`${audience}/.default`));
+    } catch (error) {
+      throw identityFailed(describeCause(error), error);
+    }
+    if (token === null || token.token === '') throw identityFailed('no token was returned', undefined);
+    cached = token;
+    return token.token;
+  }
+
+  function identityFailed(reason: string, cause: unknown): SyncError {
+    return new SyncError(
+      SyncErrorCodes.managedIdentityFailed,
+      `The managed identity ${identityClientId} (AZURE_CLIENT_ID) could not get a token for ${audience}: ${reason}. ` +
+        `Assign that user-assigned identity to the Function App, or set AZURE_CLIENT_ID to the client ID of the one it has.`,
+      { cause, details: { identityClientId, audience } },
+    );
+  }
+
+  return {
+    mode: 'managed-identity',
+    current(): Promise<CurrentClientAuth> {
+      // One msal app for the worker: the callback gives it a fresh assertion whenever it asks.
+      return Promise.resolve({ key: `managed-identity:${identityClientId}:${audience}`, auth: { clientAssertion: () => assertion() } });
+    },
+    startRun: () => undefined,
+    isRejection: (aadsts) => aadsts === FederatedRejectionCodes.noMatch || aadsts === FederatedRejectionCodes.expired,
+    invalidate(): void {
+      cached = undefined;
+    },
+    rejected(aadsts, cause, context): SyncError | undefined {
+      const details = { aadsts, tenantId: context.tenantId, clientId: context.clientId, identityClientId };
+      if (aadsts === FederatedRejectionCodes.expired) return assertionExpired(cause, details);
+      if (aadsts !== FederatedRejectionCodes.noMatch) return undefined;
+      // What the app registration must trust: issuer and subject (the identity's object id) from the assertion, the audience as configured (Entra may put the exchange app's id in `aud`). No secret in them.
+      const claims = cached === undefined ? {} : claimsOf(cached.token);
+      const issuer = claims.iss ?? `${context.authorityHost}/${context.tenantId}/v2.0`;
+      const subject = claims.sub ?? '<the object (principal) id of the managed identity>';
+      const parameters = JSON.stringify({ name: 'graph-user-sync', issuer, subject, audiences: [audience] });
+      return new SyncError(
+        SyncErrorCodes.federatedCredentialMismatch,
+        `No federated identity credential on app registration ${context.clientId} matches the managed identity's token (AADSTS70021). ` +
+          `Add one with issuer ${issuer}, subject ${subject} and audience ${audience} (they are case-sensitive): ` +
+          `az ad app federated-credential create --id ${context.clientId} --parameters '${parameters}'`,
+        { cause, details: { ...details, issuer, subject, audience } },
+      );
+    },
+    get reads(): number {
+      return reads;
+    },
+  };
+}
+
+/** iss and sub of a JWT (unverified: only to say what the app registration must trust). */
+function claimsOf(jwt: string): { iss?: string; sub?: string } {
+  try {
+    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const { iss, sub } = payload;
+    return { ...(typeof iss === 'string' ? { iss } : {}), ...(typeof sub === 'string' ? { sub } : {}) };
+  } catch {
+    return {};
+  }
+}

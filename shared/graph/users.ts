@@ -1,0 +1,79 @@
+import { SyncError, SyncErrorCodes } from '../core';
+
+/**
+ * The Graph wire format (JSON of GET /v1.0/users and /v1.0/users/delta) mapped to this product's
+ * own types, here and nowhere else.
+ */
+
+export type UserPropertyValue = string | number | boolean | null | readonly UserPropertyValue[] | { readonly [key: string]: UserPropertyValue };
+
+export interface DirectoryUser {
+  readonly id: string;
+  /**
+   * The selected properties Graph returned, in the order of the selection, `id` first. /users
+   * returns every selected property (null when unset); /users/delta leaves out those never set.
+   */
+  readonly properties: Readonly<Record<string, UserPropertyValue>>;
+}
+
+/** A delta entry with `@removed`: `changed` = soft-deleted (restorable for 30 days), `deleted` = gone. */
+export interface RemovedUser {
+  readonly id: string;
+  readonly reason: string;
+}
+
+export type DirectoryEntry = { readonly kind: 'user'; readonly user: DirectoryUser } | { readonly kind: 'removed'; readonly removed: RemovedUser };
+
+export interface UsersPage {
+  /** In the order Graph returned them. */
+  readonly entries: readonly DirectoryEntry[];
+  /** The whole `@odata.nextLink` URL, to be followed as it is; undefined on the last page. */
+  readonly nextLink: string | undefined;
+  /** The `@odata.deltaLink` of the last page of a delta walk: where the next walk starts. */
+  readonly deltaLink: string | undefined;
+}
+
+export function parseUsersPage(body: unknown, fields: readonly string[]): UsersPage {
+  if (typeof body !== 'object' || body === null || !Array.isArray((body as { value?: unknown }).value)) {
+    throw new SyncError(
+      SyncErrorCodes.graphResponseInvalid,
+      'Graph answered GET /users without a "value" array: check GRAPH_BASE_URL points at Microsoft Graph.',
+    );
+  }
+  const wire = body as { value: unknown[]; '@odata.nextLink'?: unknown; '@odata.deltaLink'?: unknown };
+  const nextLink = link(wire['@odata.nextLink'], '@odata.nextLink');
+  const deltaLink = link(wire['@odata.deltaLink'], '@odata.deltaLink');
+  const entries = wire.value.map((item, index) => toEntry(item, fields, index));
+  return { entries, nextLink, deltaLink: nextLink === undefined ? deltaLink : undefined };
+}
+
+function link(value: unknown, name: string): string | undefined {
+  if (value !== undefined && typeof value !== 'string')
+    throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph answered GET /users with an ${name} that is not a string.`);
+  return value === '' ? undefined : value;
+}
+
+function toEntry(item: unknown, fields: readonly string[], index: number): DirectoryEntry {
+  if (typeof item !== 'object' || item === null) {
+    throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned a user entry that is not an object (position ${index} of its page).`);
+  }
+  const raw = item as Record<string, unknown>;
+  const id = raw['id'];
+  if (typeof id !== 'string' || id === '') {
+    throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned a user without an id (position ${index} of its page).`);
+  }
+  const removed = raw['@removed'];
+  if (removed !== undefined) {
+    const reason = typeof removed === 'object' && removed !== null ? (removed as { reason?: unknown }).reason : undefined;
+    if (typeof reason !== 'string' || reason === '') {
+      throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned an @removed entry without a reason (position ${index} of its page).`);
+    }
+    return { kind: 'removed', removed: { id, reason } };
+  }
+  const properties: Record<string, UserPropertyValue> = {};
+  for (const field of fields) {
+    if (field === 'id') properties[field] = id;
+    else if (field in raw) properties[field] = raw[field] as UserPropertyValue;
+  }
+  return { kind: 'user', user: { id, properties } };
+}

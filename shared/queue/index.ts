@@ -1,0 +1,2 @@
+export { OverflowStore } from './overflow';
+export { QueueSender, createQueueClient, describeQueueTarget, ensureQueue } from './queue';

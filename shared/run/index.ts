@@ -1,0 +1,6 @@
+export { dryRun, type DryRunOptions, type DryRunReport } from './dry-run';
+export { planRun, type RunPlan } from './plan';
+export { PendingRemovals } from './removals';
+export { createSyncRuntime, readMemberIds, type SyncRuntime, type SyncRuntimeOptions } from './runtime';
+export { Membership, entryAction } from './scope';
+export { runSync, type RunSyncOptions, type SyncProgress, type SyncSummary } from './sync';

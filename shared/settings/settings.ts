@@ -1,0 +1,228 @@
+import { SyncError, SyncErrorCodes } from '../core';
+import { parseOrigin, readAllowedHosts } from './hosts';
+import { SettingDefaults, SettingNames } from './names';
+import { readGraphCredential, type GraphCredentialSettings } from './credential';
+import { readAllowRemovals, readRemovalLimit, readSyncMode, type RemovalLimit, type SyncMode } from './mode';
+import { readUserScope, type UserScope } from './scope';
+import { readContainerName, readQueueName, readStorage, type StorageConnection } from './storage';
+import { checkClientId, checkSchedule, checkTenantId, exampleGuid, parseUserFields, readWholeNumber, show, type SettingsReader } from './values';
+
+/**
+ * Settings are read and validated here, once, and nowhere else: every other module receives what
+ * it needs as parameters. All problems are collected and reported together, each naming the
+ * setting and showing a valid value; a value that may hold a secret (a connection string, a
+ * password in a URL) is never shown. The checks live in settings-*.ts by concern; this module is
+ * the one the rest of the code imports.
+ */
+
+export { SettingDefaults, SettingNames, allSettingNames } from './names';
+export { MicrosoftHosts, isLoopbackHost, isMicrosoftHost } from './hosts';
+export { federatedAudienceFor, graphCredentialModes, type GraphCredentialMode, type GraphCredentialSettings } from './credential';
+export { describeThreshold, parseRemovalLimit, removalThreshold, type RemovalLimit, type SyncMode } from './mode';
+export { describeScope, everyUser, needsAdvancedQuery, scopeKey, type UserScope } from './scope';
+export { blobEndpointOf, queueEndpointOf, type StorageConnection } from './storage';
+
+export type MessageEncoding = 'base64' | 'none';
+
+export interface SyncSettings {
+  readonly tenantId: string;
+  readonly clientId: string;
+  /** GRAPH_CREDENTIAL and its mode's settings: how the app proves itself to Entra ID. */
+  readonly credential: GraphCredentialSettings;
+  /** Without trailing slash. */
+  readonly authorityHost: string;
+  /** Without trailing slash. */
+  readonly graphBaseUrl: string;
+  /** Graph user properties to select; always contains `id`, first. */
+  readonly userFields: readonly string[];
+  readonly schedule: string;
+  readonly queueName: string;
+  readonly messageEncoding: MessageEncoding;
+  readonly sendConcurrency: number;
+  /** AZURE_CLIENT_ID: the user-assigned managed identity to use for Key Vault, if any. */
+  readonly managedIdentityClientId: string | undefined;
+  /** GRAPH_REQUEST_TIMEOUT_SECONDS in ms: how long one Graph request may take (default 100 s, Graph's own gateway limit). */
+  readonly graphRequestTimeoutMs: number;
+  /** SYNC_RETRY_BUDGET_SECONDS in ms: the total time one run may spend waiting on retries (default 600 s). */
+  readonly retryBudgetMs: number;
+  /** SYNC_STATE_CONTAINER: blob container for the run checkpoint, in the queue's storage account. */
+  readonly stateContainer: string;
+  /** USERS_OVERFLOW_CONTAINER: blob container for messages over the queue's 64 KiB (claim check), same account. */
+  readonly overflowContainer: string;
+  /** SYNC_ALLOWED_HOSTS: extra hostnames (lowercase, exact match) allowed for AUTHORITY_HOST, GRAPH_BASE_URL and KEY_VAULT_URL. */
+  readonly allowedHosts: readonly string[];
+  /** SYNC_MODE: delta (default: changes only after a first full run) or full (every user, every run). */
+  readonly mode: SyncMode;
+  /** SYNC_MAX_REMOVALS: more removals than this in one delta run are held back (default 500 or 5%, the lesser). */
+  readonly maxRemovals: RemovalLimit;
+  /** SYNC_ALLOW_REMOVALS: lets one held run through with up to this many removals; ignored once used, until changed. */
+  readonly allowRemovals: number | undefined;
+  /** GRAPH_PARALLEL_READS: full mode without a group reads /users in this many partitions at once (1: one sequential walk). */
+  readonly parallelReads: number;
+  /** SYNC_GROUP_ID and USER_FILTER: which users are synced (default every user). */
+  readonly scope: UserScope;
+  readonly storage: StorageConnection;
+}
+
+export type SettingsSource = Readonly<Record<string, string | undefined>>;
+
+/** Where the settings were read from, for the error message: say it the way the user would look for it. */
+export interface ReadSettingsOptions {
+  /**
+   * e.g. "the environment", "local.settings.json (--settings)", "the Function App's app settings
+   * (local.settings.json under func start)". Default: "the environment variables".
+   */
+  readonly source?: string;
+}
+
+export const defaultSettingsSource = 'the environment variables';
+
+export class SettingsError extends SyncError {
+  override readonly name = 'SettingsError';
+  readonly problems: readonly string[];
+  /** Where the values were read from (ReadSettingsOptions.source). */
+  readonly source: string;
+
+  constructor(problems: readonly string[], source: string = defaultSettingsSource) {
+    super(
+      SyncErrorCodes.settingsInvalid,
+      `Invalid settings (${problems.length}), read from ${source}; fix them there:\n` + problems.map((p) => `  - ${p}`).join('\n'),
+      { details: { count: problems.length } },
+    );
+    this.problems = problems;
+    this.source = source;
+  }
+}
+
+/**
+ * Reads and checks every setting. A value that is empty or only whitespace counts as unset: the
+ * default applies, or, for a required setting, it is reported missing. Throws one SettingsError
+ * listing every problem (at most one per setting) and where the values were read from
+ * (`options.source`), or returns the settings.
+ */
+export function readSettings(env: SettingsSource, options: ReadSettingsOptions = {}): SyncSettings {
+  const problems: string[] = [];
+  const reader: SettingsReader = {
+    problems,
+    get: (name) => {
+      const value = env[name]?.trim();
+      return value === undefined || value === '' ? undefined : value;
+    },
+  };
+  const required = (name: string, example: string, meaning: string): string | undefined => {
+    const value = reader.get(name);
+    if (value === undefined) problems.push(`${name} is missing: ${meaning}, e.g. ${name}=${example}`);
+    return value;
+  };
+
+  // Read first: the three service URLs below are checked against it.
+  const allowedHosts = readAllowedHosts(reader);
+
+  const tenantId = required(SettingNames.tenantId, exampleGuid, 'the directory (tenant) ID or a verified domain');
+  if (tenantId !== undefined) checkTenantId(tenantId, problems);
+
+  const clientId = required(SettingNames.clientId, exampleGuid, "the app registration's application (client) ID");
+  if (clientId !== undefined) checkClientId(SettingNames.clientId, clientId, "the app registration's application (client) ID", problems);
+
+  const authorityHost = parseOrigin(
+    reader.get(SettingNames.authorityHost) ?? SettingDefaults.authorityHost,
+    SettingNames.authorityHost,
+    SettingDefaults.authorityHost,
+    problems,
+    { kind: 'authority', allowedHosts },
+  );
+  const graphBaseUrl = parseOrigin(
+    reader.get(SettingNames.graphBaseUrl) ?? SettingDefaults.graphBaseUrl,
+    SettingNames.graphBaseUrl,
+    SettingDefaults.graphBaseUrl,
+    problems,
+    { kind: 'graph', allowedHosts },
+  );
+
+  const userFields = parseUserFields(reader.get(SettingNames.userFields) ?? SettingDefaults.userFields, problems);
+
+  const schedule = reader.get(SettingNames.schedule) ?? SettingDefaults.schedule;
+  checkSchedule(schedule, problems);
+
+  const queueName = readQueueName(reader);
+
+  const encoding = (reader.get(SettingNames.messageEncoding) ?? SettingDefaults.messageEncoding).toLowerCase();
+  if (encoding !== 'base64' && encoding !== 'none') {
+    problems.push(
+      `${SettingNames.messageEncoding} ${show(encoding)} must be base64 (what a queue-triggered Function expects by default) or none, e.g. ${SettingNames.messageEncoding}=base64`,
+    );
+  }
+
+  const sendConcurrency = readWholeNumber(reader, SettingNames.sendConcurrency, SettingDefaults.sendConcurrency, 1, 256);
+
+  const managedIdentityClientId = reader.get(SettingNames.managedIdentityClientId);
+  const identityProblems = problems.length;
+  if (managedIdentityClientId !== undefined)
+    checkClientId(SettingNames.managedIdentityClientId, managedIdentityClientId, 'the client ID of the user-assigned managed identity', problems);
+  const credential = readGraphCredential(reader, {
+    allowedHosts,
+    authorityHost,
+    managedIdentityClientId: problems.length === identityProblems ? managedIdentityClientId : undefined,
+  });
+
+  const graphRequestTimeoutSeconds = readWholeNumber(
+    reader,
+    SettingNames.graphRequestTimeoutSeconds,
+    SettingDefaults.graphRequestTimeoutSeconds,
+    1,
+    600,
+    'seconds',
+  );
+  const retryBudgetSeconds = readWholeNumber(reader, SettingNames.retryBudgetSeconds, SettingDefaults.retryBudgetSeconds, 1, 86400, 'seconds');
+
+  const stateContainer = readContainerName(reader, SettingNames.stateContainer, SettingDefaults.stateContainer);
+  const overflowContainer = readContainerName(reader, SettingNames.overflowContainer, SettingDefaults.overflowContainer, {
+    name: SettingNames.stateContainer,
+    value: stateContainer,
+  });
+
+  const mode = readSyncMode(reader);
+  const maxRemovals = readRemovalLimit(reader);
+  const allowRemovals = readAllowRemovals(reader);
+  const scope = readUserScope(reader, mode);
+  const parallelReads = readWholeNumber(reader, SettingNames.parallelReads, SettingDefaults.parallelReads, 1, 16);
+
+  const storage = readStorage(reader);
+
+  if (
+    problems.length > 0 ||
+    tenantId === undefined ||
+    clientId === undefined ||
+    credential === undefined ||
+    authorityHost === undefined ||
+    graphBaseUrl === undefined ||
+    storage === undefined
+  ) {
+    throw new SettingsError(problems, options.source);
+  }
+
+  return {
+    tenantId,
+    clientId,
+    credential,
+    authorityHost,
+    graphBaseUrl,
+    userFields,
+    schedule,
+    queueName,
+    messageEncoding: encoding as MessageEncoding,
+    sendConcurrency,
+    managedIdentityClientId,
+    graphRequestTimeoutMs: graphRequestTimeoutSeconds * 1000,
+    retryBudgetMs: retryBudgetSeconds * 1000,
+    stateContainer,
+    overflowContainer,
+    allowedHosts,
+    mode,
+    maxRemovals,
+    allowRemovals,
+    parallelReads,
+    scope,
+    storage,
+  };
+}

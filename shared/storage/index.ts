@@ -1,0 +1,9 @@
+export {
+  createContainerClient,
+  describeContainer,
+  ensureContainer,
+  pipelineOptions,
+  storageErrorCode,
+  storageRetryOptions,
+  type StorageClientOptions,
+} from './clients';

@@ -1,0 +1,1 @@
+export { createAppTokenProvider, graphTokenCredential, type AppTokenProvider, type AppTokenProviderOptions, type GraphTokenCredential } from './token';
