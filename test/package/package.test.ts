@@ -111,7 +111,7 @@ describe('the deployment package (.funcignore)', () => {
 
       const forbidden = files.filter(
         (f) =>
-          /^(test|local|infra|schema|node_modules|dist\/test|dist\/local|\.ci|\.azure|\.local|\.vscode)\//.test(f) ||
+          /^(test|local|infra|schema|docs|node_modules|dist\/test|dist\/local|\.ci|\.azure|\.local|\.vscode)\//.test(f) ||
           /(^|\/)local\.settings\.json/.test(f) ||
           /\.(js\.map|log|pem|pfx|p12|key)$/.test(f) ||
           ['eslint.config.mjs', 'README.md', 'azure.yaml', '.gitignore', '.funcignore'].includes(f),
