@@ -1,17 +1,23 @@
-import type { RunCheckpoint } from '../state';
-import { SyncError, SyncErrorCodes } from '../core';
+import { partitionStarts, type FetchedUsersPage, type PartitionState } from '../graph';
 import type { RunInfo, SnapshotReason } from '../messages';
+import { scopeKey, type SyncMode } from '../settings';
+import type { RunCheckpoint } from '../state';
+import { previousMembers } from './group-scope';
+import { RemovalGuard } from './guard';
+import { countDecisions, decidePage, holdRemovals } from './page-step';
+import { planRun, type RunPlan } from './plan';
 import { PendingRemovals } from './removals';
-import { planRun } from './plan';
-import { readMemberIds, readPagesFrom, walkStartUrl, type SyncRuntime } from './runtime';
-import { Membership, entryAction, outOfScope } from './scope';
-import { removalThreshold, scopeKey, type SyncMode } from '../settings';
+import { restartOf, resyncStart, type Restarts } from './restarts';
+import { readMemberIds, walkStartUrl, type SyncRuntime } from './runtime';
+import { Membership, outOfScope } from './scope';
+import { walkPages, walkPartitions, type WalkOptions } from './walker';
 
 /**
  * A dry run (`npm run sync -- --once --dry-run`): reads what a run would read, from where it would
  * start (the saved delta link, the page an unfinished run would resume at, or the first page),
  * and reports what it would send, without writing anything: no message, no checkpoint, no lock
- * (the run state is only read), not even the queue or the containers are created.
+ * (the run state is only read), not even the queue or the containers are created. It decides with
+ * the run's own parts (plan.ts, guard.ts, page-step.ts, restarts.ts, the walker), so both agree.
  */
 
 export interface DryRunReport {
@@ -44,117 +50,153 @@ export interface DryRunOptions {
   abortSignal?: AbortSignal;
 }
 
+/** What a dry run has counted so far, in one walk. */
+class DryWalk {
+  pages = 0;
+  entries = 0;
+  snapshots = 0;
+  upserts = 0;
+  readonly sent = new Set<string>();
+  readonly samples = { snapshot: [] as string[], upserted: [] as string[], removed: [] as string[] };
+  constructor(
+    readonly kind: RunCheckpoint['kind'],
+    readonly removals: PendingRemovals,
+    readonly members: Membership | undefined,
+    readonly limit: number,
+  ) {}
+  sample(list: string[], id: string): void {
+    if (list.length < this.limit) list.push(id);
+  }
+  page(page: FetchedUsersPage): void {
+    const decisions = decidePage(page.entries, { kind: this.kind, walk: 1, members: this.members }, this.entries + 1);
+    holdRemovals(decisions, this.removals);
+    const counts = countDecisions(decisions);
+    for (const d of decisions) if (d.action !== 'removal') this.sample(d.action === 'upsert' ? this.samples.upserted : this.samples.snapshot, d.user.id);
+    for (const d of decisions) if (d.action === 'upsert') this.sent.add(d.user.id.toLowerCase());
+    this.pages++;
+    this.entries += page.entries.length;
+    this.snapshots += counts.snapshots;
+    this.upserts += counts.upserts;
+  }
+}
+
+/** Reads as a run would and reports what it would send; writes nothing. */
 export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}): Promise<DryRunReport> {
   const { settings } = runtime;
   runtime.budget.reset();
   runtime.credential.startRun();
   const found = await runtime.runState.peek();
   const invocation: RunInfo = { runId: 'dry-run', runAt: new Date() };
-  const grouped = settings.mode === 'delta' && settings.scope.groupId !== undefined;
+  const groupId = settings.mode === 'delta' ? settings.scope.groupId : undefined;
   const plan = planRun(found, invocation, {
     mode: settings.mode,
     fields: settings.userFields,
     scope: scopeKey(settings.scope),
-    group: grouped,
+    group: groupId !== undefined,
     ...(options.forceFull === undefined ? {} : { forceFull: options.forceFull }),
   });
-  const notices = [...plan.notices];
-  const threshold = removalThreshold(settings.maxRemovals, plan.watermark.knownUsers);
-  const limit = options.samples ?? 5;
-  const samples = { snapshot: [] as string[], upserted: [] as string[], removed: [] as string[] };
-  const sample = (list: string[], id: string): void => {
-    if (list.length < limit) list.push(id);
-  };
-
-  let kind = plan.kind;
-  let snapshotReason = plan.snapshotReason;
-  let start: string | undefined = plan.nextLink ?? (kind === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
-  let pages = 0;
-  let entries = 0;
-  let snapshots = 0;
-  let upserts = 0;
-  let removals = new PendingRemovals(Math.max(threshold, options.allowRemovals ?? 0) + 1);
-  const walkDone = plan.walkDone;
+  const { watermark } = plan;
+  const guard = new RemovalGuard({
+    settings,
+    knownUsers: watermark.knownUsers,
+    allowanceUsed: watermark.allowanceUsed,
+    allowRemovals: options.allowRemovals,
+    runId: plan.run.runId,
+  });
+  const notices = [...plan.notices, ...guard.notices];
   // Group scope: the members now against those the last run saved (read only).
   let members: Membership | undefined;
-  if (grouped) {
-    const now = await readMemberIds(runtime, settings.scope.groupId, options.abortSignal);
-    const previous = kind === 'changes' && plan.watermark.members !== null ? await runtime.membership.load(plan.watermark.members) : undefined;
-    if (kind === 'changes' && previous === undefined)
-      throw new SyncError(
-        SyncErrorCodes.runStateFailed,
-        'The group membership the saved delta link goes with is missing from the run state: a real run would stop; run npm run sync -- --once --full.',
-      );
-    members = new Membership(now, previous);
+  if (groupId !== undefined) {
+    const now = await readMemberIds(runtime, groupId, options.abortSignal);
+    members = new Membership(now, plan.kind === 'changes' ? await previousMembers(runtime, watermark.members) : undefined);
   }
-  const sent = new Set<string>();
+  const walk = await walkAsARunWould(runtime, plan, guard, members, notices, options);
+  return report(plan, guard, walk, notices);
+}
 
-  for (let resynced = false; !walkDone;) {
+/** The walk, with the run's restarts: a refused delta link becomes a snapshot, an expired page link starts again. */
+async function walkAsARunWould(
+  runtime: SyncRuntime,
+  plan: RunPlan,
+  guard: RemovalGuard,
+  members: Membership | undefined,
+  notices: string[],
+  options: DryRunOptions,
+): Promise<DryWalk> {
+  const limit = options.samples ?? 5;
+  let walk = new DryWalk(plan.kind, new PendingRemovals(guard.cap), members, limit);
+  let start: string | undefined = plan.nextLink ?? (plan.kind === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
+  let partitions = plan.partitions === null ? null : [...plan.partitions];
+  const restarts: Restarts = { resynced: false, restarted: false };
+  while (!plan.walkDone) {
     try {
-      for await (const page of readPagesFrom(runtime, start ?? walkStartUrl(settings, plan.mode, kind), options.abortSignal)) {
-        pages++;
-        entries += page.entries.length;
-        for (const entry of page.entries) {
-          const action = entryAction(entry, kind, kind === 'changes' ? members : undefined);
-          if (entry.kind === 'user' && action === 'upsert') {
-            removals.cancel(entry.user.id);
-            sent.add(entry.user.id.toLowerCase());
-            upserts++;
-            sample(samples.upserted, entry.user.id);
-          } else if (entry.kind === 'user' && action === 'snapshot') {
-            snapshots++;
-            sample(samples.snapshot, entry.user.id);
-          } else if (entry.kind === 'removed' && action === 'removal') {
-            removals.add(entry.removed, entries);
-          }
-        }
-      }
+      await walkOnce(runtime, plan, walk, start, partitions, options.abortSignal);
       break;
     } catch (error) {
-      if (resynced || !(error instanceof SyncError) || error.code !== SyncErrorCodes.graphDeltaLinkExpired || kind !== 'changes') throw error;
-      resynced = true;
-      notices.push(`${error.message} A real run would send a full snapshot instead.`);
-      const location = error.details['location'];
-      start = typeof location === 'string' && members === undefined ? location : undefined;
-      kind = 'snapshot';
-      if (members !== undefined) members = new Membership(members.now, undefined);
-      snapshotReason = 'resync';
-      pages = entries = snapshots = upserts = 0;
-      removals = new PendingRemovals(removals.cap);
+      const restart = restartOf(error, walk.kind, restarts);
+      if (restart === undefined) throw error;
+      if (restart.kind === 'resync') {
+        notices.push(`${restart.error.message} A real run would send a full snapshot instead.`);
+        start = members === undefined ? resyncStart(restart.error) : undefined;
+        walk = new DryWalk('snapshot', new PendingRemovals(guard.cap), members?.asSnapshot(), limit);
+      } else {
+        notices.push('A page link expired; a real run would read the walk again from its start.');
+        start = walk.kind === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined;
+        walk = new DryWalk(walk.kind, new PendingRemovals(guard.cap), walk.members, limit);
+      }
+      partitions = null;
     }
   }
-  // Group scope: who left (removals, reason outOfScope) and who joined (upserts; not read here, only counted).
+  return walk;
+}
+
+async function walkOnce(
+  runtime: SyncRuntime,
+  plan: RunPlan,
+  walk: DryWalk,
+  start: string | undefined,
+  saved: PartitionState[] | null,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const { settings } = runtime;
+  const options: WalkOptions = { onPage: (page) => Promise.resolve(walk.page(page)), check: () => undefined, signal };
+  const partitionable = plan.mode === 'full' && settings.scope.groupId === undefined && settings.parallelReads > 1;
+  const fresh = partitionable && start === undefined && plan.progress.pages === 0;
+  const partitions = saved ?? (fresh ? partitionStarts(settings.graphBaseUrl, settings.userFields, { filter: settings.scope.filter }) : null);
+  if (partitions !== null) return walkPartitions(runtime, partitions, settings.parallelReads, options);
+  await walkPages(runtime, start ?? walkStartUrl(settings, plan.mode, walk.kind), undefined, options);
+}
+
+/** Group scope, after a changes walk: who left (removals, reason outOfScope) and who joined (counted as upserts, not read); then the guard. */
+function report(plan: RunPlan, guard: RemovalGuard, walk: DryWalk, notices: readonly string[]): DryRunReport {
+  const { members, removals, samples } = walk;
   let joined = 0;
-  if (members !== undefined && kind === 'changes') {
-    let position = entries;
+  let upserts = walk.upserts;
+  if (members !== undefined && walk.kind === 'changes') {
+    let position = walk.entries;
     for (const id of members.leavers()) if (!removals.has(id)) removals.add({ id, reason: outOfScope }, ++position);
     joined = members.joiners(new Set()).length;
-    for (const id of members.joiners(sent)) {
+    for (const id of members.joiners(walk.sent)) {
       upserts++;
-      sample(samples.upserted, id);
+      walk.sample(samples.upserted, id);
     }
   }
-  for (const removal of removals.list()) sample(samples.removed, removal.id);
-
-  const counted =
-    kind === 'snapshot'
-      ? plan.watermark.knownUsers === null
-        ? 0
-        : Math.max(0, plan.watermark.knownUsers - snapshots - plan.progress.snapshots)
-      : removals.count;
-  const wouldHold = counted > threshold && (options.allowRemovals === undefined || counted > options.allowRemovals);
+  for (const removal of removals.list()) walk.sample(samples.removed, removal.id);
+  const known = plan.watermark.knownUsers;
+  const counted = walk.kind === 'snapshot' ? (known === null ? 0 : Math.max(0, known - walk.snapshots - plan.progress.snapshots)) : removals.count;
+  const wouldHold = guard.verdict(counted).kind === 'held';
   return {
     mode: plan.mode,
-    kind,
-    snapshotReason,
+    kind: walk.kind,
+    snapshotReason: walk.kind === plan.kind ? plan.snapshotReason : 'resync',
     resumes: plan.resumed ? { runId: plan.run.runId, atPage: plan.resumedAtPage ?? 1 } : undefined,
-    pages,
-    entries,
-    snapshots,
+    pages: walk.pages,
+    entries: walk.entries,
+    snapshots: walk.snapshots,
     upserts,
     removals: wouldHold ? 0 : removals.count,
     joined,
-    guard: { threshold, counted, wouldHold },
+    guard: { threshold: guard.threshold, counted, wouldHold },
     samples,
     notices,
   };

@@ -27,6 +27,11 @@ export class Membership {
     readonly previous: ReadonlySet<string> | undefined,
   ) {}
 
+  /** The same members for a snapshot (a resync): nobody was sent before, so nobody left. */
+  asSnapshot(): Membership {
+    return new Membership(this.now, undefined);
+  }
+
   /** Members now. */
   includes(id: string): boolean {
     return this.now.has(id.toLowerCase());

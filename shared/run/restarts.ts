@@ -1,0 +1,53 @@
+import { SyncError, SyncErrorCodes } from '../core';
+import type { RunCheckpoint } from '../state';
+
+/**
+ * When a walk starts again instead of failing, and what the operator is told. Graph refuses a
+ * delta link that expired or was reset (delta-query-overview: 410 Gone, syncStateNotFound): the
+ * changes walk becomes a full snapshot (a resync). A page link that expired mid-walk starts the
+ * same walk again. Each happens once per run; a second time is a failure.
+ */
+
+/** What a run has used up. */
+export interface Restarts {
+  resynced: boolean;
+  restarted: boolean;
+}
+
+export type Restart = { readonly kind: 'resync'; readonly error: SyncError } | { readonly kind: 'restart' };
+
+/** The restart a walk's failure calls for (and records in `restarts`), or undefined: the run fails with it. */
+export function restartOf(error: unknown, kind: RunCheckpoint['kind'], restarts: Restarts): Restart | undefined {
+  if (!(error instanceof SyncError)) return undefined;
+  if (error.code === SyncErrorCodes.graphDeltaLinkExpired && kind === 'changes' && !restarts.resynced) {
+    restarts.resynced = true;
+    return { kind: 'resync', error };
+  }
+  if (error.code === SyncErrorCodes.graphPageLinkExpired && !restarts.restarted) {
+    restarts.restarted = true;
+    return { kind: 'restart' };
+  }
+  return undefined;
+}
+
+/** Where a resync's snapshot starts: the `Location` Graph sent with a 410 Gone, if any (else the start URL). */
+export function resyncStart(error: SyncError): string | undefined {
+  const location = error.details['location'];
+  return typeof location === 'string' ? location : undefined;
+}
+
+export function resyncNotice(error: SyncError, runId: string): string {
+  return (
+    `${error.message} Run ${runId} sends a full snapshot instead (messages of type user.snapshot, then snapshot.completed), ` +
+    `and the next run carries on with changes from the new delta link.`
+  );
+}
+
+/** `saved`: the link that expired was the checkpoint's (the walk had read no page in this invocation). */
+export function restartNotice(runId: string, kind: RunCheckpoint['kind'], saved: boolean): string {
+  return (
+    `The ${saved ? 'saved ' : ''}page link of run ${runId} has expired; the run reads ` +
+    `${kind === 'changes' ? 'the changes again from the saved delta link' : 'everything again from the first page'} under the same runId ` +
+    `(what was sent already is sent again with the same message ids).`
+  );
+}
