@@ -11,8 +11,10 @@
 export { SettingsError, allSettingNames, readSettings, type MessageEncoding, type SyncMode, type SyncSettings } from './settings';
 /** The run, its dry run and what outlives runs (the runtime a worker keeps). */
 export {
+  RemovalsHeldError,
   createSyncRuntime,
   dryRun,
+  isRemovalsHeld,
   runSync,
   type DryRunOptions,
   type DryRunReport,

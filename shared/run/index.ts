@@ -5,3 +5,4 @@ export { createSyncRuntime, readMemberIds, type SyncRuntime, type SyncRuntimeOpt
 export { Membership, entryAction } from './scope';
 export { runSync } from './sync';
 export type { RunSyncOptions, SyncProgress, SyncSummary } from './types';
+export { RemovalsHeldError, isRemovalsHeld } from './guard';

@@ -71,6 +71,10 @@ export interface PlanOptions {
 
 const noProgress: WalkProgress = { pages: 0, users: 0, snapshots: 0, upserts: 0, removals: 0 };
 
+/**
+ * What this run does, from the run state it found (`found`), the invocation and the settings.
+ * Every choice that is not the plain one comes with a notice saying why.
+ */
 export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, options: PlanOptions): RunPlan {
   const watermark: Watermark = {
     deltaLink: found?.deltaLink ?? null,
@@ -81,80 +85,85 @@ export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, o
     allowanceUsed: found?.allowanceUsed ?? null,
   };
   const notices: string[] = [];
-  const scope = options.scope ?? null;
   const unfinished = found !== undefined && found.status !== 'finished' ? found : undefined;
+  if (unfinished !== undefined) return planUnfinished(unfinished, invocation, watermark, notices, options);
+  return planNew(invocation, watermark, notices, options);
+}
 
-  if (unfinished !== undefined) {
-    // A run's page links and delta link keep the $select they were issued with: other USER_FIELDS start over.
-    const sameFields =
-      unfinished.fields.join(',') === options.fields.join(',') &&
-      (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaFields?.join(',') === options.fields.join(','));
-    // So do its scope's: a filter or a group is part of every page link.
-    const sameScope = unfinished.scope === scope && (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaScope === scope);
-    const same = unfinished.mode === options.mode && options.forceFull !== true && sameFields && sameScope;
-    if (same && unfinished.status === 'running') {
-      const atPage = unfinished.pages + 1;
-      notices.push(
-        `Resuming run ${unfinished.runId} (started ${unfinished.runAt}, attempt ${unfinished.attempts + 1}) ` +
-          (unfinished.walkDone ? 'after its last page' : `at page ${atPage}`) +
-          `: ${count(unfinished.messages, 'message was', 'messages were')} accepted before it stopped; what it sends again carries the same message ids.`,
-      );
-      return {
-        run: { runId: unfinished.runId, runAt: new Date(unfinished.runAt) },
-        resumed: true,
-        resumedAtPage: atPage,
-        attempts: unfinished.attempts + 1,
-        mode: unfinished.mode,
-        kind: unfinished.kind,
-        snapshotReason: unfinished.snapshotReason,
-        walk: unfinished.walk,
-        nextLink: unfinished.nextLink ?? undefined,
-        walkDone: unfinished.walkDone,
-        deltaNext: unfinished.deltaNext,
-        progress: {
-          pages: unfinished.pages,
-          users: unfinished.users,
-          snapshots: unfinished.snapshots,
-          upserts: unfinished.upserts,
-          removals: unfinished.removals,
-        },
-        messages: unfinished.messages,
-        pending: unfinished.pendingRemovals,
-        membersNext: unfinished.membersNext,
-        partitions: unfinished.partitions,
-        watermark,
-        notices,
-      };
-    }
-    if (same && unfinished.status === 'held' && (unfinished.kind === 'snapshot' || unfinished.deltaLink !== null)) {
-      notices.push(
-        `Run ${unfinished.runId} was held back by the mass-deletion guard (${count(unfinished.heldRemovals ?? 0, 'removal')}); ` +
-          (unfinished.kind === 'snapshot' ? 'it reads every user again' : 'it reads the changes again from the saved delta link') +
-          ` (attempt ${unfinished.attempts + 1}, same runId).`,
-      );
-      return {
-        ...fresh({ runId: unfinished.runId, runAt: new Date(unfinished.runAt) }, unfinished.kind, unfinished.snapshotReason, watermark, notices, options),
-        resumed: true,
-        resumedAtPage: 1,
-        attempts: unfinished.attempts + 1,
-        walk: unfinished.walk + 1,
-        messages: unfinished.messages,
-      };
-    }
+/** An unfinished or held run: carried on if nothing it depends on changed, else a snapshot that covers it. */
+function planUnfinished(unfinished: RunCheckpoint, invocation: RunInfo, watermark: Watermark, notices: string[], options: PlanOptions): RunPlan {
+  const scope = options.scope ?? null;
+  // A run's page links and delta link keep the $select they were issued with: other USER_FIELDS start over.
+  const sameFields =
+    unfinished.fields.join(',') === options.fields.join(',') &&
+    (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaFields?.join(',') === options.fields.join(','));
+  // So do its scope's: a filter or a group is part of every page link.
+  const sameScope = unfinished.scope === scope && (unfinished.status !== 'held' || unfinished.kind === 'snapshot' || unfinished.deltaScope === scope);
+  const same = unfinished.mode === options.mode && options.forceFull !== true && sameFields && sameScope;
+  if (same && unfinished.status === 'running') return resumeRunning(unfinished, watermark, notices);
+  if (same && unfinished.status === 'held' && (unfinished.kind === 'snapshot' || unfinished.deltaLink !== null)) {
     notices.push(
-      `The ${unfinished.status === 'held' ? 'held' : 'unfinished'} run ${unfinished.runId} (${unfinished.mode} mode) is not carried on: ` +
-        (options.forceFull === true
-          ? 'a full run was asked for'
-          : unfinished.mode !== options.mode
-            ? `SYNC_MODE is now ${options.mode}`
-            : !sameFields
-              ? 'USER_FIELDS changed since it started'
-              : 'SYNC_GROUP_ID or USER_FILTER changed since it started') +
-        '; this run sends a full snapshot instead, which covers it.',
+      `Run ${unfinished.runId} was held back by the mass-deletion guard (${count(unfinished.heldRemovals ?? 0, 'removal')}); ` +
+        (unfinished.kind === 'snapshot' ? 'it reads every user again' : 'it reads the changes again from the saved delta link') +
+        ` (attempt ${unfinished.attempts + 1}, same runId).`,
     );
-    return fresh(invocation, 'snapshot', options.mode === 'full' ? 'full-mode' : 'requested', watermark, notices, options);
+    return {
+      ...fresh({ runId: unfinished.runId, runAt: new Date(unfinished.runAt) }, unfinished.kind, unfinished.snapshotReason, watermark, notices, options),
+      resumed: true,
+      resumedAtPage: 1,
+      attempts: unfinished.attempts + 1,
+      walk: unfinished.walk + 1,
+      messages: unfinished.messages,
+    };
   }
+  notices.push(
+    `The ${unfinished.status === 'held' ? 'held' : 'unfinished'} run ${unfinished.runId} (${unfinished.mode} mode) is not carried on: ` +
+      (options.forceFull === true
+        ? 'a full run was asked for'
+        : unfinished.mode !== options.mode
+          ? `SYNC_MODE is now ${options.mode}`
+          : !sameFields
+            ? 'USER_FIELDS changed since it started'
+            : 'SYNC_GROUP_ID or USER_FILTER changed since it started') +
+      '; this run sends a full snapshot instead, which covers it.',
+  );
+  return fresh(invocation, 'snapshot', options.mode === 'full' ? 'full-mode' : 'requested', watermark, notices, options);
+}
 
+/** A running run carried on where its checkpoint stands (same runId, the saved page link). */
+function resumeRunning(unfinished: RunCheckpoint, watermark: Watermark, notices: string[]): RunPlan {
+  const atPage = unfinished.pages + 1;
+  notices.push(
+    `Resuming run ${unfinished.runId} (started ${unfinished.runAt}, attempt ${unfinished.attempts + 1}) ` +
+      (unfinished.walkDone ? 'after its last page' : `at page ${atPage}`) +
+      `: ${count(unfinished.messages, 'message was', 'messages were')} accepted before it stopped; what it sends again carries the same message ids.`,
+  );
+  const { pages, users, snapshots, upserts, removals } = unfinished;
+  return {
+    run: { runId: unfinished.runId, runAt: new Date(unfinished.runAt) },
+    resumed: true,
+    resumedAtPage: atPage,
+    attempts: unfinished.attempts + 1,
+    mode: unfinished.mode,
+    kind: unfinished.kind,
+    snapshotReason: unfinished.snapshotReason,
+    walk: unfinished.walk,
+    nextLink: unfinished.nextLink ?? undefined,
+    walkDone: unfinished.walkDone,
+    deltaNext: unfinished.deltaNext,
+    progress: { pages, users, snapshots, upserts, removals },
+    messages: unfinished.messages,
+    pending: unfinished.pendingRemovals,
+    membersNext: unfinished.membersNext,
+    partitions: unfinished.partitions,
+    watermark,
+    notices,
+  };
+}
+
+/** No run to carry on: a snapshot (full mode, --full, no usable delta link) or the changes since the delta link. */
+function planNew(invocation: RunInfo, watermark: Watermark, notices: string[], options: PlanOptions): RunPlan {
+  const scope = options.scope ?? null;
   if (options.mode === 'full') return fresh(invocation, 'snapshot', 'full-mode', watermark, notices, options);
   if (options.forceFull === true) return fresh(invocation, 'snapshot', 'requested', watermark, notices, options);
   if (watermark.deltaLink === null) return fresh(invocation, 'snapshot', 'first-delta', watermark, notices, options);

@@ -1,8 +1,9 @@
 import type { Attributes, Span } from '@opentelemetry/api';
 import type { RunLock } from '../state';
-import { Attr, errorType, instruments, markFailed, SpanNames, SyncError, SyncErrorCodes, tracer } from '../core';
+import { Attr, errorType, instruments, markFailed, SpanNames, tracer } from '../core';
 import { MessageTypes, type RunInfo } from '../messages';
 import type { SyncMode } from '../settings';
+import { isRemovalsHeld } from './guard';
 import type { SyncProgress, SyncSummary } from './types';
 
 /**
@@ -117,9 +118,8 @@ function recordFailure(span: Span, error: unknown, mode: SyncMode, progress: Syn
   measures.runs.add(1, common);
   measures.runDuration.record(seconds, common);
   if (progress.users > 0) measures.usersRead.add(progress.users, { [Attr.mode]: mode });
-  const held = error instanceof SyncError && error.code === SyncErrorCodes.removalsHeld ? error.details['removals'] : undefined;
-  if (typeof held === 'number') {
-    span.setAttribute(Attr.removalsHeld, held);
-    measures.removalsHeld.add(held, { [Attr.mode]: mode });
+  if (isRemovalsHeld(error)) {
+    span.setAttribute(Attr.removalsHeld, error.removals);
+    measures.removalsHeld.add(error.removals, { [Attr.mode]: mode });
   }
 }
