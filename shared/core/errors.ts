@@ -1,3 +1,5 @@
+import { unreachableCodes } from './network';
+
 /**
  * The one error type the sync throws. Every failure a user can meet is mapped to a stable `code`
  * (exported below, in the style of msal-node's error-code constants) and a message that names the
@@ -107,24 +109,6 @@ export function toSyncError(error: unknown): SyncError {
   if (error instanceof SyncError) return error;
   return new SyncError(SyncErrorCodes.unexpected, `Unexpected failure: ${describeCause(error)}`, { cause: error });
 }
-
-/** Node network error codes that mean "could not reach the endpoint at all". */
-const unreachableCodes = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'REQUEST_SEND_ERROR',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_HAS_EXPIRED',
-]);
 
 /** True when the error (or its cause chain) is a network-level failure rather than an HTTP answer. */
 export function isNetworkError(error: unknown): boolean {

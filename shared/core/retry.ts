@@ -1,3 +1,5 @@
+import { userAgentPrefix } from './product';
+import { transientErrorCodes } from './network';
 import {
   RestError,
   createPipelineFromOptions,
@@ -129,22 +131,6 @@ export function retryAfterMs(headers: HttpHeaders, now: number = Date.now()): nu
 export function isTransientStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
 }
-
-/** RestError codes of attempts that failed below HTTP: refused, reset, cut short, timed out. */
-const transientErrorCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'REQUEST_SEND_ERROR',
-  RestError.PARSE_ERROR,
-]);
 
 export const RetryErrorCodes = {
   /** An attempt exceeded its timeout (headers and body). */
@@ -307,7 +293,7 @@ export interface RetryingPipelineOptions extends BudgetedRetryOptions {
  * token calls of msal-node go through one of these.
  */
 export function createRetryingPipeline(budgets: BudgetSource, options: RetryingPipelineOptions): Pipeline {
-  const pipeline = createPipelineFromOptions({ userAgentOptions: { userAgentPrefix: options.userAgentPrefix ?? 'graph-user-sync' } });
+  const pipeline = createPipelineFromOptions({ userAgentOptions: { userAgentPrefix: options.userAgentPrefix ?? userAgentPrefix } });
   pipeline.removePolicy({ phase: 'Retry' });
   // Large enough never to be the limit: the budget is.
   pipeline.addPolicy(retryPolicy([budgetedRetryStrategy(budgets, options)], { maxRetries: 1_000_000 }), { phase: 'Retry' });

@@ -1,4 +1,5 @@
 import { SpanStatusCode, metrics, trace, type Attributes, type Counter, type Histogram, type MeterProvider, type Span, type Tracer } from '@opentelemetry/api';
+import { product } from './product';
 import { SyncError } from './errors';
 
 /**
@@ -12,7 +13,7 @@ import { SyncError } from './errors';
  */
 
 /** The instrumentation scope: the tracer's and the meter's name and version (package.json's; test/telemetry.test.ts checks). */
-export const telemetryScope = { name: 'graph-user-sync', version: '0.1.0' } as const;
+export const telemetryScope = product;
 
 export const SpanNames = {
   /** One run (one invocation of the handler): the root of the app's own spans. */

@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { StorageRetryOptions } from '@azure/storage-queue';
 import { ContainerClient } from '@azure/storage-blob';
 import type { StorageConnection } from '../settings';
+import { userAgentPrefix } from '../core';
 
 /**
  * What the queue and the blob containers (run state, claim checks) share: the storage connection
@@ -33,7 +34,7 @@ export interface StorageClientOptions {
 
 /** Options both storage packages accept (each has its own StoragePipelineOptions type). */
 export function pipelineOptions(options: StorageClientOptions): { retryOptions: StorageRetryOptions; userAgentOptions: { userAgentPrefix: string } } {
-  return { retryOptions: options.retryOptions ?? storageRetryOptions(600_000), userAgentOptions: { userAgentPrefix: 'graph-user-sync' } };
+  return { retryOptions: options.retryOptions ?? storageRetryOptions(600_000), userAgentOptions: { userAgentPrefix } };
 }
 
 export function createContainerClient(storage: StorageConnection, container: string, options: StorageClientOptions = {}): ContainerClient {
