@@ -3,7 +3,7 @@ import type { MessageEncoding } from '../settings';
 import type { DirectoryUser, RemovedUser, UserPropertyValue } from '../graph';
 
 /**
- * Step 4a: the queue messages, schema version 2 (schema/message.v2.schema.json). One message per user
+ * The queue messages, schema version 2 (schema/message.v2.schema.json). One message per user
  * and change, and one marker at the end of a snapshot. The body is JSON; base64 by default, which
  * is what a queue-triggered Azure Function expects unless its host.json sets messageEncoding to none.
  *

@@ -4,7 +4,7 @@ import type { StorageConnection } from '../settings';
 import { pipelineOptions, type StorageClientOptions, storageErrorCode } from '../storage';
 
 /**
- * Step 4b: the users queue. Created if missing, then written with a bounded number of sends in
+ * The users queue. Created if missing, then written with a bounded number of sends in
  * flight: the Storage queue has no batch send, and one worker reaches roughly 1,000-2,000 msg/s
  * with 16-32 in flight. The caller keeps reading Graph while sends are in flight.
  */
@@ -79,7 +79,7 @@ export function mapQueueError(error: unknown, target: string, action: 'create' |
  * Sends with at most `concurrency` requests in flight. `enqueue` resolves as soon as there is
  * room, so the caller can fetch more while earlier sends complete. The first failure stops
  * further sends and is thrown from the next `enqueue` or from `drain`.
- * Hand-written (a dozen lines) rather than p-limit: p-limit is ESM-only and this app compiles to
+ * Hand-written (about sixty lines with its wake-up and barrier) rather than p-limit: p-limit is ESM-only and this app compiles to
  * CommonJS for the Functions host; its queueing of every task would also hold all pending
  * messages in memory, where this back-pressures the reader instead.
  */

@@ -8,7 +8,7 @@ import { MicrosoftHosts } from '../settings';
 const defaultTokenBudgetMs = 600_000;
 
 /**
- * Step 2: an app-only token for Graph with msal-node's client credentials flow.
+ * An app-only token for Graph with msal-node's client credentials flow.
  *
  * The ConfidentialClientApplication lives as long as this provider and its credential (the
  * Function keeps one per worker), so its in-memory token cache serves later runs: Microsoft's
