@@ -8,7 +8,7 @@ import { join, relative, resolve, sep } from 'node:path';
  *   node dist/local/test-run.js [--concurrency N] [--reporter tap|spec] [--serial] [file-filter...]
  * It finds every dist/test/**\/*.test.js itself and runs each file with `node --test` in a process
  * of its own, several at once (N, default TEST_CONCURRENCY or 4), the slowest first by the
- * durations the last run kept (dist/test-durations.json, git-ignored). The files of `serialGroup`
+ * durations the last run kept (dist/test/durations.json, git-ignored). The files of `serialGroup`
  * run afterwards one at a time with nothing beside them. Each file's output is printed whole when
  * it ends (never interleaved), as one TAP stream (or spec text) with one plan and one summary;
  * then the ten slowest files and the total. Exit status: 1 when any test or file failed, else 0.
@@ -48,7 +48,7 @@ interface FileResult {
 
 const root = resolve(__dirname, '..', '..');
 const testDir = join(root, 'dist', 'test');
-const durationsFile = join(root, 'dist', 'test-durations.json');
+const durationsFile = join(testDir, 'durations.json');
 const countNames = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'] as const;
 
 function parseArgs(argv: readonly string[]): Options {
