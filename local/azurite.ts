@@ -62,18 +62,25 @@ const entries: Record<AzuriteService, string> = {
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
   const services: AzuriteService[] = options.table === true ? ['blob', 'queue', 'table'] : ['blob', 'queue'];
-  const ports: Partial<Record<AzuriteService, number>> = {};
-  for (const service of services) ports[service] = await freePort();
-  const ownDir = options.location === undefined && options.persistent === true ? await mkdtemp(join(tmpdir(), 'graph-user-sync-azurite-')) : undefined;
-  const azurite = new Azurite(services, ports, options.location ?? ownDir, ownDir);
-  try {
-    await azurite.start();
-  } catch (error) {
-    await azurite.stop();
-    throw error;
+  // A free port is only free when asked: another process (a test file running beside this one)
+  // may take it before Azurite listens, and Azurite then exits (EADDRINUSE). Try other ports then.
+  for (let attempt = 1; ; attempt++) {
+    const ports: Partial<Record<AzuriteService, number>> = {};
+    for (const service of services) ports[service] = await freePort();
+    const ownDir = options.location === undefined && options.persistent === true ? await mkdtemp(join(tmpdir(), 'graph-user-sync-azurite-')) : undefined;
+    const azurite = new Azurite(services, ports, options.location ?? ownDir, ownDir);
+    try {
+      await azurite.start();
+      return azurite;
+    } catch (error) {
+      await azurite.stop();
+      if (attempt >= 3 || !(error instanceof PortTakenError)) throw error;
+    }
   }
-  return azurite;
 }
+
+/** An Azurite service exited before (or just after) listening: most likely its port was taken meanwhile. */
+class PortTakenError extends Error {}
 
 class Azurite implements RunningAzurite {
   readonly connectionString: string;
@@ -142,6 +149,10 @@ class Azurite implements RunningAzurite {
     });
     this.#children = started.map((s) => s.child);
     await Promise.all(started.map((s) => waitForPort(s.port, s.service, s.child, s.output)));
+    // Something else listening on the port also answers waitForPort: make sure ours are still alive.
+    await new Promise((r) => setTimeout(r, 100));
+    const exited = started.find((s) => s.child.exitCode !== null || s.child.signalCode !== null);
+    if (exited !== undefined) throw new PortTakenError(`Azurite ${exited.service} exited after ${loopbackHost}:${exited.port} answered:\n${exited.output()}`);
     this.#state = 'running';
   }
 
@@ -222,7 +233,9 @@ async function waitForPort(port: number, service: AzuriteService, child: ChildPr
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`Azurite ${service} exited (${child.exitCode ?? child.signalCode ?? ''}) before listening on ${loopbackHost}:${port}:\n${output()}`);
+      throw new PortTakenError(
+        `Azurite ${service} exited (${child.exitCode ?? child.signalCode ?? ''}) before listening on ${loopbackHost}:${port}:\n${output()}`,
+      );
     if (await isListening(port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
