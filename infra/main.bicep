@@ -137,6 +137,11 @@ var tags = { 'azd-env-name': environmentName, app: 'graph-user-sync' }
 var functionAppName = 'func-${environmentName}-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 10)}'
 var keyVaultName = 'kv-${resourceToken}${keyVaultNameSuffix}'
+// Known when the deployment starts (not read from a module's outputs), so that the modules that
+// name these resources in role assignments and endpoints give What-If exact resource ids
+// (linter rule what-if-short-circuiting); each such module waits for the one that creates them.
+var storageAccountName = 'st${resourceToken}'
+var applicationInsightsName = 'appi-${environmentName}-${resourceToken}'
 
 // Only the secret and certificate modes read Key Vault; managed-identity mode has no vault at all.
 var usesKeyVault = graphCredential == 'secret' || graphCredential == 'certificate'
@@ -168,7 +173,7 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     logAnalyticsName: 'log-${environmentName}-${resourceToken}'
-    applicationInsightsName: 'appi-${environmentName}-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
   }
 }
 
@@ -177,7 +182,7 @@ module storage 'modules/storage.bicep' = {
   params: {
     location: location
     tags: tags
-    storageAccountName: 'st${resourceToken}'
+    storageAccountName: storageAccountName
     deploymentContainerName: deploymentContainerName
     usersQueueName: usersQueueName
     syncStateContainerName: syncStateContainerName
@@ -266,17 +271,21 @@ module functionApp 'modules/functionapp.bicep' = {
 
 module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
-  // The vault's role assignments need the vault; it is named here rather than read from the
-  // (conditional) module's outputs, so the dependency is explicit.
-  dependsOn: [keyVault]
+  // The vault, the storage account (its queue and containers) and Application Insights are named
+  // here rather than read from the modules' outputs, so the dependencies are explicit.
+  dependsOn: [keyVault, storage, monitoring]
   params: {
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     usersQueueName: usersQueueName
     syncStateContainerName: syncStateContainerName
     usersOverflowContainerName: usersOverflowContainerName
     graphCredential: graphCredential
     keyVaultName: keyVaultName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    applicationInsightsName: applicationInsightsName
+    // The role assignments' names are guid()s of the principal id, known only once the identity
+    // exists: What-If cannot predict them exactly, and that is accepted (renaming them would make a
+    // redeploy of an existing environment fail with RoleAssignmentExists).
+    #disable-next-line what-if-short-circuiting
     appPrincipalId: identity.properties.principalId
     developerPrincipalId: developerPrincipal
     developerPrincipalType: developerPrincipalType
@@ -292,13 +301,13 @@ module rbac 'modules/rbac.bicep' = {
 // integration subnet from its outputs, so it is created after the endpoints exist.
 module network 'modules/network.bicep' = {
   name: 'network'
-  dependsOn: [keyVault]
+  dependsOn: [keyVault, storage]
   params: {
     location: location
     tags: tags
     vnetEnabled: vnetEnabled
     vnetName: 'vnet-${environmentName}-${resourceToken}'
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     keyVaultDeployed: usesKeyVault
     keyVaultName: keyVaultName
   }
@@ -307,11 +316,11 @@ module network 'modules/network.bicep' = {
 // Key Vault audit events and the storage account's blob and queue logs, into Log Analytics.
 module diagnostics 'modules/diagnostics.bicep' = {
   name: 'diagnostics'
-  dependsOn: [keyVault]
+  dependsOn: [keyVault, storage]
   params: {
     diagnosticsEnabled: diagnosticsEnabled
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     keyVaultDeployed: usesKeyVault
     keyVaultName: keyVaultName
   }
