@@ -82,7 +82,7 @@ function appSettingsAssignedByBicep(): Set<string> {
 }
 
 // Settings the Functions platform or host reads, not shared/settings.ts.
-const platformSettings = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
+const platformSettings = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'AzureWebJobsStorage__tableServiceUri'];
 // Settings the code reads that the template deliberately does not set, each with its reason.
 const notInAzure: Record<string, string> = {
   AzureWebJobsStorage: 'a connection string carries a key, and the account has shared keys disabled',
@@ -103,6 +103,7 @@ const builtInRoles: Record<string, string> = {
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
   'ba92f5b4-2d11-453d-a403-e96b0029c9fe': 'Storage Blob Data Contributor',
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
+  '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
 };
 
 const containerType = 'Microsoft.Storage/storageAccounts/blobServices/containers';
@@ -717,7 +718,8 @@ describe('infra/: both deployment paths', () => {
     const mainOutputs = outputsOf(main);
     const graphOutputs = outputsOf(graph);
     assert.deepEqual([...graphOutputs.keys()], [...mainOutputs.keys()], 'the same outputs, in the same order');
-    for (const name of mainOutputs.keys()) assert.equal(graphOutputs.get(name), `sync.outputs.${name}`);
+    // ADMIN_CONSENT_GRANTED is main-graph.bicep's own: it makes the app role assignment, main.bicep does not.
+    for (const name of mainOutputs.keys()) assert.equal(graphOutputs.get(name), name === 'ADMIN_CONSENT_GRANTED' ? 'grantUserReadAll' : `sync.outputs.${name}`);
     // The grant can be left out on a redeploy ("EntitlementGrant entry already exists").
     const grant = descendants(graph, 'resource_declaration').find((r) => /^'Microsoft\.Graph\/appRoleAssignedTo@v1\.0'$/.test(r.namedChildren[1]?.text ?? ''));
     assert.equal(declarationCondition(grant)?.text, '(grantUserReadAll)');
@@ -750,7 +752,8 @@ describe('infra/: both deployment paths', () => {
       developerPrincipalId: '${AZURE_PRINCIPAL_ID}',
       developerPrincipalType: '${AZURE_PRINCIPAL_TYPE}',
       graphClientId: '${GRAPH_CLIENT_ID}',
-      graphCredential: '${GRAPH_CREDENTIAL=secret}',
+      // `:-`: the default also when the variable is set but empty (`=` keeps the empty value).
+      graphCredential: '${GRAPH_CREDENTIAL:-secret}',
       keyVaultNameSuffix: '${KEY_VAULT_NAME_SUFFIX}',
       alertEmail: '${ALERT_EMAIL}',
     };
@@ -789,7 +792,7 @@ describe('infra/: both deployment paths', () => {
     const outputs = outputsOf(main);
     assert.equal(outputs.get('AZURE_FUNCTION_NAME'), 'functionApp.outputs.name');
     assert.equal(outputs.get('SERVICE_API_NAME'), 'functionApp.outputs.name');
-    assert.equal(outputs.get('AZURE_LOCATION'), 'location');
+    assert.equal(outputs.get('AZURE_LOCATION'), 'appLocation', 'the location, once checked for Flex Consumption');
     assert.equal(outputs.get('AZURE_TENANT_ID'), 'tenant().tenantId');
     assert.equal(outputs.get('APPLICATIONINSIGHTS_CONNECTION_STRING'), 'monitoring.outputs.connectionString');
     assert.ok(!outputs.has('FUNCTION_APP_NAME'), 'one name for the app: AZURE_FUNCTION_NAME');
@@ -799,7 +802,15 @@ describe('infra/: both deployment paths', () => {
   });
 
   it("names the vault with a changeable suffix, within Key Vault's 24 characters, and keeps purge protection", () => {
-    assert.equal(mainVars.get('keyVaultName')?.text, "'kv-${resourceToken}${keyVaultNameSuffix}'");
+    // The name, or fail() with what to do when the suffix holds anything but letters and digits.
+    const keyVaultName = mainVars.get('keyVaultName');
+    assert.equal(keyVaultName?.type, 'ternary_expression');
+    assert.equal(keyVaultName?.childForFieldName('condition')?.text, 'empty(suffixRefused)');
+    assert.equal(keyVaultName?.childForFieldName('consequence')?.text, "'kv-${resourceToken}${keyVaultNameSuffix}'");
+    assert.match(
+      keyVaultName?.childForFieldName('alternative')?.text ?? '',
+      /^fail\('keyVaultNameSuffix \(KEY_VAULT_NAME_SUFFIX\) may hold letters and digits only/,
+    );
     assert.match(written(mainParams.get('keyVaultNameSuffix')), /@maxLength\(8\)/);
     assert.equal(
       mainParams.get('keyVaultNameSuffix')?.namedChildren.at(-1)?.text,
