@@ -24,12 +24,12 @@ extension microsoftGraphV1
 // except graphClientId, which is the application created here.
 
 @minLength(1)
-@maxLength(20)
-@description('Short name of this environment; part of every resource name.')
+@maxLength(64)
+@description('Name of this environment (azd: AZURE_ENV_NAME, letters, digits and - ( ) _ .). Resource names take its first 20 characters, lower-cased, with every character other than a letter, digit or hyphen made a hyphen (Microsoft.Web names allow only those); the tag azd-env-name keeps it as given.')
 param environmentName string = 'graphsync'
 
 @minLength(1)
-@description('Region for every resource; must offer the Flex Consumption plan. azd passes AZURE_LOCATION.')
+@description('Region for every resource; it must offer the Flex Consumption plan: main.bicep stops with the list (that of Microsoft\'s quickstart, Azure-Samples/functions-quickstart-typescript-azd) otherwise; `az functionapp list-flexconsumption-locations` gives the current one. azd passes AZURE_LOCATION.')
 @metadata({ azd: { type: 'location' } })
 param location string = resourceGroup().location
 
@@ -262,4 +262,7 @@ output IDENTITY_PRINCIPAL_ID string = sync.outputs.IDENTITY_PRINCIPAL_ID
 output FEDERATED_CREDENTIAL_ISSUER string = sync.outputs.FEDERATED_CREDENTIAL_ISSUER
 output FEDERATED_CREDENTIAL_AUDIENCE string = sync.outputs.FEDERATED_CREDENTIAL_AUDIENCE
 output GRAPH_CLIENT_ID string = sync.outputs.GRAPH_CLIENT_ID
+// The one output that is not main.bicep's: whether this deployment made the app role assignment
+// (admin consent), which azure.yaml's postprovision hook reports.
+output ADMIN_CONSENT_GRANTED bool = grantUserReadAll
 output ADMIN_CONSENT_URL string = sync.outputs.ADMIN_CONSENT_URL

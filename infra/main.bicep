@@ -7,12 +7,12 @@
 targetScope = 'resourceGroup'
 
 @minLength(1)
-@maxLength(20)
-@description('Short name of this environment; part of every resource name.')
+@maxLength(64)
+@description('Name of this environment (azd: AZURE_ENV_NAME, letters, digits and - ( ) _ .). Resource names take its first 20 characters, lower-cased, with every character other than a letter, digit or hyphen made a hyphen (Microsoft.Web names allow only those); the tag azd-env-name keeps it as given.')
 param environmentName string = 'graphsync'
 
 @minLength(1)
-@description('Region for every resource; must offer the Flex Consumption plan. azd passes AZURE_LOCATION.')
+@description('Region for every resource; it must offer the Flex Consumption plan: main.bicep stops with the list (that of Microsoft\'s quickstart, Azure-Samples/functions-quickstart-typescript-azd) otherwise; `az functionapp list-flexconsumption-locations` gives the current one. azd passes AZURE_LOCATION.')
 @metadata({ azd: { type: 'location' } })
 param location string = resourceGroup().location
 
@@ -132,11 +132,70 @@ param diagnosticsEnabled bool = true
 @description('E-mail address the alert on a failed or missing daily run (no successful run in 26 hours) goes to, through an action group created for it. Empty: the alert rule is still created and shows in Monitor > Alerts, notifying no one. azd: ALERT_EMAIL.')
 param alertEmail string = ''
 
+// Regions with Flex Consumption, as Microsoft's quickstart lists them (its main.bicep @allowed).
+// Checked when the deployment starts, before anything is created; a default of
+// resourceGroup().location stays possible, which @allowed would not allow.
+var flexConsumptionRegions = [
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+]
+var appLocation = contains(flexConsumptionRegions, toLower(replace(location, ' ', '')))
+  ? location
+  : fail('location \'${location}\' has no Flex Consumption plan. Choose one of: ${join(flexConsumptionRegions, ', ')} (azd env set AZURE_LOCATION <region>, or az ... -l/-p location=<region>; `az functionapp list-flexconsumption-locations` lists the current ones).')
+
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName, app: 'graph-user-sync' }
-var functionAppName = 'func-${environmentName}-${resourceToken}'
+// The environment's name as resource names take it: azd allows [a-zA-Z0-9-()_.]{1,64}, Microsoft.Web
+// names letters, digits and hyphens only. 20 characters keep every name within its limit (the
+// Function App's 60, the plan's 40: 'plan-' + 20 + '-' + 13).
+var nameChars = 'abcdefghijklmnopqrstuvwxyz0123456789-'
+var lowerEnvironmentName = toLower(take(environmentName, 20))
+var environmentStem = join(
+  map(range(0, length(lowerEnvironmentName)), i => contains(nameChars, substring(lowerEnvironmentName, i, 1)) ? substring(lowerEnvironmentName, i, 1) : '-'),
+  ''
+)
+var functionAppName = 'func-${environmentStem}-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 10)}'
-var keyVaultName = 'kv-${resourceToken}${keyVaultNameSuffix}'
+// Key Vault names take letters, digits and hyphens; the suffix follows the token, so letters and digits.
+var suffixRefused = filter(range(0, length(keyVaultNameSuffix)), i => !contains('abcdefghijklmnopqrstuvwxyz0123456789', toLower(substring(keyVaultNameSuffix, i, 1))))
+var keyVaultName = empty(suffixRefused)
+  ? 'kv-${resourceToken}${keyVaultNameSuffix}'
+  : fail('keyVaultNameSuffix (KEY_VAULT_NAME_SUFFIX) may hold letters and digits only, up to 8: e.g. azd env set KEY_VAULT_NAME_SUFFIX 2, or az ... -p keyVaultNameSuffix=2.')
+// Known when the deployment starts (not read from a module's outputs), so that the modules that
+// name these resources in role assignments and endpoints give What-If exact resource ids
+// (linter rule what-if-short-circuiting); each such module waits for the one that creates them.
+var storageAccountName = 'st${resourceToken}'
+var applicationInsightsName = 'appi-${environmentStem}-${resourceToken}'
 
 // Only the secret and certificate modes read Key Vault; managed-identity mode has no vault at all.
 var usesKeyVault = graphCredential == 'secret' || graphCredential == 'certificate'
@@ -157,27 +216,27 @@ var federatedCredentialAudience = environment().name == 'AzureUSGovernment'
   : (environment().name == 'AzureChinaCloud' ? 'api://AzureADTokenExchangeChina' : 'api://AzureADTokenExchange')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: 'id-${environmentName}-${resourceToken}'
-  location: location
+  name: 'id-${environmentStem}-${resourceToken}'
+  location: appLocation
   tags: tags
 }
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   params: {
-    location: location
+    location: appLocation
     tags: tags
-    logAnalyticsName: 'log-${environmentName}-${resourceToken}'
-    applicationInsightsName: 'appi-${environmentName}-${resourceToken}'
+    logAnalyticsName: 'log-${environmentStem}-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
   }
 }
 
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
-    location: location
+    location: appLocation
     tags: tags
-    storageAccountName: 'st${resourceToken}'
+    storageAccountName: storageAccountName
     deploymentContainerName: deploymentContainerName
     usersQueueName: usersQueueName
     syncStateContainerName: syncStateContainerName
@@ -189,7 +248,7 @@ module storage 'modules/storage.bicep' = {
 module keyVault 'modules/keyvault.bicep' = if (usesKeyVault) {
   name: 'keyvault'
   params: {
-    location: location
+    location: appLocation
     tags: tags
     keyVaultName: keyVaultName
     tenantId: tenant().tenantId
@@ -245,10 +304,14 @@ var syncSettings = union(
 
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
+  // The identity's roles first (host storage, the deployment container, the vault, telemetry): a
+  // site that starts before them gets 403s. Role assignments still take minutes to take effect
+  // after they exist, so a first `azd deploy` may need a re-run (infra/README.md).
+  dependsOn: [rbac]
   params: {
-    location: location
+    location: appLocation
     tags: tags
-    planName: 'plan-${environmentName}-${resourceToken}'
+    planName: 'plan-${environmentStem}-${resourceToken}'
     functionAppName: functionAppName
     identityId: identity.id
     identityClientId: identity.properties.clientId
@@ -258,6 +321,7 @@ module functionApp 'modules/functionapp.bicep' = {
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     blobEndpoint: storage.outputs.blobEndpoint
     queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     syncSettings: syncSettings
     virtualNetworkSubnetId: network.outputs.appSubnetId
@@ -266,17 +330,21 @@ module functionApp 'modules/functionapp.bicep' = {
 
 module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
-  // The vault's role assignments need the vault; it is named here rather than read from the
-  // (conditional) module's outputs, so the dependency is explicit.
-  dependsOn: [keyVault]
+  // The vault, the storage account (its queue and containers) and Application Insights are named
+  // here rather than read from the modules' outputs, so the dependencies are explicit.
+  dependsOn: [keyVault, storage, monitoring]
   params: {
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     usersQueueName: usersQueueName
     syncStateContainerName: syncStateContainerName
     usersOverflowContainerName: usersOverflowContainerName
     graphCredential: graphCredential
     keyVaultName: keyVaultName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    applicationInsightsName: applicationInsightsName
+    // The role assignments' names are guid()s of the principal id, known only once the identity
+    // exists: What-If cannot predict them exactly, and that is accepted (renaming them would make a
+    // redeploy of an existing environment fail with RoleAssignmentExists).
+    #disable-next-line what-if-short-circuiting
     appPrincipalId: identity.properties.principalId
     developerPrincipalId: developerPrincipal
     developerPrincipalType: developerPrincipalType
@@ -292,13 +360,13 @@ module rbac 'modules/rbac.bicep' = {
 // integration subnet from its outputs, so it is created after the endpoints exist.
 module network 'modules/network.bicep' = {
   name: 'network'
-  dependsOn: [keyVault]
+  dependsOn: [keyVault, storage]
   params: {
-    location: location
+    location: appLocation
     tags: tags
     vnetEnabled: vnetEnabled
-    vnetName: 'vnet-${environmentName}-${resourceToken}'
-    storageAccountName: storage.outputs.name
+    vnetName: 'vnet-${environmentStem}-${resourceToken}'
+    storageAccountName: storageAccountName
     keyVaultDeployed: usesKeyVault
     keyVaultName: keyVaultName
   }
@@ -307,11 +375,11 @@ module network 'modules/network.bicep' = {
 // Key Vault audit events and the storage account's blob and queue logs, into Log Analytics.
 module diagnostics 'modules/diagnostics.bicep' = {
   name: 'diagnostics'
-  dependsOn: [keyVault]
+  dependsOn: [keyVault, storage]
   params: {
     diagnosticsEnabled: diagnosticsEnabled
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     keyVaultDeployed: usesKeyVault
     keyVaultName: keyVaultName
   }
@@ -321,11 +389,11 @@ module diagnostics 'modules/diagnostics.bicep' = {
 module alerts 'modules/alerts.bicep' = {
   name: 'alerts'
   params: {
-    location: location
+    location: appLocation
     tags: tags
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
-    alertRuleName: 'alert-missed-run-${environmentName}-${resourceToken}'
-    actionGroupName: 'ag-${environmentName}-${resourceToken}'
+    alertRuleName: 'alert-missed-run-${environmentStem}-${resourceToken}'
+    actionGroupName: 'ag-${environmentStem}-${resourceToken}'
     alertEmail: alertEmail
   }
 }
@@ -337,7 +405,7 @@ module alerts 'modules/alerts.bicep' = {
 // with local auth disabled a sender also needs an Entra token.
 output AZURE_FUNCTION_NAME string = functionApp.outputs.name
 output SERVICE_API_NAME string = functionApp.outputs.name
-output AZURE_LOCATION string = location
+output AZURE_LOCATION string = appLocation
 output AZURE_TENANT_ID string = tenant().tenantId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 output GRAPH_CREDENTIAL string = graphCredential
@@ -353,4 +421,6 @@ output IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 output FEDERATED_CREDENTIAL_ISSUER string = federatedCredentialIssuer
 output FEDERATED_CREDENTIAL_AUDIENCE string = federatedCredentialAudience
 output GRAPH_CLIENT_ID string = graphClientIdSetting
+// main.bicep grants nothing in Entra ID; main-graph.bicep outputs its own app role assignment here.
+output ADMIN_CONSENT_GRANTED bool = false
 output ADMIN_CONSENT_URL string = '${environment().authentication.loginEndpoint}${graphTenantId}/adminconsent?client_id=${graphClientIdSetting}'

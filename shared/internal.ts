@@ -106,3 +106,4 @@ export {
   type StorageClientOptions,
 } from './storage';
 export { createAppTokenProvider, graphTokenCredential, type AppTokenProvider, type AppTokenProviderOptions, type GraphTokenCredential } from './token';
+export { checkSchedule, hostSchedule } from './settings';

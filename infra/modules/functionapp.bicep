@@ -22,6 +22,8 @@ param maximumInstanceCount int
 param deploymentContainerUrl string
 param blobEndpoint string
 param queueEndpoint string
+@description('The account\'s table endpoint: the Functions host writes its diagnostic events there.')
+param tableEndpoint string
 param applicationInsightsConnectionString string
 @description('The app settings the code reads (shared/settings.ts), built in main.bicep.')
 param syncSettings object
@@ -83,6 +85,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       AzureWebJobsStorage__clientId: identityClientId
       AzureWebJobsStorage__blobServiceUri: blobEndpoint
       AzureWebJobsStorage__queueServiceUri: queueEndpoint
+      // Without it the host logs a warning and drops its diagnostic events (the table service of
+      // identity-based AzureWebJobsStorage; docs: functions-reference, "Connecting to host storage
+      // with an identity"). The sync itself uses no table.
+      AzureWebJobsStorage__tableServiceUri: tableEndpoint
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     })

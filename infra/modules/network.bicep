@@ -18,20 +18,14 @@
 // main.bicep deploys this module in every configuration; each resource and module here is
 // conditional on vnetEnabled, so with vnetEnabled false it deploys nothing.
 //
-// Azure Verified Modules, pinned to exact versions: the versions Microsoft's quickstart pins for
-// the same resources. Every parameter passed below was checked against the module's main.bicep at
-// its release tag in Azure/bicep-registry-modules (avm/res/network/<module>/<version>);
-// test/infra-hardening.test.ts keeps that list of parameter names.
-// - avm/res/network/virtual-network 0.6.1: Microsoft.Network/virtualNetworks@2024-01-01, subnets as
-//   child deployments (subnets@2024-01-01, delegation as a service name)
-// - avm/res/network/private-endpoint 0.11.0: Microsoft.Network/privateEndpoints@2024-05-01 and its
-//   privateDnsZoneGroups@2024-05-01
-// - avm/res/network/private-dns-zone 0.7.1: Microsoft.Network/privateDnsZones@2020-06-01 and
-//   virtualNetworkLinks@2024-06-01
-// Newer versions exist (virtual-network 0.10.x, private-endpoint 0.12.x, private-dns-zone 0.8.x,
-// on 2025 API versions); moving to them needs a `bicep build` against the registry, which no
-// machine of this project's CI reaches. enableTelemetry is off: by default an AVM module also
-// deploys an empty "46d3xbcp.*" deployment that reports its use to Microsoft.
+// Native resources rather than the Azure Verified Modules the quickstart uses
+// (avm/res/network/virtual-network, private-endpoint, private-dns-zone): a module from the public
+// registry (br/public:) has to be restored before `bicep build` can type-check anything that uses
+// it, and no machine of this project reaches that registry; written out here, every property is
+// checked by the compiler offline (test/infra/bicep-build.test.ts). What the modules did that
+// matters here is reproduced: subnets inline in the VNet (a redeploy keeps them), the app subnet's
+// delegation to Microsoft.App/environments, one DNS zone group per endpoint, a VNet link per zone
+// without auto-registration. (The modules' usage telemetry deployment is simply not there.)
 param location string
 param tags object
 
@@ -76,155 +70,132 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-module virtualNetwork 'br/public:avm/res/network/virtual-network:0.6.1' = if (vnetEnabled) {
-  name: 'network-vnet'
-  params: {
-    name: vnetName
-    location: location
-    tags: tags
-    addressPrefixes: [vnetAddressPrefix]
+resource virtualNetwork 'Microsoft.Network/virtualNetworks@2024-05-01' = if (vnetEnabled) {
+  name: vnetName
+  location: location
+  tags: tags
+  properties: {
+    addressSpace: { addressPrefixes: [vnetAddressPrefix] }
     subnets: [
       {
         name: privateEndpointSubnetName
-        addressPrefix: privateEndpointSubnetPrefix
-        privateEndpointNetworkPolicies: 'Disabled'
-        privateLinkServiceNetworkPolicies: 'Enabled'
+        properties: {
+          addressPrefix: privateEndpointSubnetPrefix
+          privateEndpointNetworkPolicies: 'Disabled'
+          privateLinkServiceNetworkPolicies: 'Enabled'
+        }
       }
       {
         name: appSubnetName
-        addressPrefix: appSubnetPrefix
-        privateEndpointNetworkPolicies: 'Disabled'
-        privateLinkServiceNetworkPolicies: 'Enabled'
-        delegation: 'Microsoft.App/environments'
+        properties: {
+          addressPrefix: appSubnetPrefix
+          privateEndpointNetworkPolicies: 'Disabled'
+          privateLinkServiceNetworkPolicies: 'Enabled'
+          delegations: [{ name: 'flex-consumption', properties: { serviceName: 'Microsoft.App/environments' } }]
+        }
       }
     ]
-    enableTelemetry: false
+  }
+
+  resource privateEndpointSubnet 'subnets' existing = {
+    name: privateEndpointSubnetName
+  }
+
+  resource appSubnet 'subnets' existing = {
+    name: appSubnetName
   }
 }
 
-// One zone per private endpoint kind, each linked to the VNet (no auto-registration: the endpoints'
-// DNS zone groups write their A records).
-module blobDnsZone 'br/public:avm/res/network/private-dns-zone:0.7.1' = if (vnetEnabled) {
-  name: 'network-dns-blob'
-  params: {
-    name: blobDnsZoneName
+// One zone per private endpoint kind (location global), each linked to the VNet (no
+// auto-registration: the endpoints' DNS zone groups write their A records).
+resource blobDnsZone 'Microsoft.Network/privateDnsZones@2024-06-01' = if (vnetEnabled) {
+  name: blobDnsZoneName
+  location: 'global'
+  tags: tags
+
+  resource link 'virtualNetworkLinks' = {
+    name: '${vnetName}-link'
+    location: 'global'
     tags: tags
-    virtualNetworkLinks: [
-      {
-        name: '${vnetName}-link'
-        virtualNetworkResourceId: virtualNetwork!.outputs.resourceId
-        registrationEnabled: false
-      }
-    ]
-    enableTelemetry: false
+    properties: { virtualNetwork: { id: virtualNetwork.id }, registrationEnabled: false }
   }
 }
 
-module queueDnsZone 'br/public:avm/res/network/private-dns-zone:0.7.1' = if (vnetEnabled) {
-  name: 'network-dns-queue'
-  params: {
-    name: queueDnsZoneName
+resource queueDnsZone 'Microsoft.Network/privateDnsZones@2024-06-01' = if (vnetEnabled) {
+  name: queueDnsZoneName
+  location: 'global'
+  tags: tags
+
+  resource link 'virtualNetworkLinks' = {
+    name: '${vnetName}-link'
+    location: 'global'
     tags: tags
-    virtualNetworkLinks: [
-      {
-        name: '${vnetName}-link'
-        virtualNetworkResourceId: virtualNetwork!.outputs.resourceId
-        registrationEnabled: false
-      }
-    ]
-    enableTelemetry: false
+    properties: { virtualNetwork: { id: virtualNetwork.id }, registrationEnabled: false }
   }
 }
 
-module vaultDnsZone 'br/public:avm/res/network/private-dns-zone:0.7.1' = if (vnetEnabled && keyVaultDeployed) {
-  name: 'network-dns-vault'
-  params: {
-    name: vaultDnsZoneName
+resource vaultDnsZone 'Microsoft.Network/privateDnsZones@2024-06-01' = if (vnetEnabled && keyVaultDeployed) {
+  name: vaultDnsZoneName
+  location: 'global'
+  tags: tags
+
+  resource link 'virtualNetworkLinks' = {
+    name: '${vnetName}-link'
+    location: 'global'
     tags: tags
-    virtualNetworkLinks: [
-      {
-        name: '${vnetName}-link'
-        virtualNetworkResourceId: virtualNetwork!.outputs.resourceId
-        registrationEnabled: false
-      }
-    ]
-    enableTelemetry: false
+    properties: { virtualNetwork: { id: virtualNetwork.id }, registrationEnabled: false }
   }
 }
 
 // The blob endpoint carries the Functions host's storage (timer leases), the Flex Consumption
 // deployment container and the two sync containers.
-module blobPrivateEndpoint 'br/public:avm/res/network/private-endpoint:0.11.0' = if (vnetEnabled) {
-  name: 'network-pe-blob'
-  params: {
-    name: 'pe-${storageAccountName}-blob'
-    location: location
-    tags: tags
-    subnetResourceId: '${virtualNetwork!.outputs.resourceId}/subnets/${privateEndpointSubnetName}'
-    privateLinkServiceConnections: [
-      {
-        name: 'blob'
-        properties: {
-          privateLinkServiceId: storage.id
-          groupIds: ['blob']
-        }
-      }
-    ]
-    privateDnsZoneGroup: {
-      privateDnsZoneGroupConfigs: [{ privateDnsZoneResourceId: blobDnsZone!.outputs.resourceId }]
-    }
-    enableTelemetry: false
+resource blobPrivateEndpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = if (vnetEnabled) {
+  name: 'pe-${storageAccountName}-blob'
+  location: location
+  tags: tags
+  properties: {
+    subnet: { id: virtualNetwork::privateEndpointSubnet.id }
+    privateLinkServiceConnections: [{ name: 'blob', properties: { privateLinkServiceId: storage.id, groupIds: ['blob'] } }]
+  }
+
+  resource zoneGroup 'privateDnsZoneGroups' = {
+    name: 'default'
+    properties: { privateDnsZoneConfigs: [{ name: 'blob', properties: { privateDnsZoneId: blobDnsZone.id } }] }
   }
 }
 
 // The queue endpoint carries the users queue.
-module queuePrivateEndpoint 'br/public:avm/res/network/private-endpoint:0.11.0' = if (vnetEnabled) {
-  name: 'network-pe-queue'
-  params: {
-    name: 'pe-${storageAccountName}-queue'
-    location: location
-    tags: tags
-    subnetResourceId: '${virtualNetwork!.outputs.resourceId}/subnets/${privateEndpointSubnetName}'
-    privateLinkServiceConnections: [
-      {
-        name: 'queue'
-        properties: {
-          privateLinkServiceId: storage.id
-          groupIds: ['queue']
-        }
-      }
-    ]
-    privateDnsZoneGroup: {
-      privateDnsZoneGroupConfigs: [{ privateDnsZoneResourceId: queueDnsZone!.outputs.resourceId }]
-    }
-    enableTelemetry: false
+resource queuePrivateEndpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = if (vnetEnabled) {
+  name: 'pe-${storageAccountName}-queue'
+  location: location
+  tags: tags
+  properties: {
+    subnet: { id: virtualNetwork::privateEndpointSubnet.id }
+    privateLinkServiceConnections: [{ name: 'queue', properties: { privateLinkServiceId: storage.id, groupIds: ['queue'] } }]
+  }
+
+  resource zoneGroup 'privateDnsZoneGroups' = {
+    name: 'default'
+    properties: { privateDnsZoneConfigs: [{ name: 'queue', properties: { privateDnsZoneId: queueDnsZone.id } }] }
   }
 }
 
 // The vault's endpoint, secret and certificate modes only (managed-identity mode has no vault).
-module vaultPrivateEndpoint 'br/public:avm/res/network/private-endpoint:0.11.0' = if (vnetEnabled && keyVaultDeployed) {
-  name: 'network-pe-vault'
-  params: {
-    name: 'pe-${keyVaultName}'
-    location: location
-    tags: tags
-    subnetResourceId: '${virtualNetwork!.outputs.resourceId}/subnets/${privateEndpointSubnetName}'
-    privateLinkServiceConnections: [
-      {
-        name: 'vault'
-        properties: {
-          privateLinkServiceId: vault.id
-          groupIds: ['vault']
-        }
-      }
-    ]
-    privateDnsZoneGroup: {
-      privateDnsZoneGroupConfigs: [{ privateDnsZoneResourceId: vaultDnsZone!.outputs.resourceId }]
-    }
-    enableTelemetry: false
+resource vaultPrivateEndpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = if (vnetEnabled && keyVaultDeployed) {
+  name: 'pe-${keyVaultName}'
+  location: location
+  tags: tags
+  properties: {
+    subnet: { id: virtualNetwork::privateEndpointSubnet.id }
+    privateLinkServiceConnections: [{ name: 'vault', properties: { privateLinkServiceId: vault.id, groupIds: ['vault'] } }]
+  }
+
+  resource zoneGroup 'privateDnsZoneGroups' = {
+    name: 'default'
+    properties: { privateDnsZoneConfigs: [{ name: 'vault', properties: { privateDnsZoneId: vaultDnsZone.id } }] }
   }
 }
 
 // For functionapp.bicep's virtualNetworkSubnetId: empty when vnetEnabled is false (not integrated).
-output appSubnetId string = vnetEnabled ? '${virtualNetwork!.outputs.resourceId}/subnets/${appSubnetName}' : ''
+output appSubnetId string = vnetEnabled ? virtualNetwork::appSubnet.id : ''
 output virtualNetworkName string = vnetEnabled ? vnetName : ''

@@ -68,6 +68,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
+// For the host's own diagnostic events (AzureWebJobsStorage__tableServiceUri); the sync itself uses no table.
+output tableEndpoint string = storage.properties.primaryEndpoints.table
 output usersQueueUrl string = '${storage.properties.primaryEndpoints.queue}${usersQueueName}'
 output usersOverflowContainerUrl string = '${storage.properties.primaryEndpoints.blob}${usersOverflowContainerName}'
 output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'

@@ -20,3 +20,5 @@ export {
   type SyncMode,
   type SyncSettings,
 } from './settings';
+export { hostSchedule } from './schedule';
+export { checkSchedule } from './values';

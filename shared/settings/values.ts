@@ -1,6 +1,6 @@
-import { Cron } from 'croner';
-import { SettingDefaults, SettingNames } from './names';
 import { count } from '../core';
+import { SettingDefaults, SettingNames } from './names';
+import { fires, parseNcrontab, parseTimeSpan } from './schedule';
 
 /**
  * Plain values: IDs, numbers, the schedule, the Graph property list. Each check adds at most one
@@ -114,43 +114,43 @@ export function parseUserFields(value: string, problems: string[]): readonly str
   return ['id', ...unique];
 }
 
-const monthNames = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const dayNames = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-
 /**
- * SYNC_SCHEDULE: six-field NCRONTAB (what the Functions timer trigger reads), checked with croner
- * (what local runs use). Refused: another field count, syntax croner accepts but NCRONTAB does
- * not (L, W, #, ?), an expression croner rejects, and one that never fires (31 February).
+ * SYNC_SCHEDULE: exactly what the Functions timer trigger accepts (shared/schedule.ts: six-field
+ * NCRONTAB as NCrontab.Signed parses it, or a TimeSpan such as 01:00:00), and that ever fires.
+ * One problem, naming the token the host refuses and what to write instead.
  */
 export function checkSchedule(schedule: string, problems: string[]): void {
   const name = SettingNames.schedule;
-  const fields = schedule.split(/\s+/).filter((f) => f !== '');
-  const hint = `six-field NCRONTAB in UTC: {second} {minute} {hour} {day} {month} {day-of-week}, e.g. ${name}=${SettingDefaults.schedule}`;
-  if (fields.length !== 6) {
-    const extra = fields.length === 5 ? ' (prefix a 0 for the seconds field)' : fields.length === 7 ? ' (NCRONTAB has no year field)' : '';
-    problems.push(`${name} ${show(schedule)} has ${count(fields.length, 'field')}; it must be ${hint}${extra}`);
+  const hint = `six-field NCRONTAB in UTC: {second} {minute} {hour} {day} {month} {day-of-week} (or an interval such as 01:00:00), e.g. ${name}=${SettingDefaults.schedule}`;
+  const cron = parseNcrontab(schedule);
+  if ('sets' in cron) {
+    if (!fires(cron.sets)) problems.push(`${name} ${show(schedule)} never fires (no such date, e.g. 31 February); it must be ${hint}`);
     return;
   }
-  const foreign = fields.flatMap((field, index) => {
-    const names = index === 4 ? monthNames : index === 5 ? dayNames : [];
-    const rest = names.reduce((text, n) => text.replace(new RegExp(n, 'gi'), ''), field);
-    return /^[0-9*,/-]*$/.test(rest) ? [] : [field];
-  });
-  if (foreign.length > 0) {
+  if ('token' in cron) {
+    // Quartz-style tokens (L, 15W, LW, MON#1, ?) that croner and others take and NCrontab does not.
+    const foreign = /[#?]|^\d*[LW]$|^LW$|\d[LW]/i.test(cron.token);
     problems.push(
-      `${name} ${show(schedule)} uses ${foreign.map(show).join(', ')}, which NCRONTAB does not understand (only numbers, names of months and days, * , - and /); it must be ${hint}`,
+      foreign
+        ? `${name} ${show(schedule)} uses ${show(cron.token)} in the ${cron.field} field, which NCRONTAB does not understand (no L, W, # or ?: only numbers, names of months and days, * , - and /); it must be ${hint}`
+        : `${name} ${show(schedule)} is not valid (${show(cron.token)} in the ${cron.field} field: ${cron.reason}); it must be ${hint}`,
     );
     return;
   }
-  let next: Date | null;
-  try {
-    const cron = new Cron(schedule, { paused: true, timezone: 'UTC' });
-    next = cron.nextRun();
-    cron.stop();
-  } catch (error) {
-    const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
-    problems.push(`${name} ${show(schedule)} is not valid (${reason}); it must be ${hint}`);
+  const span = parseTimeSpan(schedule);
+  if (span !== undefined) {
+    if (span <= 0)
+      problems.push(`${name} ${show(schedule)} is an interval of ${span === 0 ? 'zero' : 'less than zero'}, which never fires; it must be ${hint}`);
     return;
   }
-  if (next === null) problems.push(`${name} ${show(schedule)} never fires (no such date, e.g. 31 February); it must be ${hint}`);
+  const fieldCount = cron.fieldCount;
+  const extra =
+    fieldCount === 5
+      ? ' (prefix a 0 for the seconds field)'
+      : fieldCount === 7
+        ? ' (NCRONTAB has no year field)'
+        : /\t/.test(schedule)
+          ? ' (separate the fields with spaces: the host does not split on tabs)'
+          : '';
+  problems.push(`${name} ${show(schedule)} has ${count(fieldCount, 'field')} and is not an interval either; it must be ${hint}${extra}`);
 }

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import Parser from 'tree-sitter';
 import Bicep from 'tree-sitter-bicep';
 
-/** infra/ and the parse helpers the infra tests share (tree-sitter-bicep; no Bicep compiler here). */
+/** infra/, the Bicep CLI finder and the parse helpers the infra tests share (tree-sitter-bicep for the structure tests). */
 export const root = join(__dirname, '..', '..', '..');
 export const infra = join(root, 'infra');
 
 export function bicepFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return bicepFiles(path);
+    if (entry.isDirectory()) return entry.name === 'tools' ? [] : bicepFiles(path);
     return entry.name.endsWith('.bicep') ? [path] : [];
   });
 }
@@ -126,4 +127,63 @@ export function evaluate(
     default:
       return undefined;
   }
+}
+
+/** The Bicep CLI pinned in infra/tools/bicep.csproj, restored by `dotnet restore infra/tools/bicep.csproj`. */
+export const pinnedBicepVersion = '0.49.2';
+const nugetBicep = join(
+  infra,
+  'tools',
+  'packages',
+  `azure.bicep.commandline.${process.platform === 'win32' ? 'win' : process.platform === 'darwin' ? 'osx' : 'linux'}-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
+  pinnedBicepVersion,
+  'tools',
+  process.platform === 'win32' ? 'bicep.exe' : 'bicep',
+);
+
+export const howToGetBicep = `no Bicep CLI found (BICEP_PATH, bicep on PATH, az bicep, or the NuGet package): run \`dotnet restore infra/tools/bicep.csproj\` (the .NET SDK; brings Bicep ${pinnedBicepVersion} into infra/tools/packages/), or \`az bicep install\`, or set BICEP_PATH to a bicep binary`;
+
+function runs(file: string, args: string[]): string | undefined {
+  const result = spawnSync(file, args, { encoding: 'utf8', timeout: 60_000 });
+  return result.status === 0 ? `${result.stdout}${result.stderr}` : undefined;
+}
+
+/**
+ * The Bicep CLI to check infra/ with, in this order: BICEP_PATH; `bicep` on PATH; the one `az bicep`
+ * installed (~/.azure/bin, which `az bicep build` runs); the NuGet package of infra/tools/bicep.csproj.
+ * undefined when none runs.
+ */
+export function findBicep(): { path: string; version: string; source: string } | undefined {
+  const home = process.env.HOME ?? process.env.USERPROFILE ?? '';
+  const candidates: Array<[string, string]> = [];
+  if (process.env.BICEP_PATH) candidates.push([process.env.BICEP_PATH, 'BICEP_PATH']);
+  candidates.push(['bicep', 'PATH']);
+  if (runs('az', ['bicep', 'version']) !== undefined)
+    candidates.push([join(home, '.azure', 'bin', process.platform === 'win32' ? 'bicep.exe' : 'bicep'), 'az bicep']);
+  candidates.push([nugetBicep, 'NuGet Azure.Bicep.CommandLine (infra/tools/bicep.csproj)']);
+  for (const [path, source] of candidates) {
+    if (path !== 'bicep' && !existsSync(path)) continue;
+    const version = runs(path, ['--version'])?.match(/Bicep CLI version (\d+\.\d+\.\d+)/)?.[1];
+    if (version) return { path, version, source };
+  }
+  return undefined;
+}
+
+/** One compiler or linter diagnostic: `<file>(<line>,<col>) : <Level> <code>: <message>`. */
+export interface BicepDiagnostic {
+  file: string;
+  line: number;
+  level: string;
+  code: string;
+  message: string;
+}
+
+export function parseDiagnostics(output: string): BicepDiagnostic[] {
+  return [...output.matchAll(/^(.+?)\((\d+),\d+\) : (Error|Warning|Info) ([\w-]+): (.*)$/gm)].map((m) => ({
+    file: relative(root, m[1] ?? ''),
+    line: Number(m[2]),
+    level: m[3] ?? '',
+    code: m[4] ?? '',
+    message: m[5] ?? '',
+  }));
 }

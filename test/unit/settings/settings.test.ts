@@ -521,6 +521,9 @@ describe('readSettings: schedule and fields', () => {
     // 29 February does come round.
     assert.equal(readSettings({ ...valid, SYNC_SCHEDULE: '0 0 6 29 2 *' }).schedule, '0 0 6 29 2 *');
     assert.equal(readSettings({ ...valid, SYNC_SCHEDULE: '0 */5 8-18 * Jan-Mar mon-fri' }).schedule, '0 */5 8-18 * Jan-Mar mon-fri');
+    // What the Functions host accepts besides (test/ncrontab/corpus.json has the rest): an interval, name prefixes, a reversed range.
+    for (const schedule of ['01:00:00', '1.00:00:00', '0 0 6 * Ju *', '0 0 6-4 * * *'])
+      assert.equal(readSettings({ ...valid, SYNC_SCHEDULE: schedule }).schedule, schedule);
   });
 
   it('refuses Graph property names that differ only in case, drops exact duplicates', () => {
@@ -584,6 +587,10 @@ describe('readSettings fuzz: one clear problem per bad setting', () => {
     ['SYNC_SCHEDULE', { SYNC_SCHEDULE: '0 0 6 31 2 *' }, /never fires/],
     ['SYNC_SCHEDULE', { SYNC_SCHEDULE: '0 0 6 L * *' }, /NCRONTAB does not understand/],
     ['SYNC_SCHEDULE', { SYNC_SCHEDULE: '0 0 6 ? * MON#1' }, /NCRONTAB does not understand/],
+    ['SYNC_SCHEDULE', { SYNC_SCHEDULE: '0 0 6 * * 7' }, /"7" in the day-of-week field: 7 is outside 0-6 \(Sunday is 0\)/],
+    ['SYNC_SCHEDULE', { SYNC_SCHEDULE: '0 0 6 * Janx *' }, /"Janx" in the month field: neither a number nor the start of a month name/],
+    ['SYNC_SCHEDULE', { SYNC_SCHEDULE: '0\t0\t6\t*\t*\t*' }, /the host does not split on tabs/],
+    ['SYNC_SCHEDULE', { SYNC_SCHEDULE: '00:00:00' }, /interval of zero, which never fires/],
     ['USERS_QUEUE_NAME', { USERS_QUEUE_NAME: 'Users' }, /uppercase/],
     ['USERS_QUEUE_NAME', { USERS_QUEUE_NAME: 'sync--users' }, /two dashes in a row/],
     ['USERS_QUEUE_NAME', { USERS_QUEUE_NAME: 'ab' }, /too short/],
