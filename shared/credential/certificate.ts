@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { CertificateClient } from '@azure/keyvault-certificates';
 import { SecretClient } from '@azure/keyvault-secrets';
 import forge from 'node-forge';
-import type { ClientCredential, CurrentClientAuth } from './client-credential';
+import { assertionExpired, type ClientCredential, type CurrentClientAuth } from './base';
 import { type BudgetSource, describeCause, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
 import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
 
@@ -173,16 +173,6 @@ export function createCertificateCredential(
       return reads;
     },
   };
-}
-
-/** AADSTS700024: the assertion was outside its valid time when Entra ID checked it. */
-export function assertionExpired(cause: unknown, details: Readonly<Record<string, string | undefined>>): SyncError {
-  return new SyncError(
-    SyncErrorCodes.assertionExpired,
-    `Entra ID found the client assertion outside its valid time (AADSTS700024), also after making a new one: this machine's clock is probably wrong. ` +
-      `Check its time synchronisation (in Azure this does not happen; locally, sync the clock).`,
-    { cause, details },
-  );
 }
 
 /** The private key (PKCS#8 PEM) and certificates (PEM) of a certificate's secret, in either content type Key Vault uses. */

@@ -3,4 +3,5 @@ export { planRun, type RunPlan } from './plan';
 export { PendingRemovals } from './removals';
 export { createSyncRuntime, readMemberIds, type SyncRuntime, type SyncRuntimeOptions } from './runtime';
 export { Membership, entryAction } from './scope';
-export { runSync, type RunSyncOptions, type SyncProgress, type SyncSummary } from './sync';
+export { runSync } from './sync';
+export type { RunSyncOptions, SyncProgress, SyncSummary } from './types';

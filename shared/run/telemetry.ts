@@ -3,7 +3,7 @@ import type { RunLock } from '../state';
 import { Attr, errorType, instruments, markFailed, SpanNames, SyncError, SyncErrorCodes, tracer } from '../core';
 import { MessageTypes, type RunInfo } from '../messages';
 import type { SyncMode } from '../settings';
-import type { SyncProgress, SyncSummary } from './sync';
+import type { SyncProgress, SyncSummary } from './types';
 
 /**
  * A run's span (sync.run) and its metrics. The span is the active one while the run goes on, so
