@@ -44,6 +44,7 @@ export interface DryRunOptions {
   abortSignal?: AbortSignal;
 }
 
+// eslint-disable-next-line max-lines-per-function -- issue 21: being split
 export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}): Promise<DryRunReport> {
   const { settings } = runtime;
   runtime.budget.reset();

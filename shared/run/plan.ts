@@ -71,6 +71,7 @@ export interface PlanOptions {
 
 const noProgress: WalkProgress = { pages: 0, users: 0, snapshots: 0, upserts: 0, removals: 0 };
 
+// eslint-disable-next-line max-lines-per-function -- issue 21: being split
 export function planRun(found: RunCheckpoint | undefined, invocation: RunInfo, options: PlanOptions): RunPlan {
   const watermark: Watermark = {
     deltaLink: found?.deltaLink ?? null,

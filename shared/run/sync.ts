@@ -86,6 +86,7 @@ async function runObserved(runtime: SyncRuntime, run: RunInfo, options: RunSyncO
   }
 }
 
+// eslint-disable-next-line max-lines-per-function -- issue 21: being split
 async function runLocked(
   runtime: SyncRuntime,
   lock: RunLock,
