@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { CertificateClient } from '@azure/keyvault-certificates';
 import { SecretClient } from '@azure/keyvault-secrets';
 import forge from 'node-forge';
-import type { ClientCredential, CurrentClientAuth } from './client-credential';
+import { assertionExpired, type ClientCredential, type CurrentClientAuth, type TokenRequestContext } from './base';
 import { type BudgetSource, describeCause, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
 import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
 
@@ -43,6 +43,7 @@ export interface CertificateMaterial {
   readonly notAfter: Date;
 }
 
+/** GRAPH_CREDENTIAL=certificate: the Key Vault certificate `name` (its public part and its exportable private key), as a ClientCredential. */
 export function createCertificateCredential(
   vaultUrl: string,
   name: string,
@@ -51,83 +52,17 @@ export function createCertificateCredential(
 ): ClientCredential {
   const vaultSetting = options.vaultUrlSetting ?? 'KEY_VAULT_URL';
   const nameSetting = options.nameSetting ?? 'GRAPH_CERTIFICATE_NAME';
-  const now = options.now ?? Date.now;
   const clientOptions = keyVaultClientOptions(vaultUrl, vaultSetting, options.budgets);
-  const certificates = new CertificateClient(vaultUrl, credential, clientOptions);
-  const secrets = new SecretClient(vaultUrl, credential, clientOptions);
-  const object = { vaultUrl, kind: 'certificate' as const, name, vaultSetting, nameSetting };
+  const vault: CertificateVault = {
+    certificates: new CertificateClient(vaultUrl, credential, clientOptions),
+    secrets: new SecretClient(vaultUrl, credential, clientOptions),
+    object: { vaultUrl, kind: 'certificate', name, vaultSetting, nameSetting },
+    now: options.now ?? Date.now,
+  };
 
   let cached: CertificateMaterial | undefined;
   let checkVersion = true;
   let reads = 0;
-
-  async function latest(): Promise<{ version: string; cer: Uint8Array; enabled: boolean; expiresOn: Date | undefined; notBefore: Date | undefined }> {
-    try {
-      const certificate = await inSpan(SpanNames.keyVaultCertificate, {}, () => certificates.getCertificate(name));
-      const version = certificate.properties.version;
-      if (version === undefined || certificate.cer === undefined)
-        throw new SyncError(
-          SyncErrorCodes.certificateUnusable,
-          `Key Vault certificate "${name}" in ${vaultUrl} has no issued version yet (is it still pending?).`,
-        );
-      return {
-        version,
-        cer: certificate.cer,
-        enabled: certificate.properties.enabled !== false,
-        expiresOn: certificate.properties.expiresOn,
-        notBefore: certificate.properties.notBefore,
-      };
-    } catch (error) {
-      throw mapKeyVaultError(error, object);
-    }
-  }
-
-  async function read(): Promise<CertificateMaterial> {
-    reads++;
-    const found = await latest();
-    if (!found.enabled) throw unusable(`its latest version (${found.version}) is disabled: enable it, or create a new version`);
-    if (found.expiresOn !== undefined && found.expiresOn.getTime() <= now()) {
-      throw unusable(
-        `it expired on ${found.expiresOn.toISOString()}: create a new version in Key Vault and upload its public part (.cer) to the app registration`,
-      );
-    }
-    if (found.notBefore !== undefined && found.notBefore.getTime() > now() + 300_000) throw unusable(`it is not valid before ${found.notBefore.toISOString()}`);
-    let secret: { value?: string; contentType?: string };
-    try {
-      secret = await inSpan(SpanNames.keyVaultSecret, {}, () => secrets.getSecret(name, { version: found.version }));
-    } catch (error) {
-      throw mapKeyVaultError(error, object);
-    }
-    const { privateKey, chain } = privateKeyAndChain(secret.value ?? '', secret.contentType);
-    if (privateKey === undefined) {
-      throw unusable(
-        `its secret holds no private key: the certificate's key is not exportable. Create the certificate with an exportable key ` +
-          `(policy keyProperties.exportable = true, e.g. az keyvault certificate get-default-policy), as a new certificate: exportability cannot be changed on an existing one`,
-      );
-    }
-    const der = Buffer.from(found.cer);
-    const leaf = new X509Certificate(der);
-    if (!leaf.checkPrivateKey(createPrivateKey(privateKey)))
-      throw unusable(`the private key in its secret does not belong to the certificate (version ${found.version})`);
-    const leafPem = leaf.toString();
-    const rest = chain.filter((pem) => new X509Certificate(pem).fingerprint256 !== leaf.fingerprint256);
-    return {
-      version: found.version,
-      thumbprintSha256: createHash('sha256').update(der).digest('hex'),
-      thumbprintSha1: createHash('sha1').update(der).digest('hex').toUpperCase(),
-      privateKey,
-      x5c: [leafPem, ...rest].join(''),
-      notAfter: new Date(leaf.validTo),
-    };
-  }
-
-  function unusable(reason: string): SyncError {
-    return new SyncError(
-      SyncErrorCodes.certificateUnusable,
-      `Key Vault certificate "${name}" in ${vaultUrl} (setting ${nameSetting}) cannot be used: ${reason}.`,
-      { details: { vaultUrl, certificateName: name } },
-    );
-  }
 
   return {
     mode: 'certificate',
@@ -135,11 +70,12 @@ export function createCertificateCredential(
       if (cached !== undefined && checkVersion) {
         checkVersion = false;
         // One small GET per run: a newer version (a rotation) is read whole.
-        const found = await latest();
+        const found = await latestVersion(vault);
         if (found.version !== cached.version) cached = undefined;
       }
       if (cached === undefined) {
-        cached = await read();
+        reads++;
+        cached = await readMaterial(vault);
         checkVersion = false;
       }
       return {
@@ -154,35 +90,130 @@ export function createCertificateCredential(
     invalidate(): void {
       cached = undefined;
     },
-    rejected(aadsts, cause, context): SyncError | undefined {
-      const details = { aadsts, tenantId: context.tenantId, clientId: context.clientId, certificateName: name };
-      if (aadsts === CertificateRejectionCodes.signature) {
-        const which = cached === undefined ? '' : ` (SHA-1 thumbprint ${cached.thumbprintSha1} as the portal shows it, SHA-256 ${cached.thumbprintSha256})`;
-        return new SyncError(
-          SyncErrorCodes.certificateRejected,
-          `Entra ID refused the assertion signed with Key Vault certificate "${name}" (AADSTS700027), also after reading the certificate again: ` +
-            `upload its public part${which} to app registration ${context.clientId} under Certificates & secrets > Certificates ` +
-            `(az keyvault certificate download --vault-name <vault> -n ${name} -f cert.pem, then az ad app credential reset --id ${context.clientId} --cert @cert.pem --append).`,
-          { cause, details },
-        );
-      }
-      if (aadsts === CertificateRejectionCodes.expired) return assertionExpired(cause, details);
-      return undefined;
-    },
+    rejected: (aadsts, cause, context) => certificateRejected(aadsts, cause, context, name, cached),
     get reads(): number {
       return reads;
     },
   };
 }
 
-/** AADSTS700024: the assertion was outside its valid time when Entra ID checked it. */
-export function assertionExpired(cause: unknown, details: Readonly<Record<string, string | undefined>>): SyncError {
+/** The Key Vault clients of one certificate, and what its messages name. */
+interface CertificateVault {
+  readonly certificates: CertificateClient;
+  readonly secrets: SecretClient;
+  readonly object: { vaultUrl: string; kind: 'certificate'; name: string; vaultSetting: string; nameSetting: string };
+  readonly now: () => number;
+}
+
+interface LatestVersion {
+  version: string;
+  cer: Uint8Array;
+  enabled: boolean;
+  expiresOn: Date | undefined;
+  notBefore: Date | undefined;
+}
+
+/** The certificate's latest version (one small GET): its public part and whether it can be used now. */
+async function latestVersion({ certificates, object }: CertificateVault): Promise<LatestVersion> {
+  const { name, vaultUrl } = object;
+  try {
+    const certificate = await inSpan(SpanNames.keyVaultCertificate, {}, () => certificates.getCertificate(name));
+    const version = certificate.properties.version;
+    if (version === undefined || certificate.cer === undefined)
+      throw new SyncError(
+        SyncErrorCodes.certificateUnusable,
+        `Key Vault certificate "${name}" in ${vaultUrl} has no issued version yet (is it still pending?).`,
+      );
+    return {
+      version,
+      cer: certificate.cer,
+      enabled: certificate.properties.enabled !== false,
+      expiresOn: certificate.properties.expiresOn,
+      notBefore: certificate.properties.notBefore,
+    };
+  } catch (error) {
+    throw mapKeyVaultError(error, object);
+  }
+}
+
+/** The latest version whole: checked usable, its private key from the secret of the same name, matched to the certificate. */
+async function readMaterial(vault: CertificateVault): Promise<CertificateMaterial> {
+  const { secrets, object, now } = vault;
+  const unusable = (reason: string): SyncError => certificateUnusable(object, reason);
+  const found = await latestVersion(vault);
+  if (!found.enabled) throw unusable(`its latest version (${found.version}) is disabled: enable it, or create a new version`);
+  if (found.expiresOn !== undefined && found.expiresOn.getTime() <= now()) {
+    throw unusable(
+      `it expired on ${found.expiresOn.toISOString()}: create a new version in Key Vault and upload its public part (.cer) to the app registration`,
+    );
+  }
+  if (found.notBefore !== undefined && found.notBefore.getTime() > now() + 300_000) throw unusable(`it is not valid before ${found.notBefore.toISOString()}`);
+  let secret: { value?: string; contentType?: string };
+  try {
+    secret = await inSpan(SpanNames.keyVaultSecret, {}, () => secrets.getSecret(object.name, { version: found.version }));
+  } catch (error) {
+    throw mapKeyVaultError(error, object);
+  }
+  const { privateKey, chain } = privateKeyAndChain(secret.value ?? '', secret.contentType);
+  if (privateKey === undefined) {
+    throw unusable(
+      `its secret holds no private key: the certificate's key is not exportable. Create the certificate with an exportable key ` +
+        `(policy keyProperties.exportable = true, e.g. az keyvault certificate get-default-policy), as a new certificate: exportability cannot be changed on an existing one`,
+    );
+  }
+  return material(found, privateKey, chain, unusable);
+}
+
+/** Thumbprints and the x5c chain (leaf first) of a version whose private key belongs to it. */
+function material(found: LatestVersion, privateKey: string, chain: string[], unusable: (reason: string) => SyncError): CertificateMaterial {
+  const der = Buffer.from(found.cer);
+  const leaf = new X509Certificate(der);
+  if (!leaf.checkPrivateKey(createPrivateKey(privateKey)))
+    throw unusable(`the private key in its secret does not belong to the certificate (version ${found.version})`);
+  const leafPem = leaf.toString();
+  const rest = chain.filter((pem) => new X509Certificate(pem).fingerprint256 !== leaf.fingerprint256);
+  return {
+    version: found.version,
+    thumbprintSha256: createHash('sha256').update(der).digest('hex'),
+    thumbprintSha1: createHash('sha1').update(der).digest('hex').toUpperCase(),
+    privateKey,
+    x5c: [leafPem, ...rest].join(''),
+    notAfter: new Date(leaf.validTo),
+  };
+}
+
+function certificateUnusable(object: CertificateVault['object'], reason: string): SyncError {
+  const { name, vaultUrl, nameSetting } = object;
   return new SyncError(
-    SyncErrorCodes.assertionExpired,
-    `Entra ID found the client assertion outside its valid time (AADSTS700024), also after making a new one: this machine's clock is probably wrong. ` +
-      `Check its time synchronisation (in Azure this does not happen; locally, sync the clock).`,
-    { cause, details },
+    SyncErrorCodes.certificateUnusable,
+    `Key Vault certificate "${name}" in ${vaultUrl} (setting ${nameSetting}) cannot be used: ${reason}.`,
+    {
+      details: { vaultUrl, certificateName: name },
+    },
   );
+}
+
+/** What a refusal that persisted after reading the certificate again means: AADSTS700027 (upload the public part) or 700024 (the clock). */
+function certificateRejected(
+  aadsts: string,
+  cause: unknown,
+  context: TokenRequestContext,
+  name: string,
+  cached: CertificateMaterial | undefined,
+): SyncError | undefined {
+  const details = { aadsts, tenantId: context.tenantId, clientId: context.clientId, certificateName: name };
+  if (aadsts === CertificateRejectionCodes.signature) {
+    const which = cached === undefined ? '' : ` (SHA-1 thumbprint ${cached.thumbprintSha1} as the portal shows it, SHA-256 ${cached.thumbprintSha256})`;
+    return new SyncError(
+      SyncErrorCodes.certificateRejected,
+      `Entra ID refused the assertion signed with Key Vault certificate "${name}" (AADSTS700027), also after reading the certificate again: ` +
+        `upload its public part${which} to app registration ${context.clientId} under Certificates & secrets > Certificates ` +
+        `(az keyvault certificate download --vault-name <vault> -n ${name} -f cert.pem, then az ad app credential reset --id ${context.clientId} --cert @cert.pem --append).`,
+      { cause, details },
+    );
+  }
+  if (aadsts === CertificateRejectionCodes.expired) return assertionExpired(cause, details);
+  return undefined;
 }
 
 /** The private key (PKCS#8 PEM) and certificates (PEM) of a certificate's secret, in either content type Key Vault uses. */

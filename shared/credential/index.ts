@@ -1,3 +1,4 @@
-export { createClientCredential, type ClientCredential, type CurrentClientAuth } from './client-credential';
+export type { ClientAuth, ClientCredential, CurrentClientAuth, TokenRequestContext } from './base';
+export { createClientCredential, type ClientCredentialOptions } from './client-credential';
 export { createManagedIdentityCredential } from './managed-identity';
 export { createClientSecretSource, createSecretCredential } from './secret';

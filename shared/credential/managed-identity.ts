@@ -1,6 +1,5 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import type { ClientCredential, CurrentClientAuth } from './client-credential';
-import { assertionExpired } from './certificate';
+import { assertionExpired, type ClientCredential, type CurrentClientAuth } from './base';
 import { describeCause, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import { SecretClient } from '@azure/keyvault-secrets';
-import type { ClientCredential, CurrentClientAuth } from './client-credential';
+import type { ClientCredential, CurrentClientAuth } from './base';
 import { type BudgetSource, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
 import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
 

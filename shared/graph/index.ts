@@ -1,13 +1,5 @@
-export {
-  groupMembersUrl,
-  latestDeltaUrl,
-  maxIdsPerRequest,
-  readUserPages,
-  usersByIdUrl,
-  usersDeltaUrl,
-  usersUrl,
-  type FetchedUsersPage,
-  type GraphUsersOptions,
-} from './pages';
+export { GraphResyncRequired, isGraphResyncRequired } from './errors';
+export { readUserPages, type FetchedUsersPage, type GraphUsersOptions } from './pages';
+export { groupMembersUrl, latestDeltaUrl, maxIdsPerRequest, usersByIdUrl, usersDeltaUrl, usersUrl } from './urls';
 export { partitionFilters, partitionStarts, type PartitionState } from './partitions';
 export { parseUsersPage, type DirectoryEntry, type DirectoryUser, type RemovedUser, type UserPropertyValue } from './users';

@@ -1,4 +1,4 @@
-import { usersUrl, type UsersQuery } from './pages';
+import { usersUrl, type UsersQuery } from './urls';
 
 /**
  * Full mode's parallel read (GRAPH_PARALLEL_READS above 1): /users split into ranges of

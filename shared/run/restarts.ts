@@ -1,4 +1,5 @@
 import { SyncError, SyncErrorCodes } from '../core';
+import { isGraphResyncRequired } from '../graph';
 import type { RunCheckpoint } from '../state';
 
 /**
@@ -32,8 +33,7 @@ export function restartOf(error: unknown, kind: RunCheckpoint['kind'], restarts:
 
 /** Where a resync's snapshot starts: the `Location` Graph sent with a 410 Gone, if any (else the start URL). */
 export function resyncStart(error: SyncError): string | undefined {
-  const location = error.details['location'];
-  return typeof location === 'string' ? location : undefined;
+  return isGraphResyncRequired(error) ? error.location : undefined;
 }
 
 export function resyncNotice(error: SyncError, runId: string): string {

@@ -1,9 +1,14 @@
+import type { RunCheckpoint } from '../state';
 import type { SnapshotReason } from '../messages';
 import type { SyncMode } from '../settings';
-import type { RunCheckpoint } from '../state';
 
-/** What a run reports: its progress as it goes, its summary at the end, and the options a caller passes. */
+/**
+ * The run's contract with its callers and its telemetry: what `runSync` takes (RunSyncOptions),
+ * reports while it goes (SyncProgress) and returns (SyncSummary). Its own file so that
+ * telemetry.ts and sync.ts both import it and not each other.
+ */
 
+/** What this invocation did so far, reported after each page (and kept by the telemetry if the run fails). */
 export interface SyncProgress {
   /** This invocation's pages, users read (entries: users and removals) and messages accepted. */
   readonly pages: number;
@@ -11,6 +16,7 @@ export interface SyncProgress {
   readonly messages: number;
 }
 
+/** What a run returns: its outcome and counts, the log line and the summary metrics come from it. */
 export interface SyncSummary extends SyncProgress {
   /** `completed`, or `locked`: another run held the run lock and this one sent nothing. */
   readonly outcome: 'completed' | 'locked';
@@ -44,6 +50,7 @@ export interface SyncSummary extends SyncProgress {
   readonly queue: string;
 }
 
+/** What the caller of `runSync` (the Function, `npm run sync`) may hook into or change for one run. */
 export interface RunSyncOptions {
   /** Called after each Graph page has been handed to the queue sender. */
   onProgress?: (progress: SyncProgress) => void;

@@ -37,7 +37,17 @@ interface CredentialContext {
   readonly managedIdentityClientId: string | undefined;
 }
 
+/** GRAPH_CREDENTIAL and the settings of its mode; every problem is pushed to the reader, naming the setting. */
 export function readGraphCredential(reader: SettingsReader, context: CredentialContext): GraphCredentialSettings | undefined {
+  const mode = readMode(reader);
+  if (mode === undefined) return undefined;
+  refuseOtherModesSettings(reader, mode);
+  if (mode === 'managed-identity') return readManagedIdentity(reader, context);
+  const keyVaultUrl = readKeyVaultUrl(reader, mode, context);
+  return mode === 'secret' ? readSecretMode(reader, keyVaultUrl) : readCertificateMode(reader, keyVaultUrl);
+}
+
+function readMode(reader: SettingsReader): GraphCredentialMode | undefined {
   const modeText = (reader.get(SettingNames.graphCredential) ?? SettingDefaults.graphCredential).toLowerCase();
   const mode = graphCredentialModes.find((m) => m === modeText);
   if (mode === undefined) {
@@ -45,10 +55,12 @@ export function readGraphCredential(reader: SettingsReader, context: CredentialC
       `${SettingNames.graphCredential} ${show(modeText)} must be one of ${graphCredentialModes.join(', ')}: ` +
         `secret (a client secret in Key Vault, the default), certificate (a Key Vault certificate) or managed-identity (no secret: the app's managed identity as a federated credential), e.g. ${SettingNames.graphCredential}=certificate`,
     );
-    return undefined;
   }
+  return mode;
+}
 
-  // What each mode reads; a setting of another mode is refused, naming the mode it belongs to.
+/** What each mode reads; a setting of another mode is refused, naming the mode it belongs to. */
+function refuseOtherModesSettings(reader: SettingsReader, mode: GraphCredentialMode): void {
   const own: Record<GraphCredentialMode, readonly string[]> = {
     secret: [SettingNames.keyVaultUrl, SettingNames.clientSecretName],
     certificate: [SettingNames.keyVaultUrl, SettingNames.certificateName],
@@ -63,49 +75,51 @@ export function readGraphCredential(reader: SettingsReader, context: CredentialC
       `${name} belongs to ${SettingNames.graphCredential}=${modes.join(' or ')}, not ${mode}: remove it (or set ${SettingNames.graphCredential}=${first})`,
     );
   }
+}
 
-  if (mode === 'managed-identity') {
-    const identityClientId = context.managedIdentityClientId;
-    if (identityClientId === undefined) {
-      reader.problems.push(
-        `${SettingNames.managedIdentityClientId} is missing: ${SettingNames.graphCredential}=managed-identity needs the client ID of the Function App's user-assigned managed identity ` +
-          `(the one named as subject of the app registration's federated credential), e.g. ${SettingNames.managedIdentityClientId}=11111111-2222-3333-4444-555555555555`,
-      );
-    }
-    const audience =
-      reader.get(SettingNames.federatedAudience) ?? (context.authorityHost === undefined ? undefined : federatedAudienceFor(context.authorityHost));
-    if (audience !== undefined && !/^api:\/\/[A-Za-z0-9._-]+$/.test(audience)) {
-      reader.problems.push(
-        `${SettingNames.federatedAudience} ${show(audience)} must be a token-exchange audience such as api://AzureADTokenExchange (the default for AUTHORITY_HOST's cloud)`,
-      );
-      return undefined;
-    }
-    return identityClientId === undefined || audience === undefined ? undefined : { mode, audience, identityClientId };
+function readManagedIdentity(reader: SettingsReader, context: CredentialContext): GraphCredentialSettings | undefined {
+  const identityClientId = context.managedIdentityClientId;
+  if (identityClientId === undefined) {
+    reader.problems.push(
+      `${SettingNames.managedIdentityClientId} is missing: ${SettingNames.graphCredential}=managed-identity needs the client ID of the Function App's user-assigned managed identity ` +
+        `(the one named as subject of the app registration's federated credential), e.g. ${SettingNames.managedIdentityClientId}=11111111-2222-3333-4444-555555555555`,
+    );
   }
+  const audience =
+    reader.get(SettingNames.federatedAudience) ?? (context.authorityHost === undefined ? undefined : federatedAudienceFor(context.authorityHost));
+  if (audience !== undefined && !/^api:\/\/[A-Za-z0-9._-]+$/.test(audience)) {
+    reader.problems.push(
+      `${SettingNames.federatedAudience} ${show(audience)} must be a token-exchange audience such as api://AzureADTokenExchange (the default for AUTHORITY_HOST's cloud)`,
+    );
+    return undefined;
+  }
+  return identityClientId === undefined || audience === undefined ? undefined : { mode: 'managed-identity', audience, identityClientId };
+}
 
+function readKeyVaultUrl(reader: SettingsReader, mode: 'secret' | 'certificate', context: CredentialContext): string | undefined {
   const vaultExample = 'https://my-vault.vault.azure.net/';
   const vaultText = reader.get(SettingNames.keyVaultUrl);
   if (vaultText === undefined) {
     reader.problems.push(
       `${SettingNames.keyVaultUrl} is missing: the URL of the Key Vault holding the ${mode === 'secret' ? 'client secret' : 'certificate'}, e.g. ${SettingNames.keyVaultUrl}=${vaultExample}`,
     );
+    return undefined;
   }
-  const keyVaultUrl =
-    vaultText === undefined
-      ? undefined
-      : parseOrigin(vaultText, SettingNames.keyVaultUrl, vaultExample, reader.problems, { kind: 'keyVault', allowedHosts: context.allowedHosts });
+  return parseOrigin(vaultText, SettingNames.keyVaultUrl, vaultExample, reader.problems, { kind: 'keyVault', allowedHosts: context.allowedHosts });
+}
 
-  if (mode === 'secret') {
-    const secretName = reader.get(SettingNames.clientSecretName) ?? SettingDefaults.clientSecretName;
-    if (!secretNamePattern.test(secretName)) {
-      reader.problems.push(
-        `${SettingNames.clientSecretName} ${show(secretName)} is not a Key Vault secret name (1-127 letters, digits and dashes), e.g. ${SettingNames.clientSecretName}=${SettingDefaults.clientSecretName}`,
-      );
-      return undefined;
-    }
-    return keyVaultUrl === undefined ? undefined : { mode, keyVaultUrl, secretName };
+function readSecretMode(reader: SettingsReader, keyVaultUrl: string | undefined): GraphCredentialSettings | undefined {
+  const secretName = reader.get(SettingNames.clientSecretName) ?? SettingDefaults.clientSecretName;
+  if (!secretNamePattern.test(secretName)) {
+    reader.problems.push(
+      `${SettingNames.clientSecretName} ${show(secretName)} is not a Key Vault secret name (1-127 letters, digits and dashes), e.g. ${SettingNames.clientSecretName}=${SettingDefaults.clientSecretName}`,
+    );
+    return undefined;
   }
+  return keyVaultUrl === undefined ? undefined : { mode: 'secret', keyVaultUrl, secretName };
+}
 
+function readCertificateMode(reader: SettingsReader, keyVaultUrl: string | undefined): GraphCredentialSettings | undefined {
   const certificateName = reader.get(SettingNames.certificateName);
   if (certificateName === undefined) {
     reader.problems.push(
@@ -119,5 +133,5 @@ export function readGraphCredential(reader: SettingsReader, context: CredentialC
     );
     return undefined;
   }
-  return keyVaultUrl === undefined ? undefined : { mode, keyVaultUrl, certificateName };
+  return keyVaultUrl === undefined ? undefined : { mode: 'certificate', keyVaultUrl, certificateName };
 }

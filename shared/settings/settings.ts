@@ -101,23 +101,63 @@ export class SettingsError extends SyncError {
  * (`options.source`), or returns the settings.
  */
 export function readSettings(env: SettingsSource, options: ReadSettingsOptions = {}): SyncSettings {
-  const problems: string[] = [];
-  const reader: SettingsReader = {
-    problems,
+  const reader = readerOf(env);
+  const { problems } = reader;
+  // Read first: the three service URLs below are checked against it.
+  const allowedHosts = readAllowedHosts(reader);
+  const app = readApp(reader, allowedHosts);
+  const sending = readSending(reader);
+  const identity = readIdentity(reader, allowedHosts, app.authorityHost);
+  const limits = readLimits(reader);
+  const run = readRun(reader);
+  const storage = readStorage(reader);
+  const { tenantId, clientId, authorityHost, graphBaseUrl } = app;
+  const { credential } = identity;
+  if (
+    problems.length > 0 ||
+    tenantId === undefined ||
+    clientId === undefined ||
+    credential === undefined ||
+    authorityHost === undefined ||
+    graphBaseUrl === undefined ||
+    storage === undefined
+  ) {
+    throw new SettingsError(problems, options.source);
+  }
+  return {
+    tenantId,
+    clientId,
+    credential,
+    authorityHost,
+    graphBaseUrl,
+    ...sending,
+    managedIdentityClientId: identity.managedIdentityClientId,
+    ...limits,
+    allowedHosts,
+    ...run,
+    storage,
+  };
+}
+
+/** Reads the environment: a value that is empty or only whitespace counts as unset. */
+function readerOf(env: SettingsSource): SettingsReader {
+  return {
+    problems: [],
     get: (name) => {
       const value = env[name]?.trim();
       return value === undefined || value === '' ? undefined : value;
     },
   };
+}
+
+/** The app registration and the clouds it lives in: tenant, client id, authority and Graph. */
+function readApp(reader: SettingsReader, allowedHosts: readonly string[]) {
+  const { problems } = reader;
   const required = (name: string, example: string, meaning: string): string | undefined => {
     const value = reader.get(name);
     if (value === undefined) problems.push(`${name} is missing: ${meaning}, e.g. ${name}=${example}`);
     return value;
   };
-
-  // Read first: the three service URLs below are checked against it.
-  const allowedHosts = readAllowedHosts(reader);
-
   const tenantId = required(SettingNames.tenantId, exampleGuid, 'the directory (tenant) ID or a verified domain');
   if (tenantId !== undefined) checkTenantId(tenantId, problems);
 
@@ -138,7 +178,12 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
     problems,
     { kind: 'graph', allowedHosts },
   );
+  return { tenantId, clientId, authorityHost, graphBaseUrl };
+}
 
+/** What is read from Graph and how it is sent: fields, schedule, queue, encoding, concurrency. */
+function readSending(reader: SettingsReader) {
+  const { problems } = reader;
   const userFields = parseUserFields(reader.get(SettingNames.userFields) ?? SettingDefaults.userFields, problems);
 
   const schedule = reader.get(SettingNames.schedule) ?? SettingDefaults.schedule;
@@ -154,7 +199,12 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
   }
 
   const sendConcurrency = readWholeNumber(reader, SettingNames.sendConcurrency, SettingDefaults.sendConcurrency, 1, 256);
+  return { userFields, schedule, queueName, messageEncoding: encoding as MessageEncoding, sendConcurrency };
+}
 
+/** AZURE_CLIENT_ID and the Graph credential (GRAPH_CREDENTIAL and its mode's settings). */
+function readIdentity(reader: SettingsReader, allowedHosts: readonly string[], authorityHost: string | undefined) {
+  const { problems } = reader;
   const managedIdentityClientId = reader.get(SettingNames.managedIdentityClientId);
   const identityProblems = problems.length;
   if (managedIdentityClientId !== undefined)
@@ -164,7 +214,11 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
     authorityHost,
     managedIdentityClientId: problems.length === identityProblems ? managedIdentityClientId : undefined,
   });
+  return { managedIdentityClientId, credential };
+}
 
+/** Timeouts, the retry budget and the run state's containers. */
+function readLimits(reader: SettingsReader) {
   const graphRequestTimeoutSeconds = readWholeNumber(
     reader,
     SettingNames.graphRequestTimeoutSeconds,
@@ -180,49 +234,15 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
     name: SettingNames.stateContainer,
     value: stateContainer,
   });
+  return { graphRequestTimeoutMs: graphRequestTimeoutSeconds * 1000, retryBudgetMs: retryBudgetSeconds * 1000, stateContainer, overflowContainer };
+}
 
+/** How a run walks: the sync mode, the removal guard, who is synced, parallel reads. */
+function readRun(reader: SettingsReader) {
   const mode = readSyncMode(reader);
   const maxRemovals = readRemovalLimit(reader);
   const allowRemovals = readAllowRemovals(reader);
   const scope = readUserScope(reader, mode);
   const parallelReads = readWholeNumber(reader, SettingNames.parallelReads, SettingDefaults.parallelReads, 1, 16);
-
-  const storage = readStorage(reader);
-
-  if (
-    problems.length > 0 ||
-    tenantId === undefined ||
-    clientId === undefined ||
-    credential === undefined ||
-    authorityHost === undefined ||
-    graphBaseUrl === undefined ||
-    storage === undefined
-  ) {
-    throw new SettingsError(problems, options.source);
-  }
-
-  return {
-    tenantId,
-    clientId,
-    credential,
-    authorityHost,
-    graphBaseUrl,
-    userFields,
-    schedule,
-    queueName,
-    messageEncoding: encoding as MessageEncoding,
-    sendConcurrency,
-    managedIdentityClientId,
-    graphRequestTimeoutMs: graphRequestTimeoutSeconds * 1000,
-    retryBudgetMs: retryBudgetSeconds * 1000,
-    stateContainer,
-    overflowContainer,
-    allowedHosts,
-    mode,
-    maxRemovals,
-    allowRemovals,
-    parallelReads,
-    scope,
-    storage,
-  };
+  return { mode, maxRemovals, allowRemovals, parallelReads, scope };
 }

@@ -77,50 +77,56 @@ export function readContainerName(reader: SettingsReader, name: string, fallback
   return value;
 }
 
+/** The storage connection: AzureWebJobsStorage as a connection string, or its identity-based __ properties (as the Functions host reads them). */
 export function readStorage(reader: SettingsReader): StorageConnection | undefined {
-  const { problems } = reader;
   const connectionString = reader.get(SettingNames.storage);
-  if (connectionString !== undefined) {
-    // The Functions host reads a connection named AzureWebJobsStorage as a connection string when that
-    // setting has a value, and ignores its __ properties then: both set is a mistake, never a choice.
-    const identityParts = [
-      SettingNames.storageQueueServiceUri,
-      SettingNames.storageBlobServiceUri,
-      SettingNames.storageAccountName,
-      SettingNames.storageCredential,
-      SettingNames.storageClientId,
-    ].filter((name) => reader.get(name) !== undefined);
-    if (identityParts.length > 0) {
-      problems.push(
-        `${SettingNames.storage} (a connection string) and ${identityParts.join(', ')} (an identity-based connection) are both set; the connection string would win and the others be ignored, as the Functions host does. ` +
-          `Keep one: remove ${identityParts.join(', ')} to use the connection string (e.g. UseDevelopmentStorage=true for Azurite), or remove ${SettingNames.storage} to use the identity-based connection.`,
-      );
-      return undefined;
-    }
-    const queueEndpoint = queueEndpointOf(connectionString);
-    if (queueEndpoint === undefined) {
-      // Never echo the value: a connection string may carry an account key.
-      problems.push(
-        `${SettingNames.storage} is not a storage connection string with a queue endpoint (it is not shown: it may hold a key); ` +
-          `e.g. ${SettingNames.storage}=UseDevelopmentStorage=true for Azurite, ` +
-          `"DefaultEndpointsProtocol=https;AccountName=<account>;AccountKey=<key>;EndpointSuffix=core.windows.net", ` +
-          `or leave it empty and set ${SettingNames.storageQueueServiceUri}=https://<account>.queue.core.windows.net with ${SettingNames.storageCredential}=managedidentity`,
-      );
-      return undefined;
-    }
-    const blobEndpoint = blobEndpointOf(connectionString);
-    if (blobEndpoint === undefined) {
-      const given = parseConnectionString(connectionString).has('blobendpoint');
-      problems.push(
-        `${SettingNames.storage} has ${given ? 'a BlobEndpoint that is not a usable URL' : 'a QueueEndpoint but no BlobEndpoint (and no AccountName to derive one)'}: ` +
-          `a BlobEndpoint is needed for the run state (${SettingNames.stateContainer}) and claim-check blobs (${SettingNames.overflowContainer}), in the queue's account. ` +
-          `Add BlobEndpoint=https://<account>.blob.core.windows.net, e.g. ${SettingNames.storage}=BlobEndpoint=https://<account>.blob.core.windows.net;QueueEndpoint=https://<account>.queue.core.windows.net;SharedAccessSignature=<sas>`,
-      );
-      return undefined;
-    }
-    return { kind: 'connectionString', connectionString, queueEndpoint, blobEndpoint, settingName: SettingNames.storage };
-  }
+  return connectionString !== undefined ? readConnectionString(reader, connectionString) : readIdentityConnection(reader);
+}
 
+function readConnectionString(reader: SettingsReader, connectionString: string): StorageConnection | undefined {
+  const { problems } = reader;
+  // The Functions host reads a connection named AzureWebJobsStorage as a connection string when that
+  // setting has a value, and ignores its __ properties then: both set is a mistake, never a choice.
+  const identityParts = [
+    SettingNames.storageQueueServiceUri,
+    SettingNames.storageBlobServiceUri,
+    SettingNames.storageAccountName,
+    SettingNames.storageCredential,
+    SettingNames.storageClientId,
+  ].filter((name) => reader.get(name) !== undefined);
+  if (identityParts.length > 0) {
+    problems.push(
+      `${SettingNames.storage} (a connection string) and ${identityParts.join(', ')} (an identity-based connection) are both set; the connection string would win and the others be ignored, as the Functions host does. ` +
+        `Keep one: remove ${identityParts.join(', ')} to use the connection string (e.g. UseDevelopmentStorage=true for Azurite), or remove ${SettingNames.storage} to use the identity-based connection.`,
+    );
+    return undefined;
+  }
+  const queueEndpoint = queueEndpointOf(connectionString);
+  if (queueEndpoint === undefined) {
+    // Never echo the value: a connection string may carry an account key.
+    problems.push(
+      `${SettingNames.storage} is not a storage connection string with a queue endpoint (it is not shown: it may hold a key); ` +
+        `e.g. ${SettingNames.storage}=UseDevelopmentStorage=true for Azurite, ` +
+        `"DefaultEndpointsProtocol=https;AccountName=<account>;AccountKey=<key>;EndpointSuffix=core.windows.net", ` +
+        `or leave it empty and set ${SettingNames.storageQueueServiceUri}=https://<account>.queue.core.windows.net with ${SettingNames.storageCredential}=managedidentity`,
+    );
+    return undefined;
+  }
+  const blobEndpoint = blobEndpointOf(connectionString);
+  if (blobEndpoint === undefined) {
+    const given = parseConnectionString(connectionString).has('blobendpoint');
+    problems.push(
+      `${SettingNames.storage} has ${given ? 'a BlobEndpoint that is not a usable URL' : 'a QueueEndpoint but no BlobEndpoint (and no AccountName to derive one)'}: ` +
+        `a BlobEndpoint is needed for the run state (${SettingNames.stateContainer}) and claim-check blobs (${SettingNames.overflowContainer}), in the queue's account. ` +
+        `Add BlobEndpoint=https://<account>.blob.core.windows.net, e.g. ${SettingNames.storage}=BlobEndpoint=https://<account>.blob.core.windows.net;QueueEndpoint=https://<account>.queue.core.windows.net;SharedAccessSignature=<sas>`,
+    );
+    return undefined;
+  }
+  return { kind: 'connectionString', connectionString, queueEndpoint, blobEndpoint, settingName: SettingNames.storage };
+}
+
+function readIdentityConnection(reader: SettingsReader): StorageConnection | undefined {
+  const { problems } = reader;
   const credential = reader.get(SettingNames.storageCredential);
   if (credential !== undefined && credential.toLowerCase() !== 'managedidentity') {
     problems.push(
@@ -142,19 +148,40 @@ export function readStorage(reader: SettingsReader): StorageConnection | undefin
     return undefined;
   }
 
-  // __accountName is only read when a service URI is not given, as the Functions host does.
-  let account: string | undefined;
+  const account = readAccountName(reader, queueText, blobText, accountText);
+  if (account === null) return undefined;
+  const queueServiceUri = readQueueServiceUri(reader, queueText, account);
+  const blobServiceUri = readBlobServiceUri(reader, blobText, account, queueServiceUri);
+  if (!sameAccount(reader, queueServiceUri, blobServiceUri, blobText)) return undefined;
+  if (queueServiceUri === undefined || blobServiceUri === undefined) return undefined;
+  const settingName = queueText !== undefined ? SettingNames.storageQueueServiceUri : SettingNames.storageAccountName;
+  return { kind: 'identity', queueServiceUri, blobServiceUri, settingName, ...common };
+}
+
+/** __accountName, only read when a service URI is not given, as the Functions host does; null when it is not a valid name (reported). */
+function readAccountName(
+  reader: SettingsReader,
+  queueText: string | undefined,
+  blobText: string | undefined,
+  accountText: string | undefined,
+): string | undefined | null {
+  const { problems } = reader;
   if (accountText !== undefined && (queueText === undefined || blobText === undefined)) {
     if (/^[a-z0-9]{3,24}$/.test(accountText)) {
-      account = accountText;
+      return accountText;
     } else {
       problems.push(
         `${SettingNames.storageAccountName} ${show(accountText)} is not a storage account name (3-24 lowercase letters and digits), e.g. ${SettingNames.storageAccountName}=mystorageaccount`,
       );
-      return undefined;
+      return null;
     }
   }
 
+  return undefined;
+}
+
+function readQueueServiceUri(reader: SettingsReader, queueText: string | undefined, account: string | undefined): string | undefined {
+  const { problems } = reader;
   let queueServiceUri: string | undefined;
   if (queueText !== undefined) {
     queueServiceUri = parseOrigin(queueText, SettingNames.storageQueueServiceUri, 'https://mystorageaccount.queue.core.windows.net', problems);
@@ -167,6 +194,16 @@ export function readStorage(reader: SettingsReader): StorageConnection | undefin
     );
   }
 
+  return queueServiceUri;
+}
+
+function readBlobServiceUri(
+  reader: SettingsReader,
+  blobText: string | undefined,
+  account: string | undefined,
+  queueServiceUri: string | undefined,
+): string | undefined {
+  const { problems } = reader;
   let blobServiceUri: string | undefined;
   if (blobText !== undefined) {
     blobServiceUri = parseOrigin(blobText, SettingNames.storageBlobServiceUri, 'https://mystorageaccount.blob.core.windows.net', problems);
@@ -181,6 +218,12 @@ export function readStorage(reader: SettingsReader): StorageConnection | undefin
     );
   }
 
+  return blobServiceUri;
+}
+
+/** A blob endpoint given beside the queue's must be in the queue's account; false when it is not (reported). */
+function sameAccount(reader: SettingsReader, queueServiceUri: string | undefined, blobServiceUri: string | undefined, blobText: string | undefined): boolean {
+  const { problems } = reader;
   if (queueServiceUri !== undefined && blobServiceUri !== undefined && blobText !== undefined) {
     const queue = /^https:\/\/([a-z0-9]+)\.queue\.(.+)$/.exec(queueServiceUri);
     const blob = /^https:\/\/([a-z0-9]+)\.blob\.(.+)$/.exec(blobServiceUri);
@@ -189,13 +232,11 @@ export function readStorage(reader: SettingsReader): StorageConnection | undefin
         `${SettingNames.storageBlobServiceUri} ${show(blobServiceUri)} is not in the queue's storage account (${queueServiceUri}): the run state and claim-check blobs must be in the same account, ` +
           `e.g. ${SettingNames.storageBlobServiceUri}=https://${queue[1] ?? ''}.blob.${queue[2] ?? ''}`,
       );
-      return undefined;
+      return false;
     }
   }
 
-  if (queueServiceUri === undefined || blobServiceUri === undefined) return undefined;
-  const settingName = queueText !== undefined ? SettingNames.storageQueueServiceUri : SettingNames.storageAccountName;
-  return { kind: 'identity', queueServiceUri, blobServiceUri, settingName, ...common };
+  return true;
 }
 
 /** The parts of a connection string, keys lowercased. */
