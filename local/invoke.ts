@@ -4,7 +4,7 @@ import { InvocationContext, type LogLevel, type Timer } from '@azure/functions';
 import { Cron } from 'croner';
 import { stopCurrentRun } from '../functions/sync-users/shutdown';
 import { handleSync, type SyncRequest } from '../functions/sync-users/handler';
-import { count, type DryRunReport, SettingsError, type SyncProgress, type SyncSummary } from '../shared';
+import { count, type DryRunReport, hostSchedule, parseTimeSpan, SettingsError, type SyncProgress, type SyncSummary } from '../shared';
 
 /**
  * Calls the Function's own handler outside the Functions host, as the host would: a real
@@ -79,17 +79,46 @@ function defaultWrite(level: LogLevel, line: string): void {
   (level === 'error' || level === 'warning' ? process.stderr : process.stdout).write(`[${stamp}] ${level === 'information' ? 'info' : level}: ${line}\n`);
 }
 
+/** A schedule of local runs; stop() ends it (a run in progress finishes). */
+export interface RunSchedule {
+  stop(): void;
+}
+
 /**
- * Fires `run` on a six-field NCRONTAB schedule (UTC), never overlapping itself (in Azure, too,
- * one instance runs a timer at a time). The returned job keeps the process alive until stopped.
+ * Fires `run` on SYNC_SCHEDULE as the host reads it (shared/settings/schedule.ts): a six-field
+ * NCRONTAB expression (UTC, through croner), or a TimeSpan such as `01:00:00`, which the timer
+ * trigger reads as a constant interval from the start. Never overlapping itself (in Azure, too,
+ * one instance runs a timer at a time). The schedule keeps the process alive until stopped.
  */
-export function scheduleRuns(schedule: string, run: () => Promise<unknown>): Cron {
+export function scheduleRuns(schedule: string, run: () => Promise<unknown>): RunSchedule {
+  const interval = hostSchedule(schedule).kind === 'timespan' ? parseTimeSpan(schedule) : undefined;
+  if (interval !== undefined) return everyInterval(schedule, interval, run);
   const job = new Cron(schedule, { timezone: 'UTC', protect: true }, async () => {
     await run();
-    announceNext(job);
+    announceNext(schedule, job.nextRun());
   });
-  announceNext(job);
+  announceNext(schedule, job.nextRun());
   return job;
+}
+
+/** A TimeSpan schedule: the next run `intervalMs` after the last one started, or at once if it took longer. */
+function everyInterval(schedule: string, intervalMs: number, run: () => Promise<unknown>): RunSchedule {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const next = (at: number): void => {
+    if (stopped) return;
+    announceNext(schedule, new Date(at));
+    timer = setTimeout(() => {
+      void run().finally(() => next(Math.max(Date.now(), at + intervalMs)));
+    }, at - Date.now());
+  };
+  next(Date.now() + intervalMs);
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 /**
@@ -123,9 +152,8 @@ export function onShutdown(cleanup: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
-function announceNext(job: Cron): void {
-  const next = job.nextRun();
-  process.stdout.write(`Next run at ${next === null ? 'never' : next.toISOString()} (SYNC_SCHEDULE "${job.getPattern() ?? ''}", UTC). Ctrl-C to stop.\n`);
+function announceNext(schedule: string, next: Date | null): void {
+  process.stdout.write(`Next run at ${next === null ? 'never' : next.toISOString()} (SYNC_SCHEDULE "${schedule}", UTC). Ctrl-C to stop.\n`);
 }
 
 /** Exit statuses, the same for every local command. */

@@ -1,9 +1,8 @@
 import { createRequire } from 'node:module';
 import { QueueClient } from '@azure/storage-queue';
 import { count, decodeMessage, readSettings, type SyncSettings } from '../shared';
-import type { Cron } from 'croner';
 import { formatFaults, parseFaults, type Fault } from './faults';
-import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError } from './invoke';
+import { ExitCode, invokeSync, onShutdown, parseCommandArgs, runCommand, scheduleRuns, UsageError, type RunSchedule } from './invoke';
 import { summarizeChurn } from './churn';
 import { startLocalStack, stackCredentials } from './stack';
 import { prng } from './stand-ins/seed';
@@ -63,7 +62,7 @@ async function main(): Promise<number> {
   process.stdout.write(`Starting the local stack (Entra ID, Graph with ${count(users, 'user')}, Key Vault, Azurite)…\n`);
   // queue-down restarts Azurite: only on disk does the queue keep its messages through that.
   const stack = await startLocalStack({ users, faults, persistent: faults.some((f) => f.name === 'queue-down'), credential });
-  let job: Cron | undefined = undefined;
+  let job: RunSchedule | undefined = undefined;
   onShutdown(async () => {
     job?.stop();
     await stack.stop();

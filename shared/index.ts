@@ -9,6 +9,8 @@
 
 /** Settings: read once from the environment, every failure a SettingsError naming the setting. */
 export { SettingsError, allSettingNames, readSettings, type MessageEncoding, type SyncMode, type SyncSettings } from './settings';
+/** SYNC_SCHEDULE as the Functions host reads it (NCrontab with seconds, else a TimeSpan). */
+export { hostSchedule, parseTimeSpan } from './settings';
 /** The run, its dry run and what outlives runs (the runtime a worker keeps). */
 export {
   RemovalsHeldError,

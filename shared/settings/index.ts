@@ -20,5 +20,5 @@ export {
   type SyncMode,
   type SyncSettings,
 } from './settings';
-export { hostSchedule } from './schedule';
+export { hostSchedule, parseTimeSpan } from './schedule';
 export { checkSchedule } from './values';
