@@ -51,7 +51,7 @@ function invocation(options: InvokeOptions): { context: InvocationContext; timer
     logHandler: (level: LogLevel, ...args: unknown[]) => {
       if (level === 'debug' && args[0] === 'sync progress') {
         const p = args[1] as SyncProgress & { runId?: string };
-        const line = `  … ${count(p.pages, 'page')}, ${count(p.users, 'user')} read, ${count(p.messages, 'message')} written${p.runId === undefined ? '' : ` (run ${p.runId})`}`;
+        const line = `  … ${count(p.pages, 'page')}, ${count(p.entries, 'entry', 'entries')} read, ${count(p.messages, 'message')} written${p.runId === undefined ? '' : ` (run ${p.runId})`}`;
         if (live) {
           process.stderr.write(`\r${line}\x1b[K`);
           progressShown = true;

@@ -89,7 +89,7 @@ async function main(): Promise<number> {
     if (telemetry !== undefined) await local?.printTelemetry(telemetry);
     if (faults.length > 0) process.stdout.write(`${count(stack.faults.injected, 'fault')} injected so far.\n`);
     if (summary === undefined) return false;
-    const expected = summary.snapshots + summary.upserts + summary.removals + (summary.kind === 'snapshot' ? 1 : 0);
+    const expected = summary.snapshots + summary.upserts + summary.removals + (summary.sends === 'snapshot' ? 1 : 0);
     if (summary.outcome === 'completed' && !summary.resumed && summary.messages !== expected)
       process.stderr.write(`warning: ${count(expected, 'message')} expected but ${count(summary.messages, 'message')} written\n`);
     return true;

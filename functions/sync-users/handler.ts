@@ -77,7 +77,7 @@ function runtimeFor(settings: SyncSettings): SyncRuntime {
 
 /** The dry run's report, as log lines: what it would send, the guard's verdict, sample ids. */
 export function dryRunLines(report: DryRunReport): string[] {
-  const what = report.kind === 'snapshot' ? `a snapshot (${report.snapshotReason ?? 'full'})` : 'the changes since the saved delta link';
+  const what = report.sends === 'snapshot' ? `a snapshot (${report.snapshotReason ?? 'full'})` : 'the changes since the saved delta link';
   const guard = report.guard.wouldHold
     ? `the mass-deletion guard would hold the run: ${count(report.guard.counted, 'removal')} over the threshold of ${report.guard.threshold}`
     : `the mass-deletion guard would let it pass (${report.guard.counted} of at most ${report.guard.threshold} removals)`;
@@ -127,7 +127,7 @@ async function run(timer: Timer, context: InvocationContext, abortSignal: AbortS
 /** The run's one log line: mode, what was sent by type, pages, whether the delta link moved on, and the costs. */
 export function summaryLine(summary: SyncSummary): string {
   const what =
-    summary.kind === 'snapshot'
+    summary.sends === 'snapshot'
       ? `snapshot (${summary.snapshotReason ?? 'full'}): ${count(summary.snapshots, 'snapshot user')}`
       : `changes: ${count(summary.upserts, 'upsert')}, ${count(summary.removals, 'removal')}, ${count(summary.snapshots, 'snapshot user')}`;
   const link = summary.mode === 'full' ? '' : `, delta link ${summary.deltaLinkAdvanced ? 'advanced' : 'not advanced'}`;
@@ -136,7 +136,7 @@ export function summaryLine(summary: SyncSummary): string {
       ? ''
       : `, scope: ${summary.scope}${summary.joined + summary.left > 0 ? ` (${summary.joined} joined, ${summary.left} left)` : ''}`;
   return (
-    `Sync finished (${summary.mode} mode, ${what}${link}${scope}): ${count(summary.users, 'entry', 'entries')} read in ${count(summary.pages, 'page')}, ` +
+    `Sync finished (${summary.mode} mode, ${what}${link}${scope}): ${count(summary.entries, 'entry', 'entries')} read in ${count(summary.pages, 'page')}, ` +
     `${count(summary.messages, 'message')} written to ${summary.queue}, ${summary.durationMs} ms, token from cache: ${summary.tokenFromCache ? 'yes' : 'no'}, ` +
     `${summary.overflowed} via claim check, ${Math.round(summary.retryMs)} ms in retries (run ${summary.runId}${summary.resumed ? `, resumed at page ${summary.resumedAtPage ?? 1}` : ''})`
   );

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const report: ScenarioReport = {
     ok: summary !== undefined && summary.outcome === 'completed',
     wallMs,
-    users: summary?.users ?? 0,
+    users: summary?.entries ?? 0,
     messages: summary?.messages ?? 0,
     requests: requests(),
     maxRssKiB: process.resourceUsage().maxRSS,

@@ -1,6 +1,6 @@
 import type { FetchedUsersPage, PartitionState } from '../graph';
 import { sequenceOf, type RunInfo, type SnapshotReason } from '../messages';
-import { checkpointVersion, type RunCheckpoint } from '../state';
+import { checkpointVersion, type RunCheckpoint, type RunSends } from '../state';
 import type { RunPlan, WalkProgress } from './plan';
 import { PendingRemovals } from './removals';
 
@@ -26,10 +26,10 @@ export interface PageCounts {
   readonly upserts: number;
 }
 
-const noProgress: WalkProgress = { pages: 0, users: 0, snapshots: 0, upserts: 0, removals: 0 };
+const noProgress: WalkProgress = { pages: 0, entries: 0, snapshots: 0, upserts: 0, removals: 0 };
 
 export class RunCursor {
-  kind: RunCheckpoint['kind'];
+  sends: RunSends;
   snapshotReason: SnapshotReason | null;
   walk: number;
   progress: WalkProgress;
@@ -53,19 +53,19 @@ export class RunCursor {
     allowanceUsed: RunCheckpoint['allowanceUsed'],
   ) {
     const { plan } = identity;
-    this.kind = plan.kind;
+    this.sends = plan.sends;
     this.snapshotReason = plan.snapshotReason;
     this.walk = plan.walk;
     this.progress = { ...plan.progress };
     this.messages = plan.messages;
-    this.startLink = plan.nextLink ?? (plan.kind === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
+    this.startLink = plan.nextLink ?? (plan.sends === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
     this.walkDone = plan.walkDone;
     this.deltaNext = plan.deltaNext;
     this.removals = new PendingRemovals(removalCap, plan.pending, plan.progress.removals);
     this.membersNext = plan.membersNext;
     this.partitions = plan.partitions === null ? null : [...plan.partitions];
     this.allowanceUsed = allowanceUsed;
-    this.#position = plan.progress.users;
+    this.#position = plan.progress.entries;
   }
 
   /** The first position of a page of `entries` entries, reserved for it (its sequences are the next `entries`). */
@@ -77,7 +77,7 @@ export class RunCursor {
 
   /** The sequence of the message `offset` after the last entry of the walk (removals and joiners after a walk). */
   sequenceAfterWalk(offset: number): number {
-    return sequenceOf(this.walk, this.progress.users + offset);
+    return sequenceOf(this.walk, this.progress.entries + offset);
   }
 
   /** A page whose messages were handed to the sender: counted, and where the walk (or its range) goes on from. */
@@ -85,7 +85,7 @@ export class RunCursor {
     const { progress } = this;
     this.progress = {
       pages: progress.pages + 1,
-      users: progress.users + page.entries.length,
+      entries: progress.entries + page.entries.length,
       snapshots: progress.snapshots + counts.snapshots,
       upserts: progress.upserts + counts.upserts,
       removals: this.removals.count,
@@ -101,10 +101,10 @@ export class RunCursor {
     return this.checkpoint({ nextLink: partition === undefined ? (page.nextLink ?? null) : null });
   }
 
-  /** A new walk of the same run (same runId): from `startLink`, as `kind`, counting from zero. */
+  /** A new walk of the same run (same runId): from `startLink`, sending `sends`, counting from zero. */
   restart(startLink: string | undefined, resync?: { readonly reason: SnapshotReason }): void {
     if (resync !== undefined) {
-      this.kind = 'snapshot';
+      this.sends = 'snapshot';
       this.snapshotReason = resync.reason;
     }
     this.startLink = startLink;
@@ -126,7 +126,7 @@ export class RunCursor {
       runAt: run.runAt.toISOString(),
       mode: plan.mode,
       fields: this.identity.fields,
-      kind: this.kind,
+      kind: this.sends,
       snapshotReason: this.snapshotReason,
       walk: this.walk,
       nextLink: null,
@@ -140,7 +140,11 @@ export class RunCursor {
       membersNext: this.membersNext,
       partitions: this.partitions === null ? null : [...this.partitions],
       pendingRemovals: this.removals.list(),
-      ...this.progress,
+      pages: this.progress.pages,
+      // The checkpoint's `users` (a persisted name) counts entries: users and removals.
+      users: this.progress.entries,
+      snapshots: this.progress.snapshots,
+      upserts: this.progress.upserts,
       removals: this.removals.count,
       messages: this.messages,
       knownUsers: watermark.knownUsers,

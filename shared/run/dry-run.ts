@@ -1,7 +1,7 @@
-import { partitionStarts, type FetchedUsersPage, type PartitionState } from '../graph';
+import type { FetchedUsersPage, PartitionState } from '../graph';
 import type { RunInfo, SnapshotReason } from '../messages';
 import { scopeKey, type SyncMode } from '../settings';
-import type { RunCheckpoint } from '../state';
+import type { RunSends } from '../state';
 import { previousMembers } from './group-scope';
 import { RemovalGuard } from './guard';
 import { countDecisions, decidePage, holdRemovals } from './page-step';
@@ -10,7 +10,7 @@ import { PendingRemovals } from './removals';
 import { restartOf, resyncStart, type Restarts } from './restarts';
 import { readMemberIds, walkStartUrl, type SyncRuntime } from './runtime';
 import { Membership, outOfScope } from './scope';
-import { walkPages, walkPartitions, type WalkOptions } from './walker';
+import { walkRanges, walkRangesOrPages, type WalkOptions } from './walker';
 
 /**
  * A dry run (`npm run sync -- --once --dry-run`): reads what a run would read, from where it would
@@ -22,7 +22,7 @@ import { walkPages, walkPartitions, type WalkOptions } from './walker';
 
 export interface DryRunReport {
   readonly mode: SyncMode;
-  readonly kind: RunCheckpoint['kind'];
+  readonly sends: RunSends;
   readonly snapshotReason: SnapshotReason | null;
   /** The unfinished or held run a real run would carry on, and the page it would start at. */
   readonly resumes: { readonly runId: string; readonly atPage: number } | undefined;
@@ -36,7 +36,7 @@ export interface DryRunReport {
   readonly joined: number;
   /** The mass-deletion guard: the threshold, the removals it counts (a snapshot's implied ones too), and whether it would hold the run. */
   readonly guard: { readonly threshold: number; readonly counted: number; readonly wouldHold: boolean };
-  /** The first user ids of each kind (ids only: no personal data). */
+  /** The first user ids of each message type (ids only: no personal data). */
   readonly samples: { readonly snapshot: readonly string[]; readonly upserted: readonly string[]; readonly removed: readonly string[] };
   /** Things a real run would say (a resync, a resumed run). */
   readonly notices: readonly string[];
@@ -45,7 +45,7 @@ export interface DryRunReport {
 export interface DryRunOptions {
   forceFull?: boolean;
   allowRemovals?: number;
-  /** Ids shown per kind; default 5. */
+  /** Ids shown per message type; default 5. */
   samples?: number;
   abortSignal?: AbortSignal;
 }
@@ -59,7 +59,7 @@ class DryWalk {
   readonly sent = new Set<string>();
   readonly samples = { snapshot: [] as string[], upserted: [] as string[], removed: [] as string[] };
   constructor(
-    readonly kind: RunCheckpoint['kind'],
+    readonly sends: RunSends,
     readonly removals: PendingRemovals,
     readonly members: Membership | undefined,
     readonly limit: number,
@@ -68,7 +68,7 @@ class DryWalk {
     if (list.length < this.limit) list.push(id);
   }
   page(page: FetchedUsersPage): void {
-    const decisions = decidePage(page.entries, { kind: this.kind, walk: 1, members: this.members }, this.entries + 1);
+    const decisions = decidePage(page.entries, { sends: this.sends, walk: 1, members: this.members }, this.entries + 1);
     holdRemovals(decisions, this.removals);
     const counts = countDecisions(decisions);
     for (const d of decisions) if (d.action !== 'removal') this.sample(d.action === 'upsert' ? this.samples.upserted : this.samples.snapshot, d.user.id);
@@ -108,7 +108,7 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
   let members: Membership | undefined;
   if (groupId !== undefined) {
     const now = await readMemberIds(runtime, groupId, options.abortSignal);
-    members = new Membership(now, plan.kind === 'changes' ? await previousMembers(runtime, watermark.members) : undefined);
+    members = new Membership(now, plan.sends === 'changes' ? await previousMembers(runtime, watermark.members) : undefined);
   }
   const walk = await walkAsARunWould(runtime, plan, guard, members, notices, options);
   return report(plan, guard, walk, notices);
@@ -124,8 +124,8 @@ async function walkAsARunWould(
   options: DryRunOptions,
 ): Promise<DryWalk> {
   const limit = options.samples ?? 5;
-  let walk = new DryWalk(plan.kind, new PendingRemovals(guard.cap), members, limit);
-  let start: string | undefined = plan.nextLink ?? (plan.kind === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
+  let walk = new DryWalk(plan.sends, new PendingRemovals(guard.cap), members, limit);
+  let start: string | undefined = plan.nextLink ?? (plan.sends === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
   let partitions = plan.partitions === null ? null : [...plan.partitions];
   const restarts: Restarts = { resynced: false, restarted: false };
   while (!plan.walkDone) {
@@ -133,7 +133,7 @@ async function walkAsARunWould(
       await walkOnce(runtime, plan, walk, start, partitions, options.abortSignal);
       break;
     } catch (error) {
-      const restart = restartOf(error, walk.kind, restarts);
+      const restart = restartOf(error, walk.sends, restarts);
       if (restart === undefined) throw error;
       if (restart.kind === 'resync') {
         notices.push(`${restart.error.message} A real run would send a full snapshot instead.`);
@@ -141,8 +141,8 @@ async function walkAsARunWould(
         walk = new DryWalk('snapshot', new PendingRemovals(guard.cap), members?.asSnapshot(), limit);
       } else {
         notices.push('A page link expired; a real run would read the walk again from its start.');
-        start = walk.kind === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined;
-        walk = new DryWalk(walk.kind, new PendingRemovals(guard.cap), walk.members, limit);
+        start = walk.sends === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined;
+        walk = new DryWalk(walk.sends, new PendingRemovals(guard.cap), walk.members, limit);
       }
       partitions = null;
     }
@@ -160,11 +160,8 @@ async function walkOnce(
 ): Promise<void> {
   const { settings } = runtime;
   const options: WalkOptions = { onPage: (page) => Promise.resolve(walk.page(page)), check: () => undefined, signal };
-  const partitionable = plan.mode === 'full' && settings.scope.groupId === undefined && settings.parallelReads > 1;
-  const fresh = partitionable && start === undefined && plan.progress.pages === 0;
-  const partitions = saved ?? (fresh ? partitionStarts(settings.graphBaseUrl, settings.userFields, { filter: settings.scope.filter }) : null);
-  if (partitions !== null) return walkPartitions(runtime, partitions, settings.parallelReads, options);
-  await walkPages(runtime, start ?? walkStartUrl(settings, plan.mode, walk.kind), undefined, options);
+  const ranges = walkRanges(settings, plan.mode, { partitions: saved, link: start, pagesRead: plan.progress.pages });
+  await walkRangesOrPages(runtime, ranges, start ?? walkStartUrl(settings, plan.mode, walk.sends), options);
 }
 
 /** Group scope, after a changes walk: who left (removals, reason outOfScope) and who joined (counted as upserts, not read); then the guard. */
@@ -172,7 +169,7 @@ function report(plan: RunPlan, guard: RemovalGuard, walk: DryWalk, notices: read
   const { members, removals, samples } = walk;
   let joined = 0;
   let upserts = walk.upserts;
-  if (members !== undefined && walk.kind === 'changes') {
+  if (members !== undefined && walk.sends === 'changes') {
     let position = walk.entries;
     for (const id of members.leavers()) if (!removals.has(id)) removals.add({ id, reason: outOfScope }, ++position);
     joined = members.joiners(new Set()).length;
@@ -183,12 +180,12 @@ function report(plan: RunPlan, guard: RemovalGuard, walk: DryWalk, notices: read
   }
   for (const removal of removals.list()) walk.sample(samples.removed, removal.id);
   const known = plan.watermark.knownUsers;
-  const counted = walk.kind === 'snapshot' ? (known === null ? 0 : Math.max(0, known - walk.snapshots - plan.progress.snapshots)) : removals.count;
+  const counted = walk.sends === 'snapshot' ? (known === null ? 0 : Math.max(0, known - walk.snapshots - plan.progress.snapshots)) : removals.count;
   const wouldHold = guard.verdict(counted).kind === 'held';
   return {
     mode: plan.mode,
-    kind: walk.kind,
-    snapshotReason: walk.kind === plan.kind ? plan.snapshotReason : 'resync',
+    sends: walk.sends,
+    snapshotReason: walk.sends === plan.sends ? plan.snapshotReason : 'resync',
     resumes: plan.resumed ? { runId: plan.run.runId, atPage: plan.resumedAtPage ?? 1 } : undefined,
     pages: walk.pages,
     entries: walk.entries,

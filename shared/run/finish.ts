@@ -12,7 +12,7 @@ import { removalsHeldError } from './guard';
 export async function finishRun(ctx: RunContext): Promise<{ readonly deltaLinkAdvanced: boolean }> {
   const { cursor, plan, runtime } = ctx;
   const { watermark } = plan;
-  const finished = cursor.kind === 'snapshot' ? await finishSnapshot(ctx) : await finishChanges(ctx);
+  const finished = cursor.sends === 'snapshot' ? await finishSnapshot(ctx) : await finishChanges(ctx);
   await ctx.writer.save(
     cursor.checkpoint({
       status: 'finished',
@@ -72,7 +72,7 @@ async function guard(ctx: RunContext, removed: number, what: string): Promise<vo
   if (verdict.kind === 'pass') return;
   if (verdict.kind === 'held') {
     await ctx.writer.save(cursor.checkpoint({ status: 'held', walkDone: false, deltaNext: null, pendingRemovals: [], heldRemovals: removed }));
-    throw removalsHeldError(ctx.guard, removed, what, { runId: cursor.identity.run.runId, kind: cursor.kind, ...cursor.progress });
+    throw removalsHeldError(ctx.guard, removed, what, { runId: cursor.identity.run.runId, sends: cursor.sends, ...cursor.progress });
   }
   ctx.notice(verdict.notice);
   cursor.allowanceUsed = verdict.allowanceUsed;

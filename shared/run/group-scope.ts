@@ -22,8 +22,8 @@ export async function readMembership(ctx: RunContext): Promise<void> {
     await runtime.membership.save(cursor.membersNext, now);
     if (stale !== undefined && stale !== null && stale !== cursor.membersNext && stale !== plan.watermark.members) await runtime.membership.remove(stale);
   }
-  group.members = new Membership(now, cursor.kind === 'changes' ? await previousMembers(runtime, plan.watermark.members) : undefined);
-  if (cursor.kind === 'snapshot' && !cursor.walkDone && cursor.deltaNext === null) await startGroupSnapshot(ctx);
+  group.members = new Membership(now, cursor.sends === 'changes' ? await previousMembers(runtime, plan.watermark.members) : undefined);
+  if (cursor.sends === 'snapshot' && !cursor.walkDone && cursor.deltaNext === null) await startGroupSnapshot(ctx);
   await ctx.writer.save(cursor.checkpoint({ nextLink: cursor.startLink ?? null }));
 }
 
@@ -54,7 +54,7 @@ export async function startGroupSnapshot(ctx: RunContext): Promise<void> {
 export async function sendScopeChanges(ctx: RunContext): Promise<void> {
   const { cursor, group } = ctx;
   const members = group?.members;
-  if (group === undefined || members === undefined || cursor.kind !== 'changes') return;
+  if (group === undefined || members === undefined || cursor.sends !== 'changes') return;
   let offset = 0;
   // A member deleted since is a removal with Graph's reason already.
   const leavers = members.leavers().filter((id) => !cursor.removals.has(id));

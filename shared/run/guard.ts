@@ -1,5 +1,5 @@
 import { SyncError, SyncErrorCodes, count } from '../core';
-import type { RunCheckpoint } from '../state';
+import type { RunCheckpoint, RunSends } from '../state';
 import { describeThreshold, removalThreshold, type SyncSettings } from '../settings';
 
 /**
@@ -77,7 +77,7 @@ export class RemovalGuard {
 /** What a held run had sent, for its error. */
 export interface HeldRun {
   readonly runId: string;
-  readonly kind: RunCheckpoint['kind'];
+  readonly sends: RunSends;
   readonly snapshots: number;
   readonly upserts: number;
 }
@@ -103,7 +103,7 @@ export function isRemovalsHeld(error: unknown): error is RemovalsHeldError {
 /** The error of a held run: what was held, what was sent, and the two ways to let it through. */
 export function removalsHeldError(guard: RemovalGuard, held: number, what: string, run: HeldRun): RemovalsHeldError {
   const sent =
-    run.kind === 'snapshot' ? `the run's ${count(run.snapshots, 'user')} were sent as user.snapshot` : `the run's ${count(run.upserts, 'upsert')} were sent`;
+    run.sends === 'snapshot' ? `the run's ${count(run.snapshots, 'user')} were sent as user.snapshot` : `the run's ${count(run.upserts, 'upsert')} were sent`;
   return new RemovalsHeldError(
     `Mass-deletion guard: run ${run.runId} ${what}, more than the ${guard.describe()} allowed` +
       (guard.allowance === undefined ? '' : ` and more than the ${guard.allowance} allowed once`) +

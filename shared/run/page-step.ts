@@ -1,6 +1,6 @@
 import type { DirectoryEntry, DirectoryUser, RemovedUser } from '../graph';
 import { sequenceOf } from '../messages';
-import type { RunCheckpoint } from '../state';
+import type { RunSends } from '../state';
 import type { PageCounts } from './cursor';
 import type { PendingRemovals } from './removals';
 import { entryAction, type Membership } from './scope';
@@ -16,7 +16,7 @@ export type EntryDecision =
   | { readonly action: 'removal'; readonly removed: RemovedUser; readonly sequence: number };
 
 export interface PageStep {
-  readonly kind: RunCheckpoint['kind'];
+  readonly sends: RunSends;
   readonly walk: number;
   /** The group scope of a changes walk (SYNC_GROUP_ID in delta mode); a group snapshot reads the members, so nothing is left out. */
   readonly members: Membership | undefined;
@@ -24,11 +24,11 @@ export interface PageStep {
 
 /** The decisions of a page whose first entry has position `first` in the walk, in the page's order. */
 export function decidePage(entries: readonly DirectoryEntry[], step: PageStep, first: number): EntryDecision[] {
-  const members = step.kind === 'changes' ? step.members : undefined;
+  const members = step.sends === 'changes' ? step.members : undefined;
   const decisions: EntryDecision[] = [];
   entries.forEach((entry, index) => {
     const sequence = sequenceOf(step.walk, first + index);
-    const action = entryAction(entry, step.kind, members);
+    const action = entryAction(entry, step.sends, members);
     if (entry.kind === 'user' && (action === 'upsert' || action === 'snapshot')) decisions.push({ action, user: entry.user, sequence });
     else if (entry.kind === 'removed' && action === 'removal') decisions.push({ action, removed: entry.removed, sequence });
   });
@@ -43,7 +43,7 @@ export function holdRemovals(decisions: readonly EntryDecision[], removals: Pend
   }
 }
 
-/** The users a page sends, by kind. */
+/** The users a page sends, by message type. */
 export function countDecisions(decisions: readonly EntryDecision[]): PageCounts {
   let snapshots = 0;
   let upserts = 0;

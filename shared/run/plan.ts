@@ -1,4 +1,4 @@
-import type { PendingRemoval, RunCheckpoint } from '../state';
+import type { PendingRemoval, RunCheckpoint, RunSends } from '../state';
 import type { RunInfo, SnapshotReason } from '../messages';
 import type { PartitionState } from '../graph';
 import type { SyncMode } from '../settings';
@@ -24,7 +24,7 @@ export interface Watermark {
 
 export interface WalkProgress {
   readonly pages: number;
-  readonly users: number;
+  readonly entries: number;
   readonly snapshots: number;
   readonly upserts: number;
   readonly removals: number;
@@ -38,7 +38,7 @@ export interface RunPlan {
   readonly resumedAtPage: number | undefined;
   readonly attempts: number;
   readonly mode: SyncMode;
-  readonly kind: RunCheckpoint['kind'];
+  readonly sends: RunSends;
   readonly snapshotReason: SnapshotReason | null;
   readonly walk: number;
   /** The saved page link to continue from; undefined: the start of the walk. */
@@ -69,7 +69,7 @@ export interface PlanOptions {
   readonly forceFull?: boolean;
 }
 
-const noProgress: WalkProgress = { pages: 0, users: 0, snapshots: 0, upserts: 0, removals: 0 };
+const noProgress: WalkProgress = { pages: 0, entries: 0, snapshots: 0, upserts: 0, removals: 0 };
 
 /**
  * What this run does, from the run state it found (`found`), the invocation and the settings.
@@ -145,13 +145,13 @@ function resumeRunning(unfinished: RunCheckpoint, watermark: Watermark, notices:
     resumedAtPage: atPage,
     attempts: unfinished.attempts + 1,
     mode: unfinished.mode,
-    kind: unfinished.kind,
+    sends: unfinished.kind,
     snapshotReason: unfinished.snapshotReason,
     walk: unfinished.walk,
     nextLink: unfinished.nextLink ?? undefined,
     walkDone: unfinished.walkDone,
     deltaNext: unfinished.deltaNext,
-    progress: { pages, users, snapshots, upserts, removals },
+    progress: { pages, entries: users, snapshots, upserts, removals },
     messages: unfinished.messages,
     pending: unfinished.pendingRemovals,
     membersNext: unfinished.membersNext,
@@ -188,7 +188,7 @@ function planNew(invocation: RunInfo, watermark: Watermark, notices: string[], o
 
 function fresh(
   run: RunInfo,
-  kind: RunPlan['kind'],
+  sends: RunPlan['sends'],
   snapshotReason: SnapshotReason | null,
   watermark: Watermark,
   notices: string[],
@@ -200,7 +200,7 @@ function fresh(
     resumedAtPage: undefined,
     attempts: 1,
     mode: options.mode,
-    kind,
+    sends: sends,
     snapshotReason,
     walk: 1,
     nextLink: undefined,

@@ -1,6 +1,6 @@
 import { SyncError, SyncErrorCodes } from '../core';
 import { isGraphResyncRequired } from '../graph';
-import type { RunCheckpoint } from '../state';
+import type { RunSends } from '../state';
 
 /**
  * When a walk starts again instead of failing, and what the operator is told. Graph refuses a
@@ -18,9 +18,9 @@ export interface Restarts {
 export type Restart = { readonly kind: 'resync'; readonly error: SyncError } | { readonly kind: 'restart' };
 
 /** The restart a walk's failure calls for (and records in `restarts`), or undefined: the run fails with it. */
-export function restartOf(error: unknown, kind: RunCheckpoint['kind'], restarts: Restarts): Restart | undefined {
+export function restartOf(error: unknown, sends: RunSends, restarts: Restarts): Restart | undefined {
   if (!(error instanceof SyncError)) return undefined;
-  if (error.code === SyncErrorCodes.graphDeltaLinkExpired && kind === 'changes' && !restarts.resynced) {
+  if (error.code === SyncErrorCodes.graphDeltaLinkExpired && sends === 'changes' && !restarts.resynced) {
     restarts.resynced = true;
     return { kind: 'resync', error };
   }
@@ -44,10 +44,10 @@ export function resyncNotice(error: SyncError, runId: string): string {
 }
 
 /** `saved`: the link that expired was the checkpoint's (the walk had read no page in this invocation). */
-export function restartNotice(runId: string, kind: RunCheckpoint['kind'], saved: boolean): string {
+export function restartNotice(runId: string, sends: RunSends, saved: boolean): string {
   return (
     `The ${saved ? 'saved ' : ''}page link of run ${runId} has expired; the run reads ` +
-    `${kind === 'changes' ? 'the changes again from the saved delta link' : 'everything again from the first page'} under the same runId ` +
+    `${sends === 'changes' ? 'the changes again from the saved delta link' : 'everything again from the first page'} under the same runId ` +
     `(what was sent already is sent again with the same message ids).`
   );
 }

@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import type { QueueClient } from '@azure/storage-queue';
-import { MembershipStore, type RunCheckpoint, RunStateStore } from '../state';
+import { MembershipStore, type RunSends, RunStateStore } from '../state';
 import { type ClientCredential, createClientCredential } from '../credential';
 import { type FetchedUsersPage, groupMembersUrl, latestDeltaUrl, maxIdsPerRequest, readUserPages, usersByIdUrl, usersDeltaUrl, usersUrl } from '../graph';
 import { createQueueClient, describeQueueTarget, OverflowStore } from '../queue';
@@ -13,7 +13,7 @@ import { type AppTokenProvider, createAppTokenProvider, graphTokenCredential, ty
 /**
  * What outlives one run (the cached secret, msal's token cache, the storage clients), built once
  * from the settings; the Function keeps one per worker. And where a walk reads its pages: which
- * Graph URL each mode, kind and scope starts at.
+ * Graph URL each mode, `sends` and scope starts at.
  */
 
 /** The run's retry budget, replaced at the start of each run. */
@@ -107,9 +107,9 @@ export function createSyncRuntime(settings: SyncSettings, options: SyncRuntimeOp
  * snapshot reads /users/delta, or under SYNC_GROUP_ID the group's members (the delta link then
  * comes from $deltatoken=latest, taken before the walk); a changes walk starts at the delta link.
  */
-export function walkStartUrl(settings: SyncSettings, mode: SyncMode, kind: RunCheckpoint['kind']): string {
+export function walkStartUrl(settings: SyncSettings, mode: SyncMode, sends: RunSends): string {
   const { graphBaseUrl: base, userFields: fields, scope } = settings;
-  if (scope.groupId !== undefined && (mode === 'full' || kind === 'snapshot'))
+  if (scope.groupId !== undefined && (mode === 'full' || sends === 'snapshot'))
     return groupMembersUrl(base, scope.groupId, fields, undefined, { filter: scope.filter });
   if (mode === 'full') return usersUrl(base, fields, undefined, { filter: scope.filter, advanced: scope.advancedFilter });
   return usersDeltaUrl(base, fields);

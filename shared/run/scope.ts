@@ -1,4 +1,4 @@
-import type { RunCheckpoint } from '../state';
+import type { RunSends } from '../state';
 import type { DirectoryEntry } from '../graph';
 
 /**
@@ -55,12 +55,12 @@ export class Membership {
 }
 
 /** What a run does with one entry of its walk (`members`: the group scope of a delta run, if any). */
-export function entryAction(entry: DirectoryEntry, kind: RunCheckpoint['kind'], members: Membership | undefined): EntryAction {
+export function entryAction(entry: DirectoryEntry, sends: RunSends, members: Membership | undefined): EntryAction {
   if (entry.kind === 'user') {
     if (members !== undefined && !members.includes(entry.user.id)) return 'skip';
-    return kind === 'changes' ? 'upsert' : 'snapshot';
+    return sends === 'changes' ? 'upsert' : 'snapshot';
   }
   // In a snapshot a removal says nothing new: snapshot.completed lets the consumer drop whoever was not sent.
-  if (kind !== 'changes') return 'skip';
+  if (sends !== 'changes') return 'skip';
   return members === undefined || members.included(entry.removed.id) ? 'removal' : 'skip';
 }

@@ -39,7 +39,7 @@ export function observeRun(
   return tracer().startActiveSpan(SpanNames.run, { attributes }, async (span) => {
     const started = performance.now();
     let known = false;
-    let progress: SyncProgress = { pages: 0, users: 0, messages: 0 };
+    let progress: SyncProgress = { pages: 0, entries: 0, messages: 0 };
     const identify = (runId: string): void => {
       if (known) return;
       known = true;
@@ -80,12 +80,12 @@ function recordSummary(span: Span, summary: SyncSummary, seconds: number): void 
   span.setAttributes({
     ...common,
     [Attr.runId]: summary.runId,
-    [Attr.kind]: summary.kind,
+    [Attr.kind]: summary.sends,
     ...(summary.snapshotReason === null ? {} : { [Attr.snapshotReason]: summary.snapshotReason }),
     [Attr.resumed]: summary.resumed,
     ...(summary.resumedAtPage === undefined ? {} : { [Attr.resumedAtPage]: summary.resumedAtPage }),
     [Attr.pages]: summary.pages,
-    [Attr.users]: summary.users,
+    [Attr.users]: summary.entries,
     [Attr.messages]: summary.messages,
     [Attr.snapshots]: summary.snapshots,
     [Attr.upserts]: summary.upserts,
@@ -97,13 +97,13 @@ function recordSummary(span: Span, summary: SyncSummary, seconds: number): void 
   });
   measures.runs.add(1, common);
   measures.runDuration.record(seconds, common);
-  if (summary.users > 0) measures.usersRead.add(summary.users, { [Attr.mode]: summary.mode });
+  if (summary.entries > 0) measures.usersRead.add(summary.entries, { [Attr.mode]: summary.mode });
   if (summary.outcome !== 'completed') return;
   const sent: [string, number][] = [
     [MessageTypes.snapshot, summary.snapshots],
     [MessageTypes.upserted, summary.upserts],
     [MessageTypes.removed, summary.removals],
-    [MessageTypes.snapshotCompleted, summary.kind === 'snapshot' ? 1 : 0],
+    [MessageTypes.snapshotCompleted, summary.sends === 'snapshot' ? 1 : 0],
   ];
   for (const [type, count] of sent) if (count > 0) measures.messagesSent.add(count, { [Attr.mode]: summary.mode, [Attr.messageType]: type });
 }
@@ -114,10 +114,10 @@ function recordFailure(span: Span, error: unknown, mode: SyncMode, progress: Syn
   const type = errorType(error);
   const common: Attributes = { [Attr.mode]: mode, [Attr.outcome]: 'failed', [Attr.errorType]: type };
   markFailed(span, error);
-  span.setAttributes({ [Attr.outcome]: 'failed', [Attr.pages]: progress.pages, [Attr.users]: progress.users, [Attr.messages]: progress.messages });
+  span.setAttributes({ [Attr.outcome]: 'failed', [Attr.pages]: progress.pages, [Attr.users]: progress.entries, [Attr.messages]: progress.messages });
   measures.runs.add(1, common);
   measures.runDuration.record(seconds, common);
-  if (progress.users > 0) measures.usersRead.add(progress.users, { [Attr.mode]: mode });
+  if (progress.entries > 0) measures.usersRead.add(progress.entries, { [Attr.mode]: mode });
   if (isRemovalsHeld(error)) {
     span.setAttribute(Attr.removalsHeld, error.removals);
     measures.removalsHeld.add(error.removals, { [Attr.mode]: mode });

@@ -1,4 +1,4 @@
-import type { RunCheckpoint } from '../state';
+import type { RunSends } from '../state';
 import type { SnapshotReason } from '../messages';
 import type { SyncMode } from '../settings';
 
@@ -12,7 +12,7 @@ import type { SyncMode } from '../settings';
 export interface SyncProgress {
   /** This invocation's pages, users read (entries: users and removals) and messages accepted. */
   readonly pages: number;
-  readonly users: number;
+  readonly entries: number;
   readonly messages: number;
 }
 
@@ -24,7 +24,7 @@ export interface SyncSummary extends SyncProgress {
   readonly runAt: string;
   readonly mode: SyncMode;
   /** `snapshot`: every user (user.snapshot, then snapshot.completed); `changes`: what changed since the delta link. */
-  readonly kind: RunCheckpoint['kind'];
+  readonly sends: RunSends;
   readonly snapshotReason: SnapshotReason | null;
   /** Messages of each type this run sent (the whole run, a resumed one included). */
   readonly snapshots: number;

@@ -1,12 +1,12 @@
 import type { SyncError } from '../core';
-import { partitionStarts, type FetchedUsersPage } from '../graph';
+import type { FetchedUsersPage } from '../graph';
 import { MessageTypes, buildUserMessage } from '../messages';
 import type { RunContext } from './context';
 import { startGroupSnapshot } from './group-scope';
 import { countDecisions, decidePage, holdRemovals } from './page-step';
 import { restartNotice, resyncNotice, restartOf, resyncStart, type Restarts } from './restarts';
 import { walkStartUrl } from './runtime';
-import { walkPages, walkPartitions, type WalkOptions } from './walker';
+import { walkRanges, walkRangesOrPages, type WalkOptions } from './walker';
 
 /**
  * The run's walk: its pages become messages, and each page's checkpoint is saved once the queue
@@ -20,7 +20,7 @@ export async function walkWithRestarts(ctx: RunContext): Promise<void> {
       await walk(ctx);
       return;
     } catch (error) {
-      const restart = restartOf(error, ctx.cursor.kind, restarts);
+      const restart = restartOf(error, ctx.cursor.sends, restarts);
       if (restart === undefined) throw error;
       // A drained queue first: the new walk re-sends, and the checkpoint must not advance from the old pages.
       await ctx.writer.quiesce();
@@ -45,27 +45,23 @@ async function resync(ctx: RunContext, error: SyncError): Promise<void> {
 
 function restartWalk(ctx: RunContext): void {
   const { cursor, plan } = ctx;
-  ctx.notice(restartNotice(cursor.identity.run.runId, cursor.kind, cursor.startLink !== undefined && ctx.invocation.pages === 0));
-  cursor.restart(cursor.kind === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
+  ctx.notice(restartNotice(cursor.identity.run.runId, cursor.sends, cursor.startLink !== undefined && ctx.invocation.pages === 0));
+  cursor.restart(cursor.sends === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
 }
 
 /** One walk: the ranges of a partitioned read (full mode, GRAPH_PARALLEL_READS above 1), or one sequential walk. */
 async function walk(ctx: RunContext): Promise<void> {
   const { cursor, settings, plan } = ctx;
   const options: WalkOptions = { onPage: (page, partition) => sendPage(ctx, page, partition), check: () => ctx.writer.check(), signal: ctx.signal };
-  const partitionable = plan.mode === 'full' && settings.scope.groupId === undefined && settings.parallelReads > 1;
-  if (cursor.partitions === null && partitionable && cursor.startLink === undefined && cursor.progress.pages === 0) {
-    cursor.partitions = partitionStarts(settings.graphBaseUrl, settings.userFields, { filter: settings.scope.filter });
-  }
-  if (cursor.partitions !== null) return walkPartitions(ctx.runtime, cursor.partitions, settings.parallelReads, options);
-  await walkPages(ctx.runtime, cursor.startLink ?? walkStartUrl(settings, plan.mode, cursor.kind), undefined, options);
+  cursor.partitions = walkRanges(settings, plan.mode, { partitions: cursor.partitions, link: cursor.startLink, pagesRead: cursor.progress.pages });
+  await walkRangesOrPages(ctx.runtime, cursor.partitions, cursor.startLink ?? walkStartUrl(settings, plan.mode, cursor.sends), options);
 }
 
 /** A page: its users sent, its removals held, and its checkpoint saved once the queue accepted them. */
 async function sendPage(ctx: RunContext, page: FetchedUsersPage, partition: number | undefined): Promise<void> {
   const { cursor, group, invocation } = ctx;
   invocation.tokenFromCache ??= ctx.runtime.graphCredential.lastFromCache;
-  const decisions = decidePage(page.entries, { kind: cursor.kind, walk: cursor.walk, members: group?.members }, cursor.reserve(page.entries.length));
+  const decisions = decidePage(page.entries, { sends: cursor.sends, walk: cursor.walk, members: group?.members }, cursor.reserve(page.entries.length));
   holdRemovals(decisions, cursor.removals);
   for (const decision of decisions) {
     if (decision.action === 'removal') continue;
@@ -76,5 +72,5 @@ async function sendPage(ctx: RunContext, page: FetchedUsersPage, partition: numb
   invocation.pages++;
   invocation.entries += page.entries.length;
   ctx.writer.afterAccepted(cursor.recordPage(page, countDecisions(decisions), partition));
-  ctx.onProgress?.({ pages: invocation.pages, users: invocation.entries, messages: ctx.sink.sent });
+  ctx.onProgress?.({ pages: invocation.pages, entries: invocation.entries, messages: ctx.sink.sent });
 }

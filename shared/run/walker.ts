@@ -1,5 +1,6 @@
 import { SyncError, SyncErrorCodes, toSyncError } from '../core';
-import type { FetchedUsersPage, PartitionState } from '../graph';
+import { partitionStarts, type FetchedUsersPage, type PartitionState } from '../graph';
+import type { SyncMode, SyncSettings } from '../settings';
 import { readPagesFrom, type SyncRuntime } from './runtime';
 
 /**
@@ -62,4 +63,32 @@ export async function walkPartitions(runtime: SyncRuntime, states: readonly Part
     ),
   );
   if (failure !== undefined) throw failure;
+}
+
+/** Where a walk stands before it reads: what the run's checkpoint (or the dry run's plan) says. */
+export interface WalkStart {
+  /** The ranges of a partitioned walk already begun, or null. */
+  readonly partitions: PartitionState[] | null;
+  /** A saved page link or the delta link to start from; undefined: the walk's start URL. */
+  readonly link: string | undefined;
+  /** Pages this walk has read so far. */
+  readonly pagesRead: number;
+}
+
+/**
+ * The ranges a walk reads side by side: those it began with, or new ones when a full read with
+ * GRAPH_PARALLEL_READS above 1 (no group scope) starts from its first page; null: one
+ * sequential walk. The run and the dry run both ask here, so they split the same way.
+ */
+export function walkRanges(settings: SyncSettings, mode: SyncMode, start: WalkStart): PartitionState[] | null {
+  if (start.partitions !== null) return start.partitions;
+  const partitionable = mode === 'full' && settings.scope.groupId === undefined && settings.parallelReads > 1;
+  if (!partitionable || start.link !== undefined || start.pagesRead > 0) return null;
+  return partitionStarts(settings.graphBaseUrl, settings.userFields, { filter: settings.scope.filter });
+}
+
+/** One walk: the ranges side by side (`ranges`), or one sequential walk from `url`. */
+export async function walkRangesOrPages(runtime: SyncRuntime, ranges: readonly PartitionState[] | null, url: string, options: WalkOptions): Promise<void> {
+  if (ranges !== null) return walkPartitions(runtime, ranges, runtime.settings.parallelReads, options);
+  await walkPages(runtime, url, undefined, options);
 }

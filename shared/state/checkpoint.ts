@@ -28,6 +28,13 @@ export interface PendingRemoval {
  * The run state. Two parts: the watermark that outlives runs (`deltaLink`, `knownUsers`,
  * `allowanceUsed`), and the progress of the current or last run.
  */
+/**
+ * What a run sends: `snapshot`, every user (user.snapshot, then snapshot.completed); `changes`,
+ * what changed since the saved delta link. The run's code calls it `sends`; the checkpoint and the
+ * telemetry (`sync.kind`) keep the name `kind` they were first written with.
+ */
+export type RunSends = 'snapshot' | 'changes';
+
 export interface RunCheckpoint {
   readonly version: typeof checkpointVersion;
   /**
@@ -43,8 +50,8 @@ export interface RunCheckpoint {
   readonly mode: 'full' | 'delta';
   /** The USER_FIELDS of this run's walk: its page links keep that $select, so other fields cannot resume it. */
   readonly fields: readonly string[];
-  /** `snapshot`: every user; `changes`: what changed since `deltaLink`. */
-  readonly kind: 'snapshot' | 'changes';
+  /** What the run sends (RunSends), persisted under its first name. */
+  readonly kind: RunSends;
   /** Why a snapshot (null for changes). */
   readonly snapshotReason: SnapshotReason | null;
   /** Walks of this run (a restart from the first page, or from the delta link, starts a new one). */

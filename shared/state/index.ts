@@ -1,2 +1,2 @@
-export { RunStateStore, checkpointVersion, parseCheckpoint, type PendingRemoval, type RunCheckpoint, type RunLock } from './checkpoint';
+export { RunStateStore, checkpointVersion, parseCheckpoint, type PendingRemoval, type RunCheckpoint, type RunLock, type RunSends } from './checkpoint';
 export { MembershipStore, bytesPerMember, decodeMembers, encodeMembers } from './membership';

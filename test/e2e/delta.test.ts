@@ -43,7 +43,7 @@ describe('delta sync end to end', () => {
   async function firstRun(users: number): Promise<SeedUser[]> {
     const seeded = stack.graph.seed(users);
     const summary = await syncUsersHandler(timer(), testContext().context);
-    assert.equal(summary.kind, 'snapshot');
+    assert.equal(summary.sends, 'snapshot');
     await drain();
     return seeded;
   }
@@ -53,7 +53,7 @@ describe('delta sync end to end', () => {
     const { context, logs } = testContext();
     const summary = await syncUsersHandler(timer(), context);
     assert.deepEqual(
-      [summary.mode, summary.kind, summary.snapshotReason, summary.snapshots, summary.upserts, summary.removals, summary.deltaLinkAdvanced],
+      [summary.mode, summary.sends, summary.snapshotReason, summary.snapshots, summary.upserts, summary.removals, summary.deltaLinkAdvanced],
       ['delta', 'snapshot', 'first-delta', 450, 0, 0, true],
     );
     assert.equal(summary.pages, 3, 'Graph picks delta pages of at most 200');
@@ -109,7 +109,7 @@ describe('delta sync end to end', () => {
     const { context, logs } = testContext();
     const summary = await syncUsersHandler(timer(), context);
     assert.deepEqual(
-      [summary.kind, summary.snapshotReason, summary.upserts, summary.removals, summary.snapshots, summary.deltaLinkAdvanced],
+      [summary.sends, summary.snapshotReason, summary.upserts, summary.removals, summary.snapshots, summary.deltaLinkAdvanced],
       ['changes', null, 3, 3, 0, true],
     );
     const { users, markers } = await drain();
@@ -147,7 +147,7 @@ describe('delta sync end to end', () => {
 
     // Nothing changed: nothing sent.
     const quiet = await syncUsersHandler(timer(), testContext().context);
-    assert.deepEqual([quiet.kind, quiet.messages, quiet.users], ['changes', 0, 0]);
+    assert.deepEqual([quiet.sends, quiet.messages, quiet.entries], ['changes', 0, 0]);
     assert.equal((await drainAll(stack.azurite.connectionString, queue)).length, 0);
   });
 
@@ -166,7 +166,7 @@ describe('delta sync end to end', () => {
       'no delta link before the walk ends',
     );
     const summary = await syncUsersHandler(timer(), testContext().context);
-    assert.deepEqual([summary.runId, summary.resumed, summary.resumedAtPage, summary.kind], [first.context.invocationId, true, 3, 'snapshot']);
+    assert.deepEqual([summary.runId, summary.resumed, summary.resumedAtPage, summary.sends], [first.context.invocationId, true, 3, 'snapshot']);
     const { users, markers } = await drain();
     assert.equal(users.length, 1000, 'no duplicates: page 3 had sent nothing');
     assert.deepEqual(new Set(users.map((m) => m.user.id)), new Set(seeded.map((u) => u.id)));
@@ -220,7 +220,7 @@ describe('delta sync end to end', () => {
     const { context, logs } = testContext();
     const summary = await syncUsersHandler(timer(), context);
     assert.deepEqual(
-      [summary.kind, summary.snapshotReason, summary.snapshots, summary.upserts, summary.deltaLinkAdvanced],
+      [summary.sends, summary.snapshotReason, summary.snapshots, summary.upserts, summary.deltaLinkAdvanced],
       ['snapshot', 'resync', 250, 0, true],
     );
     assert.ok(logs.some((l) => l.level === 'warning' && /no longer knows the saved delta link \(400 syncStateNotFound.*full snapshot instead/.test(l.text)));
@@ -232,7 +232,7 @@ describe('delta sync end to end', () => {
       [{ users: 250, reason: 'resync' }],
     );
     const next = await syncUsersHandler(timer(), testContext().context);
-    assert.equal(next.kind, 'changes', 'then changes again, from the new link');
+    assert.equal(next.sends, 'changes', 'then changes again, from the new link');
   });
 
   it('a sync reset (410 Gone with a Location) starts the resync from the Location', async () => {
@@ -241,7 +241,7 @@ describe('delta sync end to end', () => {
     const start = stack.graph.requestLog.length;
     const { context, logs } = testContext();
     const summary = await syncUsersHandler(timer(), context);
-    assert.deepEqual([summary.kind, summary.snapshotReason, summary.snapshots], ['snapshot', 'resync', 30]);
+    assert.deepEqual([summary.sends, summary.snapshotReason, summary.snapshots], ['snapshot', 'resync', 30]);
     assert.ok(logs.some((l) => l.level === 'warning' && /reset the sync state \(410 Gone/.test(l.text)));
     assert.match(
       stack.graph.requestLog[start + 1] ?? '',
@@ -254,12 +254,12 @@ describe('delta sync end to end', () => {
   it('--full sends a snapshot in delta mode and renews the link; a USER_FIELDS change does too', async () => {
     await firstRun(40);
     const forced = await handleSync(timer(), testContext().context, { forceFull: true });
-    assert.deepEqual([forced.kind, forced.snapshotReason, forced.snapshots, forced.deltaLinkAdvanced], ['snapshot', 'requested', 40, true]);
+    assert.deepEqual([forced.sends, forced.snapshotReason, forced.snapshots, forced.deltaLinkAdvanced], ['snapshot', 'requested', 40, true]);
     await drain();
     applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: `${fields},department` });
     const { context, logs } = testContext();
     const widened = await syncUsersHandler(timer(), context);
-    assert.deepEqual([widened.kind, widened.snapshotReason], ['snapshot', 'requested']);
+    assert.deepEqual([widened.sends, widened.snapshotReason], ['snapshot', 'requested']);
     assert.ok(logs.some((l) => /USER_FIELDS changed since the saved delta link was issued/.test(l.text)));
     assert.deepEqual((await checkpoint())?.deltaFields, [...fields.split(','), 'department']);
     await drain();
@@ -272,7 +272,7 @@ describe('delta sync end to end', () => {
     for (let i = 0; i < 2; i++) {
       const summary = await syncUsersHandler(timer(), testContext().context);
       assert.deepEqual(
-        [summary.mode, summary.kind, summary.snapshotReason, summary.snapshots, summary.deltaLinkAdvanced],
+        [summary.mode, summary.sends, summary.snapshotReason, summary.snapshots, summary.deltaLinkAdvanced],
         ['full', 'snapshot', 'full-mode', 20, false],
       );
       assert.equal((await drain()).users.length, 20);
@@ -341,7 +341,7 @@ describe('delta sync end to end', () => {
       assert.equal((await checkpoint())?.status, 'held');
 
       const allowed = await handleSync(timer(), testContext().context, { allowRemovals: 12 });
-      assert.deepEqual([allowed.runId, allowed.kind, allowed.snapshotReason, allowed.snapshots], [context.invocationId, 'snapshot', 'resync', 88]);
+      assert.deepEqual([allowed.runId, allowed.sends, allowed.snapshotReason, allowed.snapshots], [context.invocationId, 'snapshot', 'resync', 88]);
       const second = await drain();
       assert.deepEqual(
         second.markers.map((m) => m.type === 'snapshot.completed' && m.snapshot),

@@ -29,7 +29,7 @@ describe('dry run', () => {
     const { context, logs } = testContext();
     const report = await handleSync(timer(), context, { dryRun: true });
     assert.deepEqual(
-      [report.mode, report.kind, report.snapshotReason, report.snapshots, report.upserts, report.pages, report.resumes],
+      [report.mode, report.sends, report.snapshotReason, report.snapshots, report.upserts, report.pages, report.resumes],
       ['delta', 'snapshot', 'first-delta', 450, 0, 3, undefined],
     );
     assert.deepEqual(
@@ -57,7 +57,7 @@ describe('dry run', () => {
     const report = await handleSync(timer(), testContext().context, { dryRun: true });
     assert.ok(removed.length > 10 && removed.length <= 40, `${removed.length} removals`);
     assert.deepEqual(
-      [report.kind, report.upserts, report.removals, report.guard.counted, report.guard.threshold, report.guard.wouldHold],
+      [report.sends, report.upserts, report.removals, report.guard.counted, report.guard.threshold, report.guard.wouldHold],
       ['changes', upserted.length, removed.length, removed.length, 40, false],
     );
     assert.ok(report.samples.removed.every((id) => removed.some((c) => c.id === id)));

@@ -125,7 +125,7 @@ for (const { name, mode, parallel } of variants) {
           try {
             const summary = await syncUsersHandler(timer(), context);
             runId = summary.runId;
-            assert.equal(summary.kind, mode === 'full' ? 'snapshot' : 'changes');
+            assert.equal(summary.sends, mode === 'full' ? 'snapshot' : 'changes');
             if (mode === 'delta') assert.equal(summary.deltaLinkAdvanced, true);
             break;
           } catch (error) {

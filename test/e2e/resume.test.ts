@@ -58,7 +58,7 @@ describe('run checkpoint and resume, end to end', () => {
     assert.equal(summary.resumed, true);
     assert.equal(summary.resumedAtPage, 2);
     assert.equal(summary.runId, first.context.invocationId, 'the same runId');
-    assert.equal(summary.users, 1501);
+    assert.equal(summary.entries, 1501);
     assert.ok(second.logs.some((l) => l.level === 'warning' && /Resuming run .* at page 2/.test(l.text)));
 
     const messages = await drainQueue(stack.azurite.connectionString, queue);
@@ -95,7 +95,7 @@ describe('run checkpoint and resume, end to end', () => {
     const second = testContext();
     const summary = await syncUsersHandler(timer(), second.context);
     assert.equal(summary.runId, first.context.invocationId);
-    assert.equal(summary.users, 2000);
+    assert.equal(summary.entries, 2000);
     assert.ok(
       second.logs.some(
         (l) => l.level === 'warning' && /saved page link .* has expired; the run reads everything again from the first page under the same runId/.test(l.text),

@@ -52,7 +52,7 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       const before = stack.graph.requestLog.length;
       const { context, logs } = testContext();
       const summary = await syncUsersHandler(timer(), context);
-      assert.deepEqual([summary.kind, summary.snapshots, summary.pages], ['snapshot', 1000, 2]);
+      assert.deepEqual([summary.sends, summary.snapshots, summary.pages], ['snapshot', 1000, 2]);
       const { users: sent, markers } = await drain();
       assert.deepEqual(set(sent.map((m) => m.user.id as string)), set(members));
       assert.ok(sent.every((m) => m.type === 'user.snapshot'));
@@ -128,7 +128,7 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       applySettings(stack, { USERS_QUEUE_NAME: queue, USER_FIELDS: fields, SYNC_GROUP_ID: parent });
 
       const first = await syncUsersHandler(timer(), testContext().context);
-      assert.deepEqual([first.kind, first.snapshotReason, first.snapshots, first.deltaLinkAdvanced], ['snapshot', 'first-delta', 400, true]);
+      assert.deepEqual([first.sends, first.snapshotReason, first.snapshots, first.deltaLinkAdvanced], ['snapshot', 'first-delta', 400, true]);
       const snapshot = await drain();
       assert.deepEqual(set(snapshot.users.map((m) => m.user.id as string)), set(members));
       assert.deepEqual(
@@ -157,7 +157,7 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
 
       const { context, logs } = testContext();
       const second = await syncUsersHandler(timer(), context);
-      assert.deepEqual([second.kind, second.upserts, second.removals, second.joined, second.left], ['changes', 4, 3, 3, 2]);
+      assert.deepEqual([second.sends, second.upserts, second.removals, second.joined, second.left], ['changes', 4, 3, 3, 2]);
       const { users: changes, markers } = await drain();
       assert.equal(markers.length, 0);
       assert.deepEqual(
@@ -220,7 +220,7 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
 
       const { context, logs } = testContext();
       const resync = await syncUsersHandler(timer(), context);
-      assert.deepEqual([resync.kind, resync.snapshotReason, resync.snapshots], ['snapshot', 'resync', 121]);
+      assert.deepEqual([resync.sends, resync.snapshotReason, resync.snapshots], ['snapshot', 'resync', 121]);
       const { users: sent, markers } = await drain();
       assert.deepEqual(set(sent.map((m) => m.user.id as string)), set(stack.graph.transitiveUserIds(group)));
       assert.deepEqual(
@@ -232,7 +232,7 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       stack.graph.updateUser(users[5]?.id ?? '', { jobTitle: 'Resynced' });
       stack.graph.updateUser(users[300]?.id ?? '', { jobTitle: 'Outside' });
       const next = await syncUsersHandler(timer(), testContext().context);
-      assert.deepEqual([next.kind, next.upserts, next.removals], ['changes', 1, 0]);
+      assert.deepEqual([next.sends, next.upserts, next.removals], ['changes', 1, 0]);
       assert.deepEqual(
         (await drain()).users.map((m) => m.user.id),
         [users[5]?.id],
@@ -251,7 +251,7 @@ describe('scope: SYNC_GROUP_ID and USER_FILTER end to end', () => {
       for (const u of users.slice(0, 2)) stack.graph.removeMember(group, u.id);
 
       const report = await handleSync(timer(), testContext().context, { dryRun: true });
-      assert.deepEqual([report.kind, report.upserts, report.joined, report.removals], ['changes', 3, 3, 2]);
+      assert.deepEqual([report.sends, report.upserts, report.joined, report.removals], ['changes', 3, 3, 2]);
       assert.deepEqual(set([...report.samples.removed]), set(users.slice(0, 2).map((u) => u.id)));
       assert.equal((await drain()).users.length, 0);
       assert.deepEqual(await checkpoint(), before);

@@ -26,7 +26,7 @@ describe('syncUsers end to end, full mode', () => {
       const seeded = stack.graph.seed(count);
       const { context, logs } = testContext();
       const summary = await syncUsersHandler(timer(), context);
-      assert.equal(summary.users, count);
+      assert.equal(summary.entries, count);
       assert.equal(summary.pages, Math.max(1, Math.ceil(count / 999)));
 
       const { users: messages, markers } = await drainQueueSplit(stack.azurite.connectionString, 'users');

@@ -157,7 +157,7 @@ describe('telemetry of a run (OpenTelemetry, in memory)', () => {
     stack.graph.seed(30);
     stack.faults.arm('graph-429@1,token-503,kv-503');
     const summary = await syncUsersHandler(timer(), testContext().context);
-    assert.equal(summary.users, 30);
+    assert.equal(summary.entries, 30);
     await clearQueue(stack.azurite.connectionString, queue);
     const snapshot = await recorded();
     assert.equal(stack.faults.injected, 3);

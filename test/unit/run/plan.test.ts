@@ -83,7 +83,7 @@ function held(changes: Partial<RunCheckpoint> = {}): RunCheckpoint {
   });
 }
 
-const noProgress = { pages: 0, users: 0, snapshots: 0, upserts: 0, removals: 0 };
+const noProgress = { pages: 0, entries: 0, snapshots: 0, upserts: 0, removals: 0 };
 
 function assertNewRun(plan: RunPlan): void {
   assert.equal(plan.run, invocation);
@@ -104,7 +104,7 @@ describe('planRun: no unfinished run', () => {
     const delta = planRun(undefined, invocation, { mode: 'delta', fields });
     assertNewRun(delta);
     assert.equal(delta.mode, 'delta');
-    assert.equal(delta.kind, 'snapshot');
+    assert.equal(delta.sends, 'snapshot');
     assert.equal(delta.snapshotReason, 'first-delta');
     assert.deepEqual(delta.watermark, { deltaLink: null, deltaFields: null, deltaScope: null, members: null, knownUsers: null, allowanceUsed: null });
     assert.deepEqual(delta.notices, []);
@@ -112,7 +112,7 @@ describe('planRun: no unfinished run', () => {
     const full = planRun(undefined, invocation, { mode: 'full', fields });
     assertNewRun(full);
     assert.equal(full.mode, 'full');
-    assert.equal(full.kind, 'snapshot');
+    assert.equal(full.sends, 'snapshot');
     assert.equal(full.snapshotReason, 'full-mode');
   });
 
@@ -120,7 +120,7 @@ describe('planRun: no unfinished run', () => {
     const found = checkpoint();
     const plan = planRun(found, invocation, { mode: 'delta', fields });
     assertNewRun(plan);
-    assert.equal(plan.kind, 'changes');
+    assert.equal(plan.sends, 'changes');
     assert.equal(plan.snapshotReason, null);
     assert.equal(plan.run.runId, 'run-new');
     assert.deepEqual(plan.watermark, {
@@ -139,7 +139,7 @@ describe('planRun: no unfinished run', () => {
       mode: 'delta',
       fields,
     });
-    assert.equal(plan.kind, 'snapshot');
+    assert.equal(plan.sends, 'snapshot');
     assert.equal(plan.snapshotReason, 'first-delta');
     assert.equal(plan.watermark.knownUsers, 2500);
   });
@@ -147,7 +147,7 @@ describe('planRun: no unfinished run', () => {
   it('--full in delta mode sends a requested snapshot and keeps the watermark', () => {
     const plan = planRun(checkpoint(), invocation, { mode: 'delta', fields, forceFull: true });
     assertNewRun(plan);
-    assert.equal(plan.kind, 'snapshot');
+    assert.equal(plan.sends, 'snapshot');
     assert.equal(plan.snapshotReason, 'requested');
     assert.equal(plan.watermark.deltaLink, deltaLink);
     assert.deepEqual(plan.watermark.deltaFields, [...fields]);
@@ -168,7 +168,7 @@ describe('planRun: no unfinished run', () => {
     ] as const) {
       const plan = planRun(checkpoint({ deltaFields: saved }), invocation, { mode: 'delta', fields: now });
       assertNewRun(plan);
-      assert.equal(plan.kind, 'snapshot', `${saved.join(',')} -> ${now.join(',')}`);
+      assert.equal(plan.sends, 'snapshot', `${saved.join(',')} -> ${now.join(',')}`);
       assert.equal(plan.snapshotReason, 'requested');
       assert.equal(plan.notices.length, 1);
       assert.match(plan.notices[0] ?? '', /^USER_FIELDS changed/);
@@ -177,7 +177,7 @@ describe('planRun: no unfinished run', () => {
     }
     // A delta link of unknown fields is treated as different.
     const unknown = planRun(checkpoint({ deltaFields: null }), invocation, { mode: 'delta', fields });
-    assert.equal(unknown.kind, 'snapshot');
+    assert.equal(unknown.sends, 'snapshot');
     assert.equal(unknown.snapshotReason, 'requested');
     assert.match(unknown.notices[0] ?? '', /USER_FIELDS.*unknown fields/);
   });
@@ -185,7 +185,7 @@ describe('planRun: no unfinished run', () => {
   it('full mode after a finished delta run: a full-mode snapshot that keeps the delta link', () => {
     const plan = planRun(checkpoint(), invocation, { mode: 'full', fields });
     assertNewRun(plan);
-    assert.equal(plan.kind, 'snapshot');
+    assert.equal(plan.sends, 'snapshot');
     assert.equal(plan.snapshotReason, 'full-mode');
     assert.equal(plan.watermark.deltaLink, deltaLink);
   });
@@ -201,12 +201,12 @@ describe('planRun: an unfinished run', () => {
     assert.equal(plan.attempts, 3);
     assert.equal(plan.resumedAtPage, 5);
     assert.equal(plan.mode, 'delta');
-    assert.equal(plan.kind, 'changes');
+    assert.equal(plan.sends, 'changes');
     assert.equal(plan.snapshotReason, null);
     assert.equal(plan.walk, 2);
     assert.equal(plan.nextLink, 'https://graph.microsoft.com/v1.0/users/delta?$skiptoken=page-5');
     assert.equal(plan.walkDone, false);
-    assert.deepEqual(plan.progress, { pages: 4, users: 380, snapshots: 0, upserts: 378, removals: 2 });
+    assert.deepEqual(plan.progress, { pages: 4, entries: 380, snapshots: 0, upserts: 378, removals: 2 });
     assert.equal(plan.messages, 512);
     assert.deepEqual(plan.pending, found.pendingRemovals);
     assert.equal(plan.watermark.deltaLink, deltaLink);
@@ -231,7 +231,7 @@ describe('planRun: an unfinished run', () => {
     });
     const plan = planRun(found, invocation, { mode: 'delta', fields });
     assert.equal(plan.resumed, true);
-    assert.equal(plan.kind, 'snapshot');
+    assert.equal(plan.sends, 'snapshot');
     assert.equal(plan.snapshotReason, 'first-delta');
     assert.equal(plan.attempts, 2);
     assert.match(plan.notices[0] ?? '', /1 message was accepted/);
@@ -262,7 +262,7 @@ describe('planRun: an unfinished run', () => {
     const plan = planRun(found, invocation, { mode: 'full', fields });
     assert.equal(plan.resumed, true);
     assert.equal(plan.run.runId, 'run-old');
-    assert.equal(plan.kind, 'snapshot');
+    assert.equal(plan.sends, 'snapshot');
     assert.equal(plan.snapshotReason, 'full-mode');
     assert.equal(plan.nextLink, 'https://graph.microsoft.com/v1.0/users?$skiptoken=p3');
     assert.equal(plan.resumedAtPage, 3);
@@ -277,7 +277,7 @@ describe('planRun: an unfinished run', () => {
     assert.equal(plan.resumedAtPage, 1);
     assert.equal(plan.attempts, 2);
     assert.equal(plan.walk, 2);
-    assert.equal(plan.kind, 'changes');
+    assert.equal(plan.sends, 'changes');
     assert.equal(plan.snapshotReason, null);
     assert.equal(plan.nextLink, undefined);
     assert.equal(plan.walkDone, false);
@@ -299,7 +299,7 @@ describe('planRun: an unfinished run', () => {
         { mode, fields },
       );
       assert.deepEqual(
-        [plan.resumed, plan.run.runId, plan.kind, plan.snapshotReason, plan.walk, plan.nextLink],
+        [plan.resumed, plan.run.runId, plan.sends, plan.snapshotReason, plan.walk, plan.nextLink],
         [true, 'run-old', 'snapshot', mode === 'full' ? 'full-mode' : 'resync', 2, undefined],
         mode,
       );
@@ -351,7 +351,7 @@ describe('planRun: an unfinished run', () => {
       assertNewRun(plan);
       assert.equal(plan.run.runId, 'run-new', name);
       assert.equal(plan.mode, options.mode, name);
-      assert.equal(plan.kind, 'snapshot', name);
+      assert.equal(plan.sends, 'snapshot', name);
       assert.equal(plan.snapshotReason, reason, name);
       assert.equal(plan.notices.length, 1, name);
       assert.match(plan.notices[0] ?? '', notice, name);
@@ -374,7 +374,7 @@ describe('planRun: an unfinished run', () => {
     for (const cp of found) {
       for (const forceFull of [false, true]) {
         const plan = planRun(cp, invocation, { mode: 'full', fields, forceFull });
-        assert.equal(plan.kind, 'snapshot', `${cp?.status ?? 'none'} ${cp?.mode ?? ''} forceFull=${forceFull}`);
+        assert.equal(plan.sends, 'snapshot', `${cp?.status ?? 'none'} ${cp?.mode ?? ''} forceFull=${forceFull}`);
         assert.equal(plan.mode, 'full');
         assert.equal(plan.snapshotReason, 'full-mode');
       }
@@ -387,7 +387,7 @@ describe('planRun: an unfinished run', () => {
   // notices. A new run in the same state gets a snapshot instead (see the USER_FIELDS test above).
   it('a held run is not walked again from a delta link that selects other USER_FIELDS', () => {
     const plan = planRun(held({ deltaFields: ['id', 'displayName'] }), invocation, { mode: 'delta', fields: ['id', 'displayName', 'mail'] });
-    assert.equal(plan.kind, 'snapshot');
+    assert.equal(plan.sends, 'snapshot');
     assert.ok(
       plan.notices.some((n) => n.includes('USER_FIELDS')),
       plan.notices.join('\n'),
@@ -397,7 +397,7 @@ describe('planRun: an unfinished run', () => {
   it('an unfinished run whose USER_FIELDS changed is not resumed: its page links keep the old $select; a new snapshot instead', () => {
     for (const mode of ['delta', 'full'] as const) {
       const plan = planRun(running({ mode }), invocation, { mode, fields: [...fields, 'jobTitle'] });
-      assert.deepEqual([plan.resumed, plan.run.runId, plan.kind], [false, 'run-new', 'snapshot'], mode);
+      assert.deepEqual([plan.resumed, plan.run.runId, plan.sends], [false, 'run-new', 'snapshot'], mode);
       assert.ok(
         plan.notices.some((n) => /is not carried on: USER_FIELDS changed since it started/.test(n)),
         plan.notices.join('\n'),
@@ -448,7 +448,7 @@ describe('planRun: scope (SYNC_GROUP_ID, USER_FILTER)', () => {
 
   it('a changes run under the same group carries the committed membership on', () => {
     const plan = planRun(checkpoint({ scope: group, deltaScope: group, members }), invocation, { mode: 'delta', fields, scope: group, group: true });
-    assert.equal(plan.kind, 'changes');
+    assert.equal(plan.sends, 'changes');
     assert.equal(plan.watermark.members, members);
     assert.equal(plan.watermark.deltaScope, group);
   });
@@ -456,17 +456,17 @@ describe('planRun: scope (SYNC_GROUP_ID, USER_FILTER)', () => {
   it('another group, or a group where there was none, starts a snapshot and says why', () => {
     for (const found of [checkpoint(), checkpoint({ scope: 'group=other', deltaScope: 'group=other', members })]) {
       const plan = planRun(found, invocation, { mode: 'delta', fields, scope: group, group: true });
-      assert.equal(plan.kind, 'snapshot');
+      assert.equal(plan.sends, 'snapshot');
       assert.equal(plan.snapshotReason, 'requested');
       assert.match(plan.notices.join('\n'), /SYNC_GROUP_ID changed/);
     }
     const dropped = planRun(checkpoint({ scope: group, deltaScope: group, members }), invocation, { mode: 'delta', fields, scope: null, group: false });
-    assert.equal(dropped.kind, 'snapshot');
+    assert.equal(dropped.sends, 'snapshot');
   });
 
   it('a group whose membership blob is not recorded starts a snapshot', () => {
     const plan = planRun(checkpoint({ scope: group, deltaScope: group, members: null }), invocation, { mode: 'delta', fields, scope: group, group: true });
-    assert.equal(plan.kind, 'snapshot');
+    assert.equal(plan.sends, 'snapshot');
     assert.match(plan.notices.join('\n'), /membership/);
   });
 
