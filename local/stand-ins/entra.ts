@@ -28,6 +28,11 @@ export interface AppRegistration {
   servicePrincipalId: string;
   /** May be empty: an app that signs in with certificates or federated credentials only. */
   secrets: string[];
+  /**
+   * Secrets of the app whose end date has passed (expireSecret): still known to Entra, so it
+   * answers AADSTS7000222 (expired) for them, not 7000215 (wrong secret).
+   */
+  expiredSecrets?: string[];
   /** Application permissions granted with admin consent, per resource (audience) URL. */
   appRoles: Record<string, string[]>;
   /** Certificates (public keys) registered on the app: added by registerCertificate. */
@@ -241,6 +246,19 @@ export class EntraStandIn {
     return registered;
   }
 
+  /**
+   * Lets a client secret of a registered app pass its end date, as a secret does after its 6, 12
+   * or 24 months: from now on Entra answers it with AADSTS7000222 ("The provided client secret
+   * keys for app '…' are expired."), the text Entra sends (quoted in many public error reports;
+   * the error-code reference lists 7000222 as InvalidClientSecretExpiredKeysProvided).
+   */
+  expireSecret(clientId: string, secret: string): void {
+    const app = this.#registeredApp(clientId);
+    if (!app.secrets.includes(secret)) throw new Error(`App ${clientId} has no such secret`);
+    app.secrets = app.secrets.filter((s) => s !== secret);
+    (app.expiredSecrets ??= []).push(secret);
+  }
+
   #registeredApp(clientId: string): AppRegistration {
     const app = this.apps.get(clientId.toLowerCase());
     if (app === undefined) throw new Error(`No app registration with client id ${clientId}`);
@@ -363,6 +381,14 @@ export class EntraStandIn {
     } else if (secret === '') {
       const failure = noCredential();
       return this.#aadError(res, failure.status, failure.error, failure.code, failure.text);
+    } else if (app.expiredSecrets?.includes(secret) === true) {
+      return this.#aadError(
+        res,
+        401,
+        'invalid_client',
+        7000222,
+        `The provided client secret keys for app '${app.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+      );
     } else if (!app.secrets.includes(secret)) {
       return this.#aadError(
         res,
@@ -488,8 +514,9 @@ export class EntraStandIn {
    *   (MSAL Python's documentation quotes it).
    * - AADSTS70021 "No matching federated identity record found for presented assertion. Assertion
    *   Issuer: '…'. Assertion Subject: '…'. Assertion Audience: '…'.": 400 invalid_request, as in the
-   *   AKS workload identity troubleshooting guide and many recorded answers (newer answers also use
-   *   the finer AADSTS700211/700212/700213; the stand-in keeps 70021).
+   *   AKS workload identity troubleshooting guide and many recorded answers, for an app without any
+   *   federated credential; AADSTS700211/700212/700213 (issuer, audience, subject not matched) when
+   *   the app has some (federatedMismatch).
    * Not modelled: keys named by `kid` (keyCredential ids), trusted subject name + issuer (SNI)
    * certificates (x5c is accepted and ignored: the thumbprint decides), a maximum assertion lifetime
    * (none documented) and jti replay (Entra takes the same assertion again: msal-node reuses its
@@ -527,20 +554,8 @@ export class EntraStandIn {
 
     if (/^https?:\/\//i.test(iss)) {
       // Federated: a federated identity credential of the app must name this issuer, subject and audience.
-      const matches = (app.federatedCredentials ?? []).some(
-        (c) =>
-          c.issuer === iss &&
-          c.subject === sub &&
-          audiences.some((a) => c.audiences.some((ca) => ca === a || (a === tokenExchangeAppId && ca === tokenExchangeAudiences[0]))),
-      );
-      if (!matches) {
-        return fail(
-          400,
-          'invalid_request',
-          70021,
-          `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${audiences.join(',')}'. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation`,
-        );
-      }
+      const mismatch = federatedMismatch(app.federatedCredentials ?? [], iss, sub, audiences);
+      if (mismatch !== undefined) return fail(400, 'invalid_request', mismatch.code, mismatch.text);
       // Entra verifies it with the keys the issuer publishes (its JWKS): here, this stand-in's signing key.
       // (The text for a federated assertion that fails verification is not documented: 700027 with its reasons, as for a certificate.)
       if (iss !== this.issuer || header['kid'] !== this.signingKey.kid) {
@@ -658,6 +673,47 @@ export class EntraStandIn {
       headers,
     );
   }
+}
+
+const federationDocs = 'https://learn.microsoft.com/entra/workload-id/workload-identity-federation';
+
+/**
+ * Why no federated identity credential of the app matches an assertion, as Entra says it:
+ * AADSTS700211 (no credential names the issuer), 700213 (the issuer is known, the subject is not),
+ * 700212 (issuer and subject known, the audience is not); with no federated credential at all, the
+ * older AADSTS70021 naming all three. Texts as Entra sends them (quoted in Microsoft Q&A answers and
+ * public CI logs: "No matching federated identity record found for presented assertion issuer
+ * '…'. Please check your federated identity credential Subject, Audience and Issuer against the
+ * presented assertion."); the order of the checks is inferred (issuer, subject, audience), since no
+ * page documents it.
+ */
+function federatedMismatch(
+  credentials: readonly FederatedCredential[],
+  iss: string,
+  sub: string,
+  audiences: readonly string[],
+): { code: number; text: string } | undefined {
+  const audienceMatches = (c: FederatedCredential): boolean =>
+    audiences.some((a) => c.audiences.some((ca) => ca === a || (a === tokenExchangeAppId && ca === tokenExchangeAudiences[0])));
+  const check = 'Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.';
+  if (credentials.length === 0) {
+    return {
+      code: 70021,
+      text: `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${audiences.join(',')}'. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation`,
+    };
+  }
+  const byIssuer = credentials.filter((c) => c.issuer === iss);
+  if (byIssuer.length === 0)
+    return { code: 700211, text: `No matching federated identity record found for presented assertion issuer '${iss}'. ${check} ${federationDocs}` };
+  const bySubject = byIssuer.filter((c) => c.subject === sub);
+  if (bySubject.length === 0)
+    return { code: 700213, text: `No matching federated identity record found for presented assertion subject '${sub}'. ${check} ${federationDocs}` };
+  if (!bySubject.some(audienceMatches))
+    return {
+      code: 700212,
+      text: `No matching federated identity record found for presented assertion audience '${audiences.join(',')}'. ${check} ${federationDocs}`,
+    };
+  return undefined;
 }
 
 /** AADSTS90014 for a required field (form parameter or claim) that is missing. */

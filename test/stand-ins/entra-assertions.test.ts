@@ -249,6 +249,30 @@ describe('Entra stand-in: client assertions', () => {
       );
     });
 
+    it('AADSTS7000222 for a secret past its end date, apart from 7000215 for a wrong one', async () => {
+      const app: AppRegistration = {
+        clientId: randomUUID(),
+        servicePrincipalId: randomUUID(),
+        secrets: ['old-value', 'new-value'],
+        appRoles: { [stack.graph.url]: ['User.Read.All'] },
+      };
+      stack.entra.registerApp(app);
+      const withSecret = (secret: string): ReturnType<typeof postToken> =>
+        postToken({ grant_type: 'client_credentials', client_id: app.clientId, client_secret: secret, scope: `${stack.graph.url}/.default` });
+      assert.equal((await withSecret('old-value')).status, 200);
+      stack.entra.expireSecret(app.clientId, 'old-value');
+      assertAadError(
+        await withSecret('old-value'),
+        401,
+        'invalid_client',
+        7000222,
+        `The provided client secret keys for app '${app.clientId}' are expired.`,
+        'https://aka.ms/NewClientSecret',
+      );
+      assertAadError(await withSecret('never-was'), 401, 'invalid_client', 7000215, 'Invalid client secret provided');
+      assert.equal((await withSecret('new-value')).status, 200, 'the other secret still signs in');
+    });
+
     it('AADSTS700027 for a certificate not registered on the app, naming its thumbprint and the app', async () => {
       const stranger = makeCertificate();
       assertAadError(
@@ -519,35 +543,42 @@ describe('Entra stand-in: client assertions', () => {
       assert.equal(await readUsers(result.accessToken), 200);
     });
 
-    it('AADSTS70021 when no federated credential matches issuer, subject and audience (case-sensitive)', async () => {
+    it('AADSTS700213, 700212, 700211 when no federated credential matches the subject, the audience, the issuer (case-sensitive); 70021 when the app has none', async () => {
       const other = { clientId: randomUUID(), principalId: randomUUID() };
       stack.entra.registerIdentity(other);
       const { body } = await identityToken(exchange, other.clientId);
       const unknownSubject = await withAssertion(body['access_token'] as string);
+      const check = 'Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.';
       assertAadError(
         unknownSubject,
         400,
         'invalid_request',
-        70021,
-        'No matching federated identity record found for presented assertion.',
-        `Assertion Issuer: '${stack.entra.issuer}'.`,
-        `Assertion Subject: '${other.principalId}'.`,
-        `Assertion Audience: '${exchange}'.`,
+        700213,
+        `No matching federated identity record found for presented assertion subject '${other.principalId}'. ${check}`,
       );
       // A token for another audience (Key Vault) is no exchange token.
       assertAadError(
         await withAssertion(await exchangeToken('https://vault.azure.net')),
         400,
         'invalid_request',
-        70021,
-        "Assertion Audience: 'https://vault.azure.net'.",
+        700212,
+        "No matching federated identity record found for presented assertion audience 'https://vault.azure.net'.",
       );
       // The subject is compared case-sensitively.
       const upper = { clientId: randomUUID(), principalId: stack.identityPrincipalId.toUpperCase() };
       stack.entra.registerIdentity(upper);
       const upperToken = (await identityToken(exchange, upper.clientId)).body['access_token'] as string;
-      assertAadError(await withAssertion(upperToken), 400, 'invalid_request', 70021, `Assertion Subject: '${upper.principalId}'.`);
-      // A federated credential of another app does not count.
+      assertAadError(await withAssertion(upperToken), 400, 'invalid_request', 700213, `assertion subject '${upper.principalId}'.`);
+      // An issuer no federated credential names (checked before the signature: no key of that issuer is needed).
+      const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const now = Math.floor(Date.now() / 1000);
+      const foreign = [
+        part({ alg: 'RS256', typ: 'JWT' }),
+        part({ iss: 'https://token.actions.githubusercontent.com', sub: 'repo:o/r:ref:refs/heads/main', aud: exchange, iat: now, nbf: now, exp: now + 600 }),
+        'c2ln',
+      ].join('.');
+      assertAadError(await withAssertion(foreign), 400, 'invalid_request', 700211, "presented assertion issuer 'https://token.actions.githubusercontent.com'.");
+      // An app without any federated credential: the older code naming all three.
       const app: AppRegistration = { clientId: randomUUID(), servicePrincipalId: randomUUID(), secrets: [], appRoles: {} };
       stack.entra.registerApp(app);
       assertAadError(
@@ -555,7 +586,10 @@ describe('Entra stand-in: client assertions', () => {
         400,
         'invalid_request',
         70021,
+        'No matching federated identity record found for presented assertion.',
+        `Assertion Issuer: '${stack.entra.issuer}'.`,
         `Assertion Subject: '${stack.identityPrincipalId}'.`,
+        `Assertion Audience: '${exchange}'.`,
       );
     });
 
