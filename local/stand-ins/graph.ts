@@ -5,6 +5,7 @@ import { answersGraphRequest, type Fault, type FaultPlan } from '../faults';
 import { bearerToken, listen, sendJson, type RunningServer } from '../net';
 import type { TlsMaterial } from '../tls';
 import { deltaIdFilter, GraphQueryError, type UserFilter } from './graph-filter';
+import { withReplays, type DeltaReplays } from './graph-delta-replays';
 import { ListingWalks } from './graph-listing';
 import { readSelection, readTop, readTransitiveMembersQuery, readUsersQuery, type ListingQuery } from './graph-query';
 import { GroupDirectory } from './groups';
@@ -180,7 +181,25 @@ export class GraphStandIn {
   readonly #records = new Map<string, DirectoryRecord>();
   #version = 0;
   #active: SeedUser[] | undefined;
-  #resetPending = false;
+  #resetPending: { readonly on: 'deltaLink' | 'nextLink'; readonly location: boolean } | undefined;
+  /** How often each $skiptoken was asked for: a second time is a retry (retriedPageTokensFail). */
+  readonly #skipTokenRequests = new Map<string, number>();
+  /** Page tokens handed out in answer to a retried request (retriedPageTokensFail). */
+  readonly #retryTokens = new Set<string>();
+  /**
+   * Replays in changes walks (graph-delta-replays.ts): the same user twice, a removal before an
+   * update of the same user, an earlier state before a removal, a removal twice. Off by default.
+   */
+  deltaReplays = false;
+  /** The replays of the last changes walk started with deltaReplays on. */
+  lastReplays: DeltaReplays | undefined;
+  /**
+   * paging-error-handling.md: a page token from the answer to a retried request is not guaranteed to
+   * be valid ("don't use tokens from retry operations for subsequent page requests"). When on, a
+   * delta page asked for a second time (a retry after a failure or a lost answer) carries a nextLink
+   * whose token is answered with 400 DirectoryPageTokenNotFoundException.
+   */
+  retriedPageTokensFail = false;
   #server: RunningServer | undefined;
 
   constructor(private readonly options: GraphOptions) {
@@ -234,9 +253,14 @@ export class GraphStandIn {
     this.#deltaTokens.clear();
   }
 
-  /** The next request of a deltaLink (any $deltatoken but an empty one) gets 410 Gone with a Location to start over. */
-  resetSync(): void {
-    this.#resetPending = true;
+  /**
+   * A sync reset (delta-query-overview.md: 410 Gone, "Resync required", after tenant maintenance):
+   * the next request of a deltaLink (any $deltatoken but an empty one; `on: 'nextLink'`: of a delta
+   * nextLink, mid-walk) gets 410 Gone, with a Location holding the delta URL with an empty
+   * $deltatoken unless `location` is false (the doc's Location is not promised on every 410).
+   */
+  resetSync(options: { on?: 'deltaLink' | 'nextLink'; location?: boolean } = {}): void {
+    this.#resetPending = { on: options.on ?? 'deltaLink', location: options.location ?? true };
   }
 
   /** Adds a user (a seed-like one, with `partial` over it; a new id unless given) and returns it. */
@@ -451,7 +475,10 @@ export class GraphStandIn {
       const changed = fields.filter((f) => (record.changedAt.get(f) ?? 0) > since);
       if (changed.length === 0) continue;
       if (!minimal) {
-        entries.push(setProperties(record.user, fields));
+        // Every selected property, never-set ones left out; but one cleared since the link comes as null
+        // (delta-query-overview.md: changed properties come with their new value, null included).
+        const cleared = changed.filter((f) => ((record.user as unknown as Record<string, unknown>)[f] ?? null) === null);
+        entries.push({ ...setProperties(record.user, fields), ...Object.fromEntries(cleared.map((f) => [f, null])) });
         continue;
       }
       const entry: Record<string, unknown> = Object.fromEntries(changed.map((f) => [f, (record.user as unknown as Record<string, unknown>)[f] ?? null]));
@@ -484,6 +511,8 @@ export class GraphStandIn {
     }
 
     this.counters.pageRequests++;
+    const asked = url.searchParams.get('$skiptoken');
+    if (asked !== null) this.#skipTokenRequests.set(asked, (this.#skipTokenRequests.get(asked) ?? 0) + 1);
     const hits = this.plan?.take('graph') ?? [];
     this.counters.faultsInjected += hits.length;
     if (hits.some((h) => h.name === 'graph-expire-links')) this.expireSkipTokens();
@@ -624,6 +653,33 @@ export class GraphStandIn {
     send(body);
   }
 
+  /** 410 Gone for a sync reset (resetSync), once: with a Location of the walk's delta URL and an empty $deltatoken, or without one. */
+  #gone(res: { error: (status: number, code: string, message: string, extra?: Record<string, string>) => void }, from: DeltaState, location: boolean): void {
+    this.#resetPending = undefined;
+    const query = [
+      from.select === null ? undefined : `$select=${from.select}`,
+      from.filter === undefined ? undefined : `$filter=${encodeURIComponent(from.filter.text)}`,
+      '$deltatoken=',
+    ].filter((q) => q !== undefined);
+    res.error(
+      410,
+      'resyncRequired',
+      'Resync required. Replace any local cached data with the data returned by a full sync (a new delta query without a delta token).',
+      location ? { location: `${this.url}/v1.0/users/delta?${query.join('&')}` } : {},
+    );
+  }
+
+  /** A changes walk's entries, with Graph's documented replays around them when deltaReplays is on. */
+  #replayed(entries: Record<string, unknown>[], fields: readonly string[]): Record<string, unknown>[] {
+    if (!this.deltaReplays) return entries;
+    const replayed = withReplays(entries, (id) => {
+      const record = this.#records.get(id);
+      return record === undefined ? undefined : setProperties(record.user, fields);
+    });
+    this.lastReplays = replayed.replays;
+    return replayed.entries;
+  }
+
   /**
    * One page of /users/delta. `requested` is the selection of this request's query (used when it
    * starts a walk; a deltaLink's $deltatoken carries the selection of the walk that issued it) and
@@ -650,8 +706,15 @@ export class GraphStandIn {
     const skipToken = url.searchParams.get('$skiptoken');
     const deltaToken = url.searchParams.get('$deltatoken');
     if (skipToken !== null) {
+      if (this.#retryTokens.has(skipToken))
+        return res.error(
+          400,
+          'DirectoryPageTokenNotFoundException',
+          'The page token from a retried request was not found. Request the next page with the link of the last successful response.',
+        );
       const known = this.#deltaSkipTokens.get(skipToken);
       if (known === undefined) return res.error(400, ...expiredPageToken);
+      if (this.#resetPending?.on === 'nextLink') return this.#gone(res, known.walk.state, this.#resetPending.location);
       ({ walk, offset } = known);
     } else if (deltaToken === null || deltaToken === '') {
       walk = { entries: this.#changesSince(0, requested.fields, false, requested.filter?.ids), state: requested, pageSize };
@@ -659,24 +722,14 @@ export class GraphStandIn {
       walk = { entries: [], state: requested, pageSize };
     } else {
       const state = this.#deltaTokens.get(deltaToken);
-      if (this.#resetPending) {
-        this.#resetPending = false;
-        const from = state ?? requested;
-        const query = [
-          from.select === null ? undefined : `$select=${from.select}`,
-          from.filter === undefined ? undefined : `$filter=${encodeURIComponent(from.filter.text)}`,
-          '$deltatoken=',
-        ].filter((q) => q !== undefined);
-        return res.error(
-          410,
-          'resyncRequired',
-          'Resync required. Replace any local cached data with the data returned by a full sync (a new delta query without a delta token).',
-          { location: `${this.url}/v1.0/users/delta?${query.join('&')}` },
-        );
-      }
+      if (this.#resetPending?.on === 'deltaLink') return this.#gone(res, state ?? requested, this.#resetPending.location);
       if (state === undefined)
         return res.error(400, 'syncStateNotFound', 'The sync state generation is not found or has expired. Start a new sync without a delta token.');
-      walk = { entries: this.#changesSince(state.version, state.fields, minimal, state.filter?.ids), state: { ...state, version: this.#version }, pageSize };
+      walk = {
+        entries: this.#replayed(this.#changesSince(state.version, state.fields, minimal, state.filter?.ids), state.fields),
+        state: { ...state, version: this.#version },
+        pageSize,
+      };
     }
 
     const slice = empty ? [] : walk.entries.slice(offset, offset + walk.pageSize);
@@ -685,6 +738,7 @@ export class GraphStandIn {
     if (nextOffset < walk.entries.length) {
       const next = randomBytes(32).toString('base64url');
       this.#deltaSkipTokens.set(next, { walk, offset: nextOffset });
+      if (this.retriedPageTokensFail && skipToken !== null && (this.#skipTokenRequests.get(skipToken) ?? 0) > 1) this.#retryTokens.add(next);
       const link = `${this.url}/v1.0/users/delta?$skiptoken=${next}`;
       this.issuedNextLinks.push(link);
       body['@odata.nextLink'] = link;
