@@ -1,4 +1,10 @@
 export * from './index';
+/** The error families: each folder's codes, message table and factory (see core/sync-error.ts). */
+export { CoreErrorCodes, CoreErrorMessages, RetiredErrorCodes, createCoreError, messageOf } from './core';
+export { QueueErrorCodes, QueueErrorMessages, createQueueError } from './queue';
+export { SettingsErrorCodes, SettingsErrorMessages, createSettingsError } from './settings';
+export { StateErrorCodes, StateErrorMessages, createStateError } from './state';
+export { StorageErrorCodes, StorageErrorMessages, createStorageError } from './storage';
 export {
   MetricNames,
   RetryBudget,
@@ -17,7 +23,6 @@ export {
   isIdentityError,
   isNetworkError,
   markFailed,
-  storageSignInFailed,
   tracer,
   type BudgetSource,
   type SyncErrorCode,

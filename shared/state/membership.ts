@@ -1,5 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { describeCause, SyncError, SyncErrorCodes } from '../core';
+import { createStateError, type StateAction, StateErrorCodes } from './errors';
 import { ensureContainer } from '../storage';
 
 /**
@@ -93,10 +94,12 @@ export class MembershipStore {
       .catch(() => undefined);
   }
 
-  #failure(error: unknown, action: string, name: string): SyncError {
+  #failure(error: unknown, action: StateAction, name: string): SyncError {
     if (error instanceof SyncError) return error;
-    return new SyncError(SyncErrorCodes.runStateFailed, `Could not ${action} the group membership ${name} in the ${this.where} (${describeCause(error)}).`, {
-      cause: error,
-    });
+    return createStateError(
+      StateErrorCodes.runStateFailed,
+      { problem: 'membership', action, name, where: this.where, causeText: describeCause(error) },
+      { cause: error },
+    );
   }
 }
