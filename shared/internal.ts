@@ -1,10 +1,12 @@
 export * from './index';
 /** The error families: each folder's codes, message table and factory (see core/sync-error.ts). */
 export { CoreErrorCodes, CoreErrorMessages, RetiredErrorCodes, createCoreError, messageOf } from './core';
+export { CredentialErrorCodes, CredentialErrorMessages, createCredentialError } from './credential';
 export { QueueErrorCodes, QueueErrorMessages, createQueueError } from './queue';
 export { SettingsErrorCodes, SettingsErrorMessages, createSettingsError } from './settings';
 export { StateErrorCodes, StateErrorMessages, createStateError } from './state';
 export { StorageErrorCodes, StorageErrorMessages, createStorageError } from './storage';
+export { TokenErrorCodes, TokenErrorMessages, createTokenError } from './token';
 export {
   MetricNames,
   RetryBudget,
