@@ -2,6 +2,7 @@ export * from './index';
 /** The error families: each folder's codes, message table and factory (see core/sync-error.ts). */
 export { CoreErrorCodes, CoreErrorMessages, RetiredErrorCodes, createCoreError, messageOf } from './core';
 export { CredentialErrorCodes, CredentialErrorMessages, createCredentialError } from './credential';
+export { GraphErrorCodes, GraphErrorMessages, GraphResyncRequired, createGraphError, createGraphResyncRequired, isGraphResyncRequired } from './graph';
 export { QueueErrorCodes, QueueErrorMessages, createQueueError } from './queue';
 export { SettingsErrorCodes, SettingsErrorMessages, createSettingsError } from './settings';
 export { StateErrorCodes, StateErrorMessages, createStateError } from './state';

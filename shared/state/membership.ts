@@ -1,5 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import { describeCause, SyncError, SyncErrorCodes } from '../core';
+import { describeCause, SyncError } from '../core';
+import { createGraphError, GraphErrorCodes } from '../graph';
 import { createStateError, type StateAction, StateErrorCodes } from './errors';
 import { ensureContainer } from '../storage';
 
@@ -25,7 +26,7 @@ export function encodeMembers(ids: Iterable<string>): Buffer {
   const sorted = [...ids].map((id) => id.toLowerCase()).sort();
   const buffer = Buffer.alloc(sorted.length * bytesPerMember);
   sorted.forEach((id, index) => {
-    if (!guid.test(id)) throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph listed a group member whose id is not a GUID (position ${index}).`);
+    if (!guid.test(id)) throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'memberNotGuid', index });
     buffer.write(id.replace(/-/g, ''), index * bytesPerMember, 'hex');
   });
   return buffer;
