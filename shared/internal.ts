@@ -4,6 +4,7 @@ export { CoreErrorCodes, CoreErrorMessages, RetiredErrorCodes, createCoreError, 
 export { CredentialErrorCodes, CredentialErrorMessages, createCredentialError } from './credential';
 export { GraphErrorCodes, GraphErrorMessages, GraphResyncRequired, createGraphError, createGraphResyncRequired, isGraphResyncRequired } from './graph';
 export { QueueErrorCodes, QueueErrorMessages, createQueueError } from './queue';
+export { RunErrorCodes, RunErrorMessages, createRunError, stoppedOnRequest, withAttemptProgress } from './run';
 export { SettingsErrorCodes, SettingsErrorMessages, createSettingsError } from './settings';
 export { StateErrorCodes, StateErrorMessages, createStateError } from './state';
 export { StorageErrorCodes, StorageErrorMessages, createStorageError } from './storage';
