@@ -107,6 +107,25 @@ export default tseslint.config(
     },
   },
   {
+    // Errors are made by their family's factory (shared/<folder>/errors.ts: codes, message table,
+    // createXxxError; see shared/core/sync-error.ts), so that every message text is in one place.
+    files: ['shared/**/*.ts', 'functions/**/*.ts', 'local/**/*.ts'],
+    ignores: ['shared/*/errors.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'NewExpression[callee.name=/^(SyncError|SettingsError|GraphResyncRequired|RemovalsHeldError)$/]',
+          message: "Make errors with the family's factory (createXxxError in shared/<folder>/errors.ts), whose message table holds the text.",
+        },
+        {
+          selector: "ClassDeclaration[superClass.name='SyncError']",
+          message: "A typed SyncError belongs in its family's errors module (shared/<folder>/errors.ts).",
+        },
+      ],
+    },
+  },
+  {
     // Functions a reader takes in at once (issue 21): every line counts, blanks and comments too (as house.mjs measures).
     files: ['shared/**/*.ts', 'functions/**/*.ts'],
     rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: false, skipComments: false }] },

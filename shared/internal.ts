@@ -1,4 +1,14 @@
 export * from './index';
+/** The error families: each folder's codes, message table and factory (see core/sync-error.ts). */
+export { CoreErrorCodes, CoreErrorMessages, RetiredErrorCodes, createCoreError, messageOf } from './core';
+export { CredentialErrorCodes, CredentialErrorMessages, createCredentialError } from './credential';
+export { GraphErrorCodes, GraphErrorMessages, GraphResyncRequired, createGraphError, createGraphResyncRequired, isGraphResyncRequired } from './graph';
+export { QueueErrorCodes, QueueErrorMessages, createQueueError } from './queue';
+export { RunErrorCodes, RunErrorMessages, createRunError, stoppedOnRequest, withAttemptProgress } from './run';
+export { SettingsErrorCodes, SettingsErrorMessages, createSettingsError } from './settings';
+export { StateErrorCodes, StateErrorMessages, createStateError } from './state';
+export { StorageErrorCodes, StorageErrorMessages, createStorageError } from './storage';
+export { TokenErrorCodes, TokenErrorMessages, createTokenError } from './token';
 export {
   MetricNames,
   RetryBudget,
@@ -17,7 +27,6 @@ export {
   isIdentityError,
   isNetworkError,
   markFailed,
-  storageSignInFailed,
   tracer,
   type BudgetSource,
   type SyncErrorCode,

@@ -3,7 +3,7 @@ import { RestError } from '@azure/core-rest-pipeline';
 /**
  * Node's and the Azure SDK's codes of failures below HTTP, in one place: those that mean a
  * connection failed (refused, reset, timed out, no route, no name), and the two lists built on
- * them: what counts as "could not reach the endpoint" (errors.ts: also a TLS trust failure, which
+ * them: what counts as "could not reach the endpoint" (causes.ts: also a TLS trust failure, which
  * no retry fixes) and what is worth another attempt (retry.ts: also a socket cut short or a body
  * that did not parse).
  */

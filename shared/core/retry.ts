@@ -12,9 +12,10 @@ import {
   type RetryStrategy,
   retryPolicy,
 } from '@azure/core-rest-pipeline';
-import { SyncError, SyncErrorCodes, describeCause } from './errors';
+import { describeCause } from './causes';
+import { CoreErrorCodes, createCoreError } from './errors';
+import type { SyncError } from './sync-error';
 import { countRetry } from './telemetry';
-import { count } from './format';
 
 /**
  * Transient faults, retried inside the run within one budget.
@@ -271,11 +272,9 @@ export function budgetExhausted(
   budget: RetryBudget,
   cause?: unknown,
 ): SyncError {
-  return new SyncError(
-    SyncErrorCodes.retryBudgetExhausted,
-    `${options.dependency} kept failing: last answer ${lastFailure}, ${count(attempts, 'attempt')} over ${(triedMs / 1000).toFixed(1)} s; ` +
-      `the run's retry budget (SYNC_RETRY_BUDGET_SECONDS=${Math.round(budget.limitMs / 1000)}) is spent` +
-      (options.setting === undefined ? '.' : `. Check ${options.setting} and the service's health.`),
+  return createCoreError(
+    CoreErrorCodes.retryBudgetExhausted,
+    { dependency: options.dependency, lastFailure, attempts, triedMs, limitMs: budget.limitMs, setting: options.setting },
     { cause, details: { dependency: options.dependency, lastFailure, triedMs, attempts } },
   );
 }

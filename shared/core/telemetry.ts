@@ -1,6 +1,6 @@
 import { SpanStatusCode, metrics, trace, type Attributes, type Counter, type Histogram, type MeterProvider, type Span, type Tracer } from '@opentelemetry/api';
 import { product } from './product';
-import { SyncError } from './errors';
+import { SyncError } from './sync-error';
 
 /**
  * The sync's OpenTelemetry signals, on the OpenTelemetry API only: which SDK and exporter receive

@@ -1,5 +1,6 @@
 import type { NodeAuthOptions } from '@azure/msal-node';
-import { SyncError, SyncErrorCodes } from '../core';
+import type { SyncError } from '../core';
+import { createCredentialError, CredentialErrorCodes } from './errors';
 import type { GraphCredentialMode } from '../settings';
 
 /**
@@ -45,10 +46,5 @@ export interface ClientCredential {
 
 /** AADSTS700024: the assertion was outside its valid time when Entra ID checked it (certificate and managed-identity modes). */
 export function assertionExpired(cause: unknown, details: Readonly<Record<string, string | undefined>>): SyncError {
-  return new SyncError(
-    SyncErrorCodes.assertionExpired,
-    `Entra ID found the client assertion outside its valid time (AADSTS700024), also after making a new one: this machine's clock is probably wrong. ` +
-      `Check its time synchronisation (in Azure this does not happen; locally, sync the clock).`,
-    { cause, details },
-  );
+  return createCredentialError(CredentialErrorCodes.assertionExpired, {}, { cause, details });
 }

@@ -4,7 +4,8 @@ import { CertificateClient } from '@azure/keyvault-certificates';
 import { SecretClient } from '@azure/keyvault-secrets';
 import forge from 'node-forge';
 import { assertionExpired, type ClientCredential, type CurrentClientAuth, type TokenRequestContext } from './base';
-import { type BudgetSource, describeCause, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
+import { type BudgetSource, describeCause, inSpan, SpanNames, type SyncError } from '../core';
+import { type CertificateUnusableReason, createCredentialError, CredentialErrorCodes } from './errors';
 import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
 
 /**
@@ -120,10 +121,7 @@ async function latestVersion({ certificates, object }: CertificateVault): Promis
     const certificate = await inSpan(SpanNames.keyVaultCertificate, {}, () => certificates.getCertificate(name));
     const version = certificate.properties.version;
     if (version === undefined || certificate.cer === undefined)
-      throw new SyncError(
-        SyncErrorCodes.certificateUnusable,
-        `Key Vault certificate "${name}" in ${vaultUrl} has no issued version yet (is it still pending?).`,
-      );
+      throw createCredentialError(CredentialErrorCodes.certificateUnusable, { problem: 'noIssuedVersion', vaultUrl, name });
     return {
       version,
       cer: certificate.cer,
@@ -139,15 +137,11 @@ async function latestVersion({ certificates, object }: CertificateVault): Promis
 /** The latest version whole: checked usable, its private key from the secret of the same name, matched to the certificate. */
 async function readMaterial(vault: CertificateVault): Promise<CertificateMaterial> {
   const { secrets, object, now } = vault;
-  const unusable = (reason: string): SyncError => certificateUnusable(object, reason);
+  const unusable = (why: CertificateUnusableReason): SyncError => certificateUnusable(object, why);
   const found = await latestVersion(vault);
-  if (!found.enabled) throw unusable(`its latest version (${found.version}) is disabled: enable it, or create a new version`);
-  if (found.expiresOn !== undefined && found.expiresOn.getTime() <= now()) {
-    throw unusable(
-      `it expired on ${found.expiresOn.toISOString()}: create a new version in Key Vault and upload its public part (.cer) to the app registration`,
-    );
-  }
-  if (found.notBefore !== undefined && found.notBefore.getTime() > now() + 300_000) throw unusable(`it is not valid before ${found.notBefore.toISOString()}`);
+  if (!found.enabled) throw unusable({ reason: 'disabled', version: found.version });
+  if (found.expiresOn !== undefined && found.expiresOn.getTime() <= now()) throw unusable({ reason: 'expired', expiresOn: found.expiresOn });
+  if (found.notBefore !== undefined && found.notBefore.getTime() > now() + 300_000) throw unusable({ reason: 'notYetValid', notBefore: found.notBefore });
   let secret: { value?: string; contentType?: string };
   try {
     secret = await inSpan(SpanNames.keyVaultSecret, {}, () => secrets.getSecret(object.name, { version: found.version }));
@@ -155,21 +149,15 @@ async function readMaterial(vault: CertificateVault): Promise<CertificateMateria
     throw mapKeyVaultError(error, object);
   }
   const { privateKey, chain } = privateKeyAndChain(secret.value ?? '', secret.contentType);
-  if (privateKey === undefined) {
-    throw unusable(
-      `its secret holds no private key: the certificate's key is not exportable. Create the certificate with an exportable key ` +
-        `(policy keyProperties.exportable = true, e.g. az keyvault certificate get-default-policy), as a new certificate: exportability cannot be changed on an existing one`,
-    );
-  }
+  if (privateKey === undefined) throw unusable({ reason: 'notExportable' });
   return material(found, privateKey, chain, unusable);
 }
 
 /** Thumbprints and the x5c chain (leaf first) of a version whose private key belongs to it. */
-function material(found: LatestVersion, privateKey: string, chain: string[], unusable: (reason: string) => SyncError): CertificateMaterial {
+function material(found: LatestVersion, privateKey: string, chain: string[], unusable: (why: CertificateUnusableReason) => SyncError): CertificateMaterial {
   const der = Buffer.from(found.cer);
   const leaf = new X509Certificate(der);
-  if (!leaf.checkPrivateKey(createPrivateKey(privateKey)))
-    throw unusable(`the private key in its secret does not belong to the certificate (version ${found.version})`);
+  if (!leaf.checkPrivateKey(createPrivateKey(privateKey))) throw unusable({ reason: 'keyMismatch', version: found.version });
   const leafPem = leaf.toString();
   const rest = chain.filter((pem) => new X509Certificate(pem).fingerprint256 !== leaf.fingerprint256);
   return {
@@ -182,14 +170,12 @@ function material(found: LatestVersion, privateKey: string, chain: string[], unu
   };
 }
 
-function certificateUnusable(object: CertificateVault['object'], reason: string): SyncError {
+function certificateUnusable(object: CertificateVault['object'], why: CertificateUnusableReason): SyncError {
   const { name, vaultUrl, nameSetting } = object;
-  return new SyncError(
-    SyncErrorCodes.certificateUnusable,
-    `Key Vault certificate "${name}" in ${vaultUrl} (setting ${nameSetting}) cannot be used: ${reason}.`,
-    {
-      details: { vaultUrl, certificateName: name },
-    },
+  return createCredentialError(
+    CredentialErrorCodes.certificateUnusable,
+    { problem: 'notUsable', vaultUrl, name, nameSetting, why },
+    { details: { vaultUrl, certificateName: name } },
   );
 }
 
@@ -203,14 +189,8 @@ function certificateRejected(
 ): SyncError | undefined {
   const details = { aadsts, tenantId: context.tenantId, clientId: context.clientId, certificateName: name };
   if (aadsts === CertificateRejectionCodes.signature) {
-    const which = cached === undefined ? '' : ` (SHA-1 thumbprint ${cached.thumbprintSha1} as the portal shows it, SHA-256 ${cached.thumbprintSha256})`;
-    return new SyncError(
-      SyncErrorCodes.certificateRejected,
-      `Entra ID refused the assertion signed with Key Vault certificate "${name}" (AADSTS700027), also after reading the certificate again: ` +
-        `upload its public part${which} to app registration ${context.clientId} under Certificates & secrets > Certificates ` +
-        `(az keyvault certificate download --vault-name <vault> -n ${name} -f cert.pem, then az ad app credential reset --id ${context.clientId} --cert @cert.pem --append).`,
-      { cause, details },
-    );
+    const thumbprints = cached === undefined ? undefined : { sha1: cached.thumbprintSha1, sha256: cached.thumbprintSha256 };
+    return createCredentialError(CredentialErrorCodes.certificateRejected, { name, clientId: context.clientId, thumbprints }, { cause, details });
   }
   if (aadsts === CertificateRejectionCodes.expired) return assertionExpired(cause, details);
   return undefined;
@@ -227,10 +207,7 @@ export function privateKeyAndChain(value: string, contentType: string | undefine
   try {
     p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.decode64(value)), '');
   } catch (error) {
-    throw new SyncError(
-      SyncErrorCodes.certificateUnusable,
-      `The certificate's secret is neither PEM nor a PKCS#12 file without password (content type ${contentType ?? 'none'}): ${describeCause(error)}`,
-    );
+    throw createCredentialError(CredentialErrorCodes.certificateUnusable, { problem: 'unreadableSecret', contentType, causeText: describeCause(error) });
   }
   const bags = (type: string): forge.pkcs12.Bag[] => p12.getBags({ bagType: type })[type] ?? [];
   const { pkcs8ShroudedKeyBag, keyBag, certBag } = forge.pki.oids as Record<string, string>;

@@ -1,5 +1,6 @@
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
-import { budgetGuardPolicy, type BudgetSource, describeCause, isIdentityError, isNetworkError, SyncError, SyncErrorCodes } from '../core';
+import { budgetGuardPolicy, type BudgetSource, describeCause, isIdentityError, isNetworkError, SyncError } from '../core';
+import { createCredentialError, CredentialErrorCodes } from './errors';
 
 /**
  * What the Key Vault clients of the credential modules share (secret, certificate): their
@@ -34,55 +35,20 @@ export interface KeyVaultObject {
 export function mapKeyVaultError(error: unknown, ctx: KeyVaultObject): SyncError {
   if (error instanceof SyncError) return error;
   if ((error as { cause?: unknown }).cause instanceof SyncError) return (error as { cause: SyncError }).cause;
-  const details = { vaultUrl: ctx.vaultUrl, [ctx.kind === 'secret' ? 'secretName' : 'certificateName']: ctx.name };
+  const { vaultUrl, kind, name } = ctx;
+  const options = { cause: error, details: { vaultUrl, [kind === 'secret' ? 'secretName' : 'certificateName']: name } };
   const status = (error as { statusCode?: unknown }).statusCode;
-  const what = `${ctx.kind} "${ctx.name}"`;
   if (status === 404) {
-    return new SyncError(
-      ctx.kind === 'secret' ? SyncErrorCodes.keyVaultSecretNotFound : SyncErrorCodes.certificateNotFound,
-      ctx.kind === 'secret'
-        ? `Key Vault ${ctx.vaultUrl} has no secret named "${ctx.name}": create it with the client secret value, or set ${ctx.nameSetting} to the name of the secret that holds it.`
-        : `Key Vault ${ctx.vaultUrl} has no certificate named "${ctx.name}": create it (az keyvault certificate create, exportable key), or set ${ctx.nameSetting} to the name of the certificate.`,
-      { cause: error, details },
-    );
+    const code = kind === 'secret' ? CredentialErrorCodes.keyVaultSecretNotFound : CredentialErrorCodes.certificateNotFound;
+    return createCredentialError(code, { vaultUrl, name, nameSetting: ctx.nameSetting }, options);
   }
-  if (status === 403) {
-    const roles =
-      ctx.kind === 'secret'
-        ? 'the "Key Vault Secrets User" role'
-        : 'the "Key Vault Certificate User" role (it reads the certificate and, as its secret, the private key)';
-    return new SyncError(
-      SyncErrorCodes.keyVaultForbidden,
-      `Key Vault ${ctx.vaultUrl} refused to read ${what} (403): the Function App's managed identity lacks ${roles} on the vault ` +
-        `(assign it, or check AZURE_CLIENT_ID names the identity that has it).`,
-      { cause: error, details },
-    );
-  }
-  if (status === 401) {
-    return new SyncError(SyncErrorCodes.keyVaultAuthFailed, `Key Vault ${ctx.vaultUrl} rejected the managed identity's token (401): ${describeCause(error)}`, {
-      cause: error,
-      details,
-    });
-  }
-  if (isNetworkError(error)) {
-    return new SyncError(
-      SyncErrorCodes.keyVaultUnreachable,
-      `Could not reach Key Vault at ${ctx.vaultUrl} (setting ${ctx.vaultSetting}): ${describeCause(error)}`,
-      { cause: error, details },
-    );
-  }
-  if (isIdentityError(error)) {
-    return new SyncError(
-      SyncErrorCodes.keyVaultAuthFailed,
-      `No identity could get a token for Key Vault ${ctx.vaultUrl}: in Azure enable the Function App's managed identity (and set AZURE_CLIENT_ID for a user-assigned one); ` +
-        `on a laptop sign in with "az login". Cause: ${describeCause(error)}`,
-      { cause: error, details },
-    );
-  }
-  return new SyncError(SyncErrorCodes.keyVaultAuthFailed, `Reading Key Vault ${what} from ${ctx.vaultUrl} failed: ${describeCause(error)}`, {
-    cause: error,
-    details,
-  });
+  if (status === 403) return createCredentialError(CredentialErrorCodes.keyVaultForbidden, { vaultUrl, kind, name }, options);
+  const causeText = describeCause(error);
+  if (status === 401) return createCredentialError(CredentialErrorCodes.keyVaultAuthFailed, { problem: 'tokenRejected', vaultUrl, causeText }, options);
+  if (isNetworkError(error))
+    return createCredentialError(CredentialErrorCodes.keyVaultUnreachable, { vaultUrl, vaultSetting: ctx.vaultSetting, causeText }, options);
+  if (isIdentityError(error)) return createCredentialError(CredentialErrorCodes.keyVaultAuthFailed, { problem: 'noIdentity', vaultUrl, causeText }, options);
+  return createCredentialError(CredentialErrorCodes.keyVaultAuthFailed, { problem: 'readFailed', vaultUrl, kind, name, causeText }, options);
 }
 
 export function isLoopback(url: string): boolean {

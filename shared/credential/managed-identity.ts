@@ -1,6 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { assertionExpired, type ClientCredential, type CurrentClientAuth } from './base';
-import { describeCause, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
+import { describeCause, inSpan, SpanNames, type SyncError } from '../core';
+import { createCredentialError, CredentialErrorCodes } from './errors';
 
 /**
  * GRAPH_CREDENTIAL=managed-identity: no secret and no certificate anywhere. The Function App's
@@ -48,16 +49,16 @@ export function createManagedIdentityCredential(
     } catch (error) {
       throw identityFailed(describeCause(error), error);
     }
-    if (token === null || token.token === '') throw identityFailed('no token was returned', undefined);
+    if (token === null || token.token === '') throw identityFailed(undefined, undefined);
     cached = token;
     return token.token;
   }
 
-  function identityFailed(reason: string, cause: unknown): SyncError {
-    return new SyncError(
-      SyncErrorCodes.managedIdentityFailed,
-      `The managed identity ${identityClientId} (AZURE_CLIENT_ID) could not get a token for ${audience}: ${reason}. ` +
-        `Assign that user-assigned identity to the Function App, or set AZURE_CLIENT_ID to the client ID of the one it has.`,
+  /** `causeText` undefined: the identity answered without a token. */
+  function identityFailed(causeText: string | undefined, cause: unknown): SyncError {
+    return createCredentialError(
+      CredentialErrorCodes.managedIdentityFailed,
+      { identityClientId, audience, causeText },
       { cause, details: { identityClientId, audience } },
     );
   }
@@ -81,12 +82,9 @@ export function createManagedIdentityCredential(
       const claims = cached === undefined ? {} : claimsOf(cached.token);
       const issuer = claims.iss ?? `${context.authorityHost}/${context.tenantId}/v2.0`;
       const subject = claims.sub ?? '<the object (principal) id of the managed identity>';
-      const parameters = JSON.stringify({ name: 'graph-user-sync', issuer, subject, audiences: [audience] });
-      return new SyncError(
-        SyncErrorCodes.federatedCredentialMismatch,
-        `No federated identity credential on app registration ${context.clientId} matches the managed identity's token (AADSTS70021). ` +
-          `Add one with issuer ${issuer}, subject ${subject} and audience ${audience} (they are case-sensitive): ` +
-          `az ad app federated-credential create --id ${context.clientId} --parameters '${parameters}'`,
+      return createCredentialError(
+        CredentialErrorCodes.federatedCredentialMismatch,
+        { clientId: context.clientId, issuer, subject, audience },
         { cause, details: { ...details, issuer, subject, audience } },
       );
     },

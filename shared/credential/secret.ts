@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { ClientCredential, CurrentClientAuth } from './base';
-import { type BudgetSource, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
+import { type BudgetSource, inSpan, SpanNames, type SyncError } from '../core';
+import { createCredentialError, CredentialErrorCodes } from './errors';
 import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
 
 /**
@@ -45,11 +46,7 @@ export function createClientSecretSource(
     try {
       const secret = await inSpan(SpanNames.keyVaultSecret, {}, () => client.getSecret(secretName));
       if (secret.value === undefined || secret.value === '') {
-        throw new SyncError(
-          SyncErrorCodes.keyVaultSecretEmpty,
-          `Key Vault secret "${secretName}" in ${vaultUrl} is empty: store the app registration's client secret value in it (setting ${nameSetting}).`,
-          { details: { vaultUrl, secretName } },
-        );
+        throw createCredentialError(CredentialErrorCodes.keyVaultSecretEmpty, { vaultUrl, secretName, nameSetting }, { details: { vaultUrl, secretName } });
       }
       return secret.value;
     } catch (error) {
@@ -95,10 +92,9 @@ export function createSecretCredential(source: ClientSecretSource, secretName: s
     invalidate: () => source.invalidate(),
     rejected(aadsts, cause, context): SyncError | undefined {
       if (aadsts !== SecretRejectionCodes.invalid && aadsts !== SecretRejectionCodes.expired) return undefined;
-      return new SyncError(
-        SyncErrorCodes.clientSecretRejected,
-        `Entra ID rejected the client secret stored in Key Vault secret "${secretName}" (AADSTS${aadsts}), also after reading it again. ` +
-          `Store the secret's Value (shown once, when the secret is created under Certificates & secrets), not its Secret ID, and check that it has not expired.`,
+      return createCredentialError(
+        CredentialErrorCodes.clientSecretRejected,
+        { secretName, aadsts },
         { cause, details: { aadsts, tenantId: context.tenantId, clientId: context.clientId } },
       );
     },

@@ -1,42 +1,128 @@
-import { isRestError } from '@azure/core-rest-pipeline';
-import { describeCause, isNetworkError, SyncError, SyncErrorCodes } from '../core';
-import { describeUrl, redact } from './urls';
+import { type ErrorMessages, type MessageParams, SyncError, SyncErrorCodes, type SyncErrorOptions, messageOf } from '../core';
 
 /**
- * What a failed Graph page request means, as a SyncError naming the fix: no answer at all
- * (`graphFailure`), or an answer other than 200 (`graphError`: a delta link to resync, an expired
- * page link, a missing group, consent, the token, a refused filter or field list).
+ * The graph family of errors (see core/sync-error.ts for how families work): what a page request
+ * that failed or was refused means (failures.ts maps Graph's answers), and a body the sync cannot
+ * read (pages.ts, users.ts; also a group's members and the latest delta link, read by state/ and
+ * run/). GRAPH_DELTA_LINK_EXPIRED is the typed GraphResyncRequired.
  */
 
-/** The error for a page request that got no answer (network, abort) or failed in the pipeline. */
-export function graphFailure(error: unknown, url: string, origin: string): SyncError {
-  if (error instanceof SyncError) return error;
-  // bearerTokenAuthenticationPolicy may wrap the credential's error; the SyncError inside says it best.
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof SyncError) return cause;
-  if ((error as { name?: unknown }).name === 'AbortError') {
-    return new SyncError(SyncErrorCodes.runInterrupted, `Reading Graph was stopped (${describeCause(error)}).`, { cause: error });
+export const GraphErrorCodes = {
+  graphConsentRequired: SyncErrorCodes.graphConsentRequired,
+  graphTokenRejected: SyncErrorCodes.graphTokenRejected,
+  graphBadRequest: SyncErrorCodes.graphBadRequest,
+  graphRequestFailed: SyncErrorCodes.graphRequestFailed,
+  graphUnreachable: SyncErrorCodes.graphUnreachable,
+  graphResponseInvalid: SyncErrorCodes.graphResponseInvalid,
+  graphPageLinkExpired: SyncErrorCodes.graphPageLinkExpired,
+  graphDeltaLinkExpired: SyncErrorCodes.graphDeltaLinkExpired,
+  groupNotFound: SyncErrorCodes.groupNotFound,
+  userFilterRefused: SyncErrorCodes.userFilterRefused,
+} as const;
+
+export type GraphErrorCode = (typeof GraphErrorCodes)[keyof typeof GraphErrorCodes];
+
+/** Graph's own error code and message of a refused request. */
+interface Refusal {
+  readonly graphCode: string;
+  readonly graphMessage: string;
+}
+
+export type RequestFailedParams =
+  /** `url` already redacted; `causeText` the pipeline's error described. */
+  | { readonly problem: 'noAnswer'; readonly url: string; readonly causeText: string }
+  /** `what`: the read described ("GET /users", "the members of group …"). */
+  | (Refusal & { readonly problem: 'answered'; readonly what: string; readonly status: number; readonly requestId: string | undefined });
+
+export type BadRequestParams =
+  (Refusal & { readonly problem: 'byId' }) | (Refusal & { readonly problem: 'fields'; readonly what: string; readonly filtered: boolean });
+
+/** What in a Graph body cannot be read; `index` is the entry's position in its page (or in the member list). */
+export type ResponseInvalidParams =
+  | { readonly problem: 'foreignNextLink'; readonly host: string; readonly origin: string }
+  | { readonly problem: 'notJson'; readonly origin: string }
+  | { readonly problem: 'noValue' }
+  | { readonly problem: 'linkNotString'; readonly name: string }
+  | { readonly problem: 'entryNotObject' | 'entryWithoutId' | 'removedWithoutReason' | 'memberNotGuid'; readonly index: number }
+  | { readonly problem: 'noLatestDeltaLink' };
+
+function requestFailed(p: RequestFailedParams): string {
+  if (p.problem === 'noAnswer') return `GET ${p.url} failed: ${p.causeText}`;
+  return `Microsoft Graph answered ${p.what} with ${p.status} ${p.graphCode}: ${p.graphMessage}` + (p.requestId ? ` (request-id ${p.requestId})` : '');
+}
+
+function badRequest(p: BadRequestParams): string {
+  if (p.problem === 'byId') return `Microsoft Graph refused to read users by id (400 ${p.graphCode}: ${p.graphMessage}).`;
+  return `Microsoft Graph refused ${p.what} (400 ${p.graphCode}: ${p.graphMessage}): check USER_FIELDS lists Graph user properties${p.filtered ? ' and USER_FILTER names them' : ''}.`;
+}
+
+function responseInvalid(p: ResponseInvalidParams): string {
+  switch (p.problem) {
+    case 'foreignNextLink':
+      return `Graph returned an @odata.nextLink on another host (${p.host}, expected ${p.origin}); refusing to follow it.`;
+    case 'notJson':
+      return `Graph answered GET /users with a body that is not JSON: check GRAPH_BASE_URL (${p.origin}).`;
+    case 'noValue':
+      return 'Graph answered GET /users without a "value" array: check GRAPH_BASE_URL points at Microsoft Graph.';
+    case 'linkNotString':
+      return `Graph answered GET /users with an ${p.name} that is not a string.`;
+    case 'entryNotObject':
+      return `Graph returned a user entry that is not an object (position ${p.index} of its page).`;
+    case 'entryWithoutId':
+      return `Graph returned a user without an id (position ${p.index} of its page).`;
+    case 'removedWithoutReason':
+      return `Graph returned an @removed entry without a reason (position ${p.index} of its page).`;
+    case 'memberNotGuid':
+      return `Graph listed a group member whose id is not a GUID (position ${p.index}).`;
+    case 'noLatestDeltaLink':
+      return 'Graph answered /users/delta?$deltatoken=latest without an @odata.deltaLink.';
   }
-  if (isNetworkError(error)) {
-    return new SyncError(SyncErrorCodes.graphUnreachable, `Could not reach Microsoft Graph at ${origin} (setting GRAPH_BASE_URL): ${describeCause(error)}`, {
-      cause: error,
-    });
-  }
-  return new SyncError(
-    SyncErrorCodes.graphRequestFailed,
-    `GET ${redact(url)} failed: ${isRestError(error) ? `${error.code ?? ''} ${error.message}` : describeCause(error)}`,
-    { cause: error },
+}
+
+function consentRequired(p: { readonly what: string; readonly graphCode: string; readonly group: boolean; readonly adminConsentUrl: string }): string {
+  const permission = p.group ? 'GroupMember.Read.All (to read the members of SYNC_GROUP_ID) besides User.Read.All' : 'User.Read.All';
+  return (
+    `Microsoft Graph denied ${p.what} (403 ${p.graphCode}): the app needs the application permission ${permission} (Microsoft Graph) with admin consent. ` +
+    `An administrator can grant it at ${p.adminConsentUrl}`
   );
 }
 
-interface GraphErrorBody {
-  error?: { code?: string; message?: string };
+function deltaLinkExpired({ status, graphCode }: { readonly status: number; readonly graphCode: string }): string {
+  return status === 410
+    ? `Microsoft Graph reset the sync state (410 Gone${graphCode === '' ? '' : ` ${graphCode}`}): the delta link can no longer be used and a full resync is needed.`
+    : `Microsoft Graph no longer knows the saved delta link (${status} ${graphCode}: delta links expire after about 7 days without a run): a full resync is needed.`;
 }
 
-/** What a Graph error message names beside the request: where consent is granted, which tenant a group was looked up in. */
-export interface GraphErrorContext {
-  readonly adminConsentUrl: string;
-  readonly tenantLabel?: string | undefined;
+export const GraphErrorMessages = {
+  [GraphErrorCodes.graphUnreachable]: (p: { readonly origin: string; readonly causeText: string }) =>
+    `Could not reach Microsoft Graph at ${p.origin} (setting GRAPH_BASE_URL): ${p.causeText}`,
+  [GraphErrorCodes.graphRequestFailed]: requestFailed,
+  [GraphErrorCodes.graphResponseInvalid]: responseInvalid,
+  [GraphErrorCodes.graphDeltaLinkExpired]: deltaLinkExpired,
+  [GraphErrorCodes.graphPageLinkExpired]: (p: { readonly graphCode: string }) =>
+    `Microsoft Graph refused a page link (400 ${p.graphCode}): its skip token has expired.`,
+  /** `tenantLabel`: the tenant the group was looked up in, when known. */
+  [GraphErrorCodes.groupNotFound]: (p: { readonly groupId: string; readonly graphCode: string; readonly tenantLabel: string | undefined }) =>
+    `SYNC_GROUP_ID ${p.groupId} names no group Microsoft Graph knows (404 ${p.graphCode}): set it to the object ID of a group in tenant ${p.tenantLabel ?? 'GRAPH_TENANT_ID'} ` +
+    `(Entra admin center, Groups, the group's Object ID), or remove it to sync every user.`,
+  [GraphErrorCodes.graphConsentRequired]: consentRequired,
+  [GraphErrorCodes.graphTokenRejected]: (p: Refusal) =>
+    `Microsoft Graph rejected the app-only token (401 ${p.graphCode}: ${p.graphMessage}): check GRAPH_BASE_URL and AUTHORITY_HOST belong to the same cloud.`,
+  [GraphErrorCodes.userFilterRefused]: (p: Refusal) =>
+    `Microsoft Graph refused USER_FILTER (400 ${p.graphCode}: ${p.graphMessage}): check the filter's property names, operators and quoting against Graph's $filter support for users ` +
+    `(https://learn.microsoft.com/graph/aad-advanced-queries); ne, not and endsWith are sent as advanced queries already.`,
+  [GraphErrorCodes.graphBadRequest]: badRequest,
+} satisfies ErrorMessages<GraphErrorCode>;
+
+type ResyncParams = MessageParams<typeof GraphErrorMessages, typeof GraphErrorCodes.graphDeltaLinkExpired>;
+
+/** A SyncError of the graph family, its message from GraphErrorMessages (GRAPH_DELTA_LINK_EXPIRED: createGraphResyncRequired). */
+export function createGraphError<C extends Exclude<GraphErrorCode, typeof GraphErrorCodes.graphDeltaLinkExpired>>(
+  code: C,
+  params: MessageParams<typeof GraphErrorMessages, C>,
+  options: SyncErrorOptions = {},
+): SyncError {
+  return new SyncError(code, messageOf(GraphErrorMessages, code, params), options);
 }
 
 /**
@@ -48,138 +134,24 @@ export class GraphResyncRequired extends SyncError {
   /** Where to restart the walk (a fresh delta link of the same query), when Graph gave one on its own origin. */
   readonly location: string | undefined;
 
-  constructor(message: string, details: Readonly<Record<string, string | number | boolean | undefined>>, location: string | undefined) {
-    super(SyncErrorCodes.graphDeltaLinkExpired, message, { details: { ...details, location } });
+  constructor(params: ResyncParams, details: Readonly<Record<string, string | number | boolean | undefined>>, location: string | undefined) {
+    super(GraphErrorCodes.graphDeltaLinkExpired, messageOf(GraphErrorMessages, GraphErrorCodes.graphDeltaLinkExpired, params), {
+      details: { ...details, location },
+    });
     this.location = location;
   }
+}
+
+/** A GraphResyncRequired, its message from GraphErrorMessages. */
+export function createGraphResyncRequired(
+  params: ResyncParams,
+  details: Readonly<Record<string, string | number | boolean | undefined>>,
+  location: string | undefined,
+): GraphResyncRequired {
+  return new GraphResyncRequired(params, details, location);
 }
 
 /** Whether the error is Graph's "the delta link is gone, resync" (GRAPH_DELTA_LINK_EXPIRED), with its restart location. */
 export function isGraphResyncRequired(error: unknown): error is GraphResyncRequired {
   return error instanceof GraphResyncRequired;
-}
-
-/** Graph's error code and message from an error body (JSON), or the start of the text. */
-function parseErrorBody(text: string): { code: string; message: string } {
-  let code = '';
-  let message = text.slice(0, 300);
-  try {
-    const parsed = JSON.parse(text) as GraphErrorBody;
-    code = parsed.error?.code ?? '';
-    message = parsed.error?.message ?? message;
-  } catch {
-    // not JSON: keep the start of the text
-  }
-  return { code, message };
-}
-
-/** The error for a non-200 answer to a page request: what it means for this run, and the fix. */
-export function graphError(
-  status: number,
-  text: string,
-  requestId: string | undefined,
-  context: GraphErrorContext,
-  url: string,
-  location: string | undefined,
-): SyncError {
-  const { code, message } = parseErrorBody(text);
-  const details = { status, graphCode: code, requestId };
-  const query = new URL(url).searchParams;
-  const answer: GraphAnswer = { status, code, message, requestId, details, url, query };
-  return (
-    resyncRequired(answer, location) ??
-    pageLinkExpired(answer) ??
-    accessRefused(answer, context) ??
-    requestRefused(answer) ??
-    new SyncError(
-      SyncErrorCodes.graphRequestFailed,
-      `Microsoft Graph answered ${describeUrl(url).what} with ${status} ${code}: ${message}` + (requestId ? ` (request-id ${requestId})` : ''),
-      {
-        details,
-      },
-    )
-  );
-}
-
-/** A non-200 answer, parsed once for the mappings below. */
-interface GraphAnswer {
-  readonly status: number;
-  readonly code: string;
-  readonly message: string;
-  readonly requestId: string | undefined;
-  readonly details: { readonly status: number; readonly graphCode: string; readonly requestId: string | undefined };
-  readonly url: string;
-  readonly query: URLSearchParams;
-}
-
-/** A delta link Graph no longer knows: expired (about 7 days), or reset by tenant maintenance (410 Gone with a Location holding an empty $deltatoken). */
-function resyncRequired({ status, code, details, url, query }: GraphAnswer, location: string | undefined): SyncError | undefined {
-  if (!(query.has('$deltatoken') && (status === 410 || (status >= 400 && status < 500 && /^(syncStateNotFound|resyncRequired|syncStateInvalid)$/i.test(code)))))
-    return undefined;
-  const restart = location !== undefined && new URL(location, url).origin === new URL(url).origin ? new URL(location, url).toString() : undefined;
-  return new GraphResyncRequired(
-    status === 410
-      ? `Microsoft Graph reset the sync state (410 Gone${code === '' ? '' : ` ${code}`}): the delta link can no longer be used and a full resync is needed.`
-      : `Microsoft Graph no longer knows the saved delta link (${status} ${code}: delta links expire after about 7 days without a run): a full resync is needed.`,
-    details,
-    restart,
-  );
-}
-
-/** A saved page link whose skip token Graph no longer accepts. */
-function pageLinkExpired({ status, code, message, details, url, query }: GraphAnswer): SyncError | undefined {
-  const pageUrl = query.has('$skiptoken') ? url : undefined;
-  if (pageUrl === undefined || status !== 400 || !/ExpiredPageToken|InvalidPageToken|skiptoken/i.test(`${code} ${message}`)) return undefined;
-  return new SyncError(SyncErrorCodes.graphPageLinkExpired, `Microsoft Graph refused a page link (400 ${code}): its skip token has expired.`, { details });
-}
-
-/** 404 of SYNC_GROUP_ID's group, 403 (consent), 401 (the token). */
-function accessRefused({ status, code, message, details, url }: GraphAnswer, context: GraphErrorContext): SyncError | undefined {
-  const read = describeUrl(url);
-  if (read.group !== undefined && status === 404) {
-    return new SyncError(
-      SyncErrorCodes.groupNotFound,
-      `SYNC_GROUP_ID ${read.group} names no group Microsoft Graph knows (404 ${code}): set it to the object ID of a group in tenant ${context.tenantLabel ?? 'GRAPH_TENANT_ID'} (Entra admin center, Groups, the group's Object ID), or remove it to sync every user.`,
-      { details },
-    );
-  }
-  if (status === 403) {
-    const permission = read.group === undefined ? 'User.Read.All' : 'GroupMember.Read.All (to read the members of SYNC_GROUP_ID) besides User.Read.All';
-    return new SyncError(
-      SyncErrorCodes.graphConsentRequired,
-      `Microsoft Graph denied ${read.what} (403 ${code}): the app needs the application permission ${permission} (Microsoft Graph) with admin consent. ` +
-        `An administrator can grant it at ${context.adminConsentUrl}`,
-      { details },
-    );
-  }
-  if (status === 401) {
-    return new SyncError(
-      SyncErrorCodes.graphTokenRejected,
-      `Microsoft Graph rejected the app-only token (401 ${code}: ${message}): check GRAPH_BASE_URL and AUTHORITY_HOST belong to the same cloud.`,
-      { details },
-    );
-  }
-  return undefined;
-}
-
-/** 400: USER_FILTER refused, a read by id refused, or USER_FIELDS naming what Graph does not know. */
-function requestRefused({ status, code, message, details, url, query }: GraphAnswer): SyncError | undefined {
-  if (status !== 400) return undefined;
-  const read = describeUrl(url);
-  if (read.filtered && !/Could not find a property/i.test(message)) {
-    const byId = /^id in \(/.test(query.get('$filter') ?? '');
-    return new SyncError(
-      byId ? SyncErrorCodes.graphBadRequest : SyncErrorCodes.userFilterRefused,
-      byId
-        ? `Microsoft Graph refused to read users by id (400 ${code}: ${message}).`
-        : `Microsoft Graph refused USER_FILTER (400 ${code}: ${message}): check the filter's property names, operators and quoting against Graph's $filter support for users ` +
-            `(https://learn.microsoft.com/graph/aad-advanced-queries); ne, not and endsWith are sent as advanced queries already.`,
-      { details },
-    );
-  }
-  return new SyncError(
-    SyncErrorCodes.graphBadRequest,
-    `Microsoft Graph refused ${read.what} (400 ${code}: ${message}): check USER_FIELDS lists Graph user properties${read.filtered ? ' and USER_FILTER names them' : ''}.`,
-    { details },
-  );
 }

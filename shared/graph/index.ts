@@ -1,4 +1,13 @@
-export { GraphResyncRequired, isGraphResyncRequired } from './errors';
+export {
+  GraphErrorCodes,
+  GraphErrorMessages,
+  GraphResyncRequired,
+  createGraphError,
+  createGraphResyncRequired,
+  isGraphResyncRequired,
+  type GraphErrorCode,
+  type ResponseInvalidParams,
+} from './errors';
 export { readUserPages, type FetchedUsersPage, type GraphUsersOptions } from './pages';
 export { groupMembersUrl, latestDeltaUrl, maxIdsPerRequest, usersByIdUrl, usersDeltaUrl, usersUrl } from './urls';
 export { partitionFilters, partitionStarts, type PartitionState } from './partitions';

@@ -1,7 +1,8 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { bearerTokenAuthenticationPolicy, createDefaultHttpClient, createHttpHeaders, createPipelineRequest, type HttpClient } from '@azure/core-rest-pipeline';
-import { Attr, type BudgetSource, createRetryingPipeline, httpStatus, inSpan, SpanNames, SyncError, SyncErrorCodes } from '../core';
-import { graphError, graphFailure } from './errors';
+import { Attr, type BudgetSource, createRetryingPipeline, httpStatus, inSpan, SpanNames } from '../core';
+import { createGraphError, GraphErrorCodes } from './errors';
+import { graphError, graphFailure } from './failures';
 import { describeUrl, usersUrl } from './urls';
 import { parseUsersPage, type UsersPage } from './users';
 
@@ -65,10 +66,7 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
   while (url !== undefined) {
     // Never send the token anywhere but the configured Graph endpoint.
     if (new URL(url).origin !== origin) {
-      throw new SyncError(
-        SyncErrorCodes.graphResponseInvalid,
-        `Graph returned an @odata.nextLink on another host (${new URL(url).origin}, expected ${origin}); refusing to follow it.`,
-      );
+      throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'foreignNextLink', host: new URL(url).origin, origin });
     }
     // An advanced query (a group's members, a filter with ne/not/endsWith) needs the header on every page, nextLinks included.
     const headers = createHttpHeaders({ accept: 'application/json', ...(describeUrl(url).advanced ? { consistencylevel: 'eventual' } : {}) });
@@ -98,9 +96,7 @@ export async function* readUserPages(options: GraphUsersOptions): AsyncGenerator
     try {
       body = JSON.parse(text);
     } catch (error) {
-      throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph answered GET /users with a body that is not JSON: check GRAPH_BASE_URL (${origin}).`, {
-        cause: error,
-      });
+      throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'notJson', origin }, { cause: error });
     }
     const page = parseUsersPage(body, options.fields);
     yield { ...page, url };

@@ -1,4 +1,4 @@
-import { SyncError, SyncErrorCodes } from '../core';
+import { createGraphError, GraphErrorCodes } from './errors';
 
 /**
  * The Graph wire format (JSON of GET /v1.0/users and /v1.0/users/delta) mapped to this product's
@@ -35,10 +35,7 @@ export interface UsersPage {
 
 export function parseUsersPage(body: unknown, fields: readonly string[]): UsersPage {
   if (typeof body !== 'object' || body === null || !Array.isArray((body as { value?: unknown }).value)) {
-    throw new SyncError(
-      SyncErrorCodes.graphResponseInvalid,
-      'Graph answered GET /users without a "value" array: check GRAPH_BASE_URL points at Microsoft Graph.',
-    );
+    throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'noValue' });
   }
   const wire = body as { value: unknown[]; '@odata.nextLink'?: unknown; '@odata.deltaLink'?: unknown };
   const nextLink = link(wire['@odata.nextLink'], '@odata.nextLink');
@@ -48,25 +45,24 @@ export function parseUsersPage(body: unknown, fields: readonly string[]): UsersP
 }
 
 function link(value: unknown, name: string): string | undefined {
-  if (value !== undefined && typeof value !== 'string')
-    throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph answered GET /users with an ${name} that is not a string.`);
+  if (value !== undefined && typeof value !== 'string') throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'linkNotString', name });
   return value === '' ? undefined : value;
 }
 
 function toEntry(item: unknown, fields: readonly string[], index: number): DirectoryEntry {
   if (typeof item !== 'object' || item === null) {
-    throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned a user entry that is not an object (position ${index} of its page).`);
+    throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'entryNotObject', index });
   }
   const raw = item as Record<string, unknown>;
   const id = raw['id'];
   if (typeof id !== 'string' || id === '') {
-    throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned a user without an id (position ${index} of its page).`);
+    throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'entryWithoutId', index });
   }
   const removed = raw['@removed'];
   if (removed !== undefined) {
     const reason = typeof removed === 'object' && removed !== null ? (removed as { reason?: unknown }).reason : undefined;
     if (typeof reason !== 'string' || reason === '') {
-      throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph returned an @removed entry without a reason (position ${index} of its page).`);
+      throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'removedWithoutReason', index });
     }
     return { kind: 'removed', removed: { id, reason } };
   }

@@ -1,5 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import { describeCause, SyncError, SyncErrorCodes } from '../core';
+import { describeCause } from '../core';
+import { createQueueError, QueueErrorCodes } from './errors';
 import type { OverflowReference, UserStateMessage } from '../messages';
 import { ensureContainer } from '../storage';
 
@@ -28,9 +29,10 @@ export class OverflowStore {
       }
       await blob.upload(text, bytes, { blobHTTPHeaders: { blobContentType: 'application/json; charset=utf-8' } });
     } catch (error) {
-      throw new SyncError(
-        SyncErrorCodes.overflowFailed,
-        `The message for user ${message.user['id'] as string} is over the queue's 64 KiB and could not be stored in the ${this.where} (${describeCause(error)}).`,
+      const userId = message.user['id'] as string;
+      throw createQueueError(
+        QueueErrorCodes.overflowFailed,
+        { problem: 'blobFailed', userId, where: this.where, causeText: describeCause(error) },
         { cause: error },
       );
     }

@@ -1,7 +1,8 @@
 import { QueueClient } from '@azure/storage-queue';
-import { Attr, describeCause, errorType, instruments, isIdentityError, isNetworkError, storageSignInFailed, SyncError, SyncErrorCodes } from '../core';
+import { Attr, describeCause, errorType, instruments, isIdentityError, isNetworkError, SyncError } from '../core';
 import type { StorageConnection } from '../settings';
-import { pipelineOptions, type StorageClientOptions, storageErrorCode } from '../storage';
+import { createStorageError, pipelineOptions, type StorageClientOptions, StorageErrorCodes, storageErrorCode } from '../storage';
+import { createQueueError, QueueErrorCodes } from './errors';
 
 /**
  * The users queue. Created if missing, then written with a bounded number of sends in
@@ -45,34 +46,16 @@ export async function ensureQueue(client: QueueClient, target: string): Promise<
 
 export function mapQueueError(error: unknown, target: string, action: 'create' | 'send'): SyncError {
   if (error instanceof SyncError) return error;
-  if (isIdentityError(error)) return storageSignInFailed(error, target);
+  const options = { cause: error };
+  if (isIdentityError(error)) return createStorageError(StorageErrorCodes.storageAuthFailed, { target, causeText: describeCause(error) }, options);
   const status = (error as { statusCode?: unknown }).statusCode;
   if (isNetworkError(error) || (status === undefined && /REQUEST_SEND_ERROR|ECONNREFUSED|ENOTFOUND/.test(String((error as { code?: unknown }).code)))) {
-    return new SyncError(
-      SyncErrorCodes.queueUnreachable,
-      `Could not reach the ${target}: ${describeCause(error)}. Check the setting, and that the storage account (or Azurite) is running.`,
-      {
-        cause: error,
-      },
-    );
+    return createQueueError(QueueErrorCodes.queueUnreachable, { target, causeText: describeCause(error) }, options);
   }
-  if (status === 404 && storageErrorCode(error) === 'QueueNotFound') {
-    return new SyncError(
-      SyncErrorCodes.queueSendFailed,
-      `The ${target} does not exist, and this identity may not create it: create the queue (infra/ does), or grant "Storage Queue Data Contributor".`,
-      { cause: error },
-    );
-  }
-  if (status === 403 || status === 401) {
-    return new SyncError(
-      SyncErrorCodes.queueAccessDenied,
-      `Storage refused to ${action === 'create' ? 'create' : 'write to'} the ${target} (${String(status)}): with a managed identity it needs the "Storage Queue Data Contributor" role on the account; with a connection string, check the key.`,
-      { cause: error },
-    );
-  }
-  return new SyncError(SyncErrorCodes.queueSendFailed, `Could not ${action === 'create' ? 'create' : 'write to'} the ${target}: ${describeCause(error)}`, {
-    cause: error,
-  });
+  if (status === 404 && storageErrorCode(error) === 'QueueNotFound')
+    return createQueueError(QueueErrorCodes.queueSendFailed, { problem: 'queueMissing', target }, options);
+  if (status === 403 || status === 401) return createQueueError(QueueErrorCodes.queueAccessDenied, { action, target, status }, options);
+  return createQueueError(QueueErrorCodes.queueSendFailed, { problem: 'failed', action, target, causeText: describeCause(error) }, options);
 }
 
 /**

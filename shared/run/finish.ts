@@ -1,7 +1,7 @@
-import { count } from '../core';
 import { buildRemovedMessage, buildSnapshotCompleted } from '../messages';
 import type { RunCheckpoint } from '../state';
 import type { RunContext } from './context';
+import type { HeldRemovals } from './errors';
 import { removalsHeldError } from './guard';
 
 /**
@@ -37,11 +37,7 @@ async function finishSnapshot(ctx: RunContext): Promise<Partial<RunCheckpoint>> 
   const { watermark } = plan;
   const { snapshots } = cursor.progress;
   const implied = watermark.knownUsers === null ? 0 : Math.max(0, watermark.knownUsers - snapshots);
-  await guard(
-    ctx,
-    implied,
-    `would let the consumer drop ${count(implied, 'user')} (the last full snapshot had ${watermark.knownUsers ?? 0}, this one ${snapshots}; snapshot.completed was not sent)`,
-  );
+  await guard(ctx, implied, { kind: 'snapshotShort', knownUsers: watermark.knownUsers, snapshots });
   await ctx.sink.send(buildSnapshotCompleted(snapshots, cursor.snapshotReason ?? 'requested', cursor.identity.run, cursor.sequenceAfterWalk(1)));
   await ctx.writer.settle();
   const delta = plan.mode === 'delta';
@@ -56,7 +52,7 @@ async function finishSnapshot(ctx: RunContext): Promise<Partial<RunCheckpoint>> 
 
 async function finishChanges(ctx: RunContext): Promise<Partial<RunCheckpoint>> {
   const { cursor } = ctx;
-  await guard(ctx, cursor.removals.count, `would send ${count(cursor.removals.count, 'removal')}`);
+  await guard(ctx, cursor.removals.count, { kind: 'removals' });
   for (const removal of cursor.removals.list()) {
     await ctx.sink.send(buildRemovedMessage(removal, cursor.identity.run, removal.sequence));
     ctx.invocation.removalsSent++;
@@ -66,13 +62,13 @@ async function finishChanges(ctx: RunContext): Promise<Partial<RunCheckpoint>> {
 }
 
 /** The guard's verdict on `removed`: a held run saves `held` and throws REMOVALS_HELD; an allowed one is told and recorded. */
-async function guard(ctx: RunContext, removed: number, what: string): Promise<void> {
+async function guard(ctx: RunContext, removed: number, removing: HeldRemovals): Promise<void> {
   const { cursor } = ctx;
   const verdict = ctx.guard.verdict(removed);
   if (verdict.kind === 'pass') return;
   if (verdict.kind === 'held') {
     await ctx.writer.save(cursor.checkpoint({ status: 'held', walkDone: false, deltaNext: null, pendingRemovals: [], heldRemovals: removed }));
-    throw removalsHeldError(ctx.guard, removed, what, { runId: cursor.identity.run.runId, sends: cursor.sends, ...cursor.progress });
+    throw removalsHeldError(ctx.guard, removed, removing, { runId: cursor.identity.run.runId, sends: cursor.sends, ...cursor.progress });
   }
   ctx.notice(verdict.notice);
   cursor.allowanceUsed = verdict.allowanceUsed;

@@ -1,4 +1,5 @@
-import { SyncError, SyncErrorCodes } from '../core';
+import { createGraphError, GraphErrorCodes } from '../graph';
+import { createStateError, StateErrorCodes } from '../state';
 import { MessageTypes, buildUserMessage } from '../messages';
 import type { RunContext } from './context';
 import { latestDeltaLink, readMemberIds, readUsersById, type SyncRuntime } from './runtime';
@@ -31,10 +32,7 @@ export async function readMembership(ctx: RunContext): Promise<void> {
 export async function previousMembers(runtime: SyncRuntime, name: string | null): Promise<Set<string>> {
   const previous = name === null ? undefined : await runtime.membership.load(name);
   if (previous === undefined) {
-    throw new SyncError(
-      SyncErrorCodes.runStateFailed,
-      `The group membership ${name ?? ''} the saved delta link goes with is missing from the run state: run npm run sync -- --once --full (or set SYNC_MODE=full for one run) to send a new snapshot of the group.`,
-    );
+    throw createStateError(StateErrorCodes.runStateFailed, { problem: 'membersMissing', name });
   }
   return previous;
 }
@@ -42,8 +40,7 @@ export async function previousMembers(runtime: SyncRuntime, name: string | null)
 /** A group snapshot reads the members; the delta link for the next run is taken first, so no change is missed. */
 export async function startGroupSnapshot(ctx: RunContext): Promise<void> {
   ctx.cursor.deltaNext = (await latestDeltaLink(ctx.runtime, ctx.signal)) ?? null;
-  if (ctx.cursor.deltaNext === null)
-    throw new SyncError(SyncErrorCodes.graphResponseInvalid, 'Graph answered /users/delta?$deltatoken=latest without an @odata.deltaLink.');
+  if (ctx.cursor.deltaNext === null) throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'noLatestDeltaLink' });
 }
 
 /**

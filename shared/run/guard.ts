@@ -1,5 +1,6 @@
-import { SyncError, SyncErrorCodes, count } from '../core';
-import type { RunCheckpoint, RunSends } from '../state';
+import { count } from '../core';
+import { createRunError, type HeldRemovals, type HeldRun, type RemovalsHeldError, RunErrorCodes } from './errors';
+import type { RunCheckpoint } from '../state';
 import { describeThreshold, removalThreshold, type SyncSettings } from '../settings';
 
 /**
@@ -74,44 +75,14 @@ export class RemovalGuard {
   }
 }
 
-/** What a held run had sent, for its error. */
-export interface HeldRun {
-  readonly runId: string;
-  readonly sends: RunSends;
-  readonly snapshots: number;
-  readonly upserts: number;
-}
-
-/** REMOVALS_HELD: the guard held the run. A type of its own, so callers tell it apart without comparing codes or reading `details`. */
-export class RemovalsHeldError extends SyncError {
-  override readonly name = 'RemovalsHeldError';
-  constructor(
-    message: string,
-    /** The removals held back. */
-    readonly removals: number,
-    readonly threshold: number,
-    run: HeldRun,
-  ) {
-    super(SyncErrorCodes.removalsHeld, message, { details: { runId: run.runId, removals, threshold, upserts: run.upserts } });
-  }
-}
-
-export function isRemovalsHeld(error: unknown): error is RemovalsHeldError {
-  return error instanceof RemovalsHeldError;
-}
-
 /** The error of a held run: what was held, what was sent, and the two ways to let it through. */
-export function removalsHeldError(guard: RemovalGuard, held: number, what: string, run: HeldRun): RemovalsHeldError {
-  const sent =
-    run.sends === 'snapshot' ? `the run's ${count(run.snapshots, 'user')} were sent as user.snapshot` : `the run's ${count(run.upserts, 'upsert')} were sent`;
-  return new RemovalsHeldError(
-    `Mass-deletion guard: run ${run.runId} ${what}, more than the ${guard.describe()} allowed` +
-      (guard.allowance === undefined ? '' : ` and more than the ${guard.allowance} allowed once`) +
-      `. No removal was sent and the delta link stays where it was; ${sent}. ` +
-      `If the deletions are intended, allow them once: npm run sync -- --once --allow-removals ${held}, or set SYNC_ALLOW_REMOVALS=${held} ` +
-      `(used by one run, then ignored until changed). If not, restore the users (soft-deleted users can be restored for 30 days); each run checks again.`,
-    held,
-    guard.threshold,
+export function removalsHeldError(guard: RemovalGuard, held: number, removing: HeldRemovals, run: HeldRun): RemovalsHeldError {
+  return createRunError(RunErrorCodes.removalsHeld, {
     run,
-  );
+    held,
+    removing,
+    threshold: guard.threshold,
+    thresholdWords: guard.describe(),
+    allowance: guard.allowance,
+  });
 }

@@ -5,4 +5,16 @@ export { createSyncRuntime, readMemberIds, type SyncRuntime, type SyncRuntimeOpt
 export { Membership, entryAction } from './scope';
 export { runSync } from './sync';
 export type { RunSyncOptions, SyncProgress, SyncSummary } from './types';
-export { RemovalsHeldError, isRemovalsHeld } from './guard';
+export {
+  RemovalsHeldError,
+  RunErrorCodes,
+  RunErrorMessages,
+  createRunError,
+  isRemovalsHeld,
+  stoppedOnRequest,
+  withAttemptProgress,
+  type AttemptProgress,
+  type HeldRemovals,
+  type HeldRun,
+  type RunErrorCode,
+} from './errors';

@@ -1,4 +1,4 @@
-import { SyncError, SyncErrorCodes } from '../core';
+import { createQueueError, QueueErrorCodes } from '../queue';
 import { MessageTypes, encodeMessage, overflowMessage, type SyncMessage } from '../messages';
 import { QueueSender } from '../queue';
 import type { SyncRuntime } from './runtime';
@@ -39,7 +39,7 @@ export class QueueSink {
       text = encodeMessage(overflowMessage(message, reference), encoding);
     }
     if (text === undefined)
-      throw new SyncError(SyncErrorCodes.overflowFailed, `The ${message.type} message ${message.messageId} is over the queue's limit even as a claim check.`);
+      throw createQueueError(QueueErrorCodes.overflowFailed, { problem: 'tooLargeAsClaimCheck', type: message.type, messageId: message.messageId });
     this.onMessage();
     await this.#sender.enqueue(text);
   }

@@ -1,4 +1,5 @@
-import { SyncError, SyncErrorCodes, count } from '../core';
+import type { SyncError } from '../core';
+import { stoppedOnRequest, withAttemptProgress } from './errors';
 import type { RunInfo } from '../messages';
 import { describeScope } from '../settings';
 import type { RunContext } from './context';
@@ -69,19 +70,12 @@ export function completedSummary(ctx: RunContext, deltaLinkAdvanced: boolean, re
 /** The error a failed run throws: the failure, with what this attempt did and that the next one resumes. */
 export function stoppedError(ctx: RunContext, failure: SyncError, interrupted: boolean): SyncError {
   const { runId } = ctx.cursor.identity.run;
-  const { pages, entries: users } = ctx.invocation;
+  const { pages, entries } = ctx.invocation;
   const messages = ctx.sink.sent;
-  const where = `run ${runId} had read ${count(users, 'user')} in ${count(pages, 'page')} and written ${count(messages, 'message')} in this attempt`;
-  const resume = `the checkpoint holds the last page whose messages were all accepted; the next run (or the host's retry) resumes there`;
-  if (interrupted) {
-    return new SyncError(SyncErrorCodes.runInterrupted, `Stopped on request: ${where}; those stay in the queue, and ${resume}.`, {
-      cause: failure.cause ?? failure,
-      details: { runId, users, pages, messages },
-    });
-  }
+  const progress = { runId, entries, pages, messages };
+  const cause = failure.cause ?? failure;
+  // The details keep the name `users` that logs and tests read.
+  if (interrupted) return stoppedOnRequest(progress, { cause, details: { runId, users: entries, pages, messages } });
   if (pages === 0 && messages === 0) return failure;
-  return new SyncError(failure.code, `${failure.message}\nThe ${where} before it stopped; those stay in the queue, and ${resume}.`, {
-    cause: failure.cause ?? failure,
-    details: { ...failure.details, runId, users, pages, messages },
-  });
+  return withAttemptProgress(failure, progress, { cause, details: { ...failure.details, runId, users: entries, pages, messages } });
 }

@@ -3,14 +3,14 @@ import type { RunLock } from '../state';
 import { Attr, errorType, instruments, markFailed, SpanNames, tracer } from '../core';
 import { MessageTypes, type RunInfo } from '../messages';
 import type { SyncMode } from '../settings';
-import { isRemovalsHeld } from './guard';
+import { isRemovalsHeld } from './errors';
 import type { SyncProgress, SyncSummary } from './types';
 
 /**
  * A run's span (sync.run) and its metrics. The span is the active one while the run goes on, so
  * that the Graph pages, the token and the Key Vault reads are its children; it ends with the
  * summary's counts or the failure's code. The metrics are recorded at the end, from the summary
- * or the error's details (see telemetry.ts for what each counts).
+ * or the error's typed fields (RemovalsHeldError.removals; see telemetry.ts for what each counts).
  *
  * The run id: a new run takes the invocation's id, a resumed one keeps the id it started with.
  * The run's first checkpoint names it (the run plan writes one before any Graph read), so the

@@ -1,4 +1,4 @@
-import { SyncError, SyncErrorCodes, toSyncError } from '../core';
+import { CoreErrorCodes, createCoreError, toSyncError } from '../core';
 import { partitionStarts, type FetchedUsersPage, type PartitionState } from '../graph';
 import type { SyncMode, SyncSettings } from '../settings';
 import { readPagesFrom, type SyncRuntime } from './runtime';
@@ -30,7 +30,7 @@ export async function walkPages(runtime: SyncRuntime, url: string, partition: nu
     options.check();
     if (signal?.aborted === true) {
       await pages.return(undefined);
-      throw new SyncError(SyncErrorCodes.runInterrupted, 'The run was asked to stop.');
+      throw createCoreError(CoreErrorCodes.runInterrupted, { problem: 'askedToStop' });
     }
     next = pages.next();
     next.catch(() => undefined); // observed above on the next turn; no unhandled rejection if handling fails first

@@ -2,7 +2,6 @@ export {
   MicrosoftHosts,
   SettingDefaults,
   SettingNames,
-  SettingsError,
   allSettingNames,
   blobEndpointOf,
   describeScope,
@@ -22,3 +21,4 @@ export {
 } from './settings';
 export { hostSchedule, parseTimeSpan } from './schedule';
 export { checkSchedule } from './values';
+export { SettingsError, SettingsErrorCodes, SettingsErrorMessages, createSettingsError, type SettingsErrorCode, type SettingsInvalidParams } from './errors';

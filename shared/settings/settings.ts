@@ -1,4 +1,4 @@
-import { SyncError, SyncErrorCodes } from '../core';
+import { createSettingsError, defaultSettingsSource, SettingsErrorCodes } from './errors';
 import { parseOrigin, readAllowedHosts } from './hosts';
 import { SettingDefaults, SettingNames } from './names';
 import { readGraphCredential, type GraphCredentialSettings } from './credential';
@@ -75,25 +75,6 @@ export interface ReadSettingsOptions {
   readonly source?: string;
 }
 
-export const defaultSettingsSource = 'the environment variables';
-
-export class SettingsError extends SyncError {
-  override readonly name = 'SettingsError';
-  readonly problems: readonly string[];
-  /** Where the values were read from (ReadSettingsOptions.source). */
-  readonly source: string;
-
-  constructor(problems: readonly string[], source: string = defaultSettingsSource) {
-    super(
-      SyncErrorCodes.settingsInvalid,
-      `Invalid settings (${problems.length}), read from ${source}; fix them there:\n` + problems.map((p) => `  - ${p}`).join('\n'),
-      { details: { count: problems.length } },
-    );
-    this.problems = problems;
-    this.source = source;
-  }
-}
-
 /**
  * Reads and checks every setting. A value that is empty or only whitespace counts as unset: the
  * default applies, or, for a required setting, it is reported missing. Throws one SettingsError
@@ -122,7 +103,7 @@ export function readSettings(env: SettingsSource, options: ReadSettingsOptions =
     graphBaseUrl === undefined ||
     storage === undefined
   ) {
-    throw new SettingsError(problems, options.source);
+    throw createSettingsError(SettingsErrorCodes.settingsInvalid, { problems, source: options.source ?? defaultSettingsSource });
   }
   return {
     tenantId,

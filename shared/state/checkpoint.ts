@@ -1,8 +1,9 @@
 import type { BlobLeaseClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { describeCause, isIdentityError, isNetworkError, storageSignInFailed, SyncError, SyncErrorCodes } from '../core';
+import { describeCause, isIdentityError, isNetworkError, SyncError } from '../core';
 import type { SnapshotReason } from '../messages';
 import type { PartitionState } from '../graph';
-import { ensureContainer, storageErrorCode } from '../storage';
+import { createStorageError, ensureContainer, StorageErrorCodes, storageErrorCode } from '../storage';
+import { createStateError, type StateAction, StateErrorCodes } from './errors';
 
 /**
  * The run's state in Blob Storage, one blob per target queue: which run is going on, where it
@@ -155,12 +156,7 @@ export class RunStateStore {
       await lease.acquireLease(leaseSeconds);
     } catch (error) {
       if ((error as { statusCode?: unknown }).statusCode === 409) {
-        throw new SyncError(
-          SyncErrorCodes.runLocked,
-          `Another run holds the run lock (a lease on ${this.blobName} in the ${this.where}); this run sends nothing and leaves the work to it. ` +
-            `A lock left by a run that died frees itself within ${leaseSeconds} s.`,
-          { cause: error },
-        );
+        throw createStateError(StateErrorCodes.runLocked, { problem: 'held', blobName: this.blobName, where: this.where, leaseSeconds }, { cause: error });
       }
       throw this.#failure(error, 'lock');
     }
@@ -208,11 +204,8 @@ export class RunStateStore {
         } catch (error) {
           const status = (error as { statusCode?: unknown }).statusCode;
           if (status === 412 || status === 409) {
-            throw new SyncError(
-              SyncErrorCodes.runLocked,
-              `This run lost the run lock on ${this.blobName} (HTTP ${String(status)}${renewFailure === undefined ? '' : `; renewing it failed: ${describeCause(renewFailure)}`}): it stops so that two runs never both advance the checkpoint.`,
-              { cause: error },
-            );
+            const renewCauseText = renewFailure === undefined ? undefined : describeCause(renewFailure);
+            throw createStateError(StateErrorCodes.runLocked, { problem: 'lost', blobName: this.blobName, status, renewCauseText }, { cause: error });
           }
           throw this.#failure(error, 'write');
         }
@@ -241,21 +234,14 @@ export class RunStateStore {
     }
   }
 
-  #failure(error: unknown, action: string): SyncError {
+  #failure(error: unknown, action: StateAction): SyncError {
     if (error instanceof SyncError) return error;
-    if (isIdentityError(error)) return storageSignInFailed(error, `run state ${this.blobName} in the ${this.where}`);
-    const status = (error as { statusCode?: unknown }).statusCode;
-    const hint =
-      status === 403
-        ? ': the identity needs "Storage Blob Data Contributor" on the container (infra/ assigns it)'
-        : isNetworkError(error)
-          ? ': check the storage setting and that the account (or Azurite with its blob service) is running'
-          : '';
-    return new SyncError(
-      SyncErrorCodes.runStateFailed,
-      `Could not ${action} the run state ${this.blobName} in the ${this.where}${hint} (${describeCause(error)}).`,
-      { cause: error },
-    );
+    const { blobName, where } = this;
+    const causeText = describeCause(error);
+    if (isIdentityError(error))
+      return createStorageError(StorageErrorCodes.storageAuthFailed, { target: `run state ${blobName} in the ${where}`, causeText }, { cause: error });
+    const hint = (error as { statusCode?: unknown }).statusCode === 403 ? 'forbidden' : isNetworkError(error) ? 'unreachable' : undefined;
+    return createStateError(StateErrorCodes.runStateFailed, { problem: 'checkpoint', action, blobName, where, hint, causeText }, { cause: error });
   }
 }
 

@@ -1,5 +1,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import { describeCause, SyncError, SyncErrorCodes } from '../core';
+import { describeCause, SyncError } from '../core';
+import { createGraphError, GraphErrorCodes } from '../graph';
+import { createStateError, type StateAction, StateErrorCodes } from './errors';
 import { ensureContainer } from '../storage';
 
 /**
@@ -24,7 +26,7 @@ export function encodeMembers(ids: Iterable<string>): Buffer {
   const sorted = [...ids].map((id) => id.toLowerCase()).sort();
   const buffer = Buffer.alloc(sorted.length * bytesPerMember);
   sorted.forEach((id, index) => {
-    if (!guid.test(id)) throw new SyncError(SyncErrorCodes.graphResponseInvalid, `Graph listed a group member whose id is not a GUID (position ${index}).`);
+    if (!guid.test(id)) throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'memberNotGuid', index });
     buffer.write(id.replace(/-/g, ''), index * bytesPerMember, 'hex');
   });
   return buffer;
@@ -93,10 +95,12 @@ export class MembershipStore {
       .catch(() => undefined);
   }
 
-  #failure(error: unknown, action: string, name: string): SyncError {
+  #failure(error: unknown, action: StateAction, name: string): SyncError {
     if (error instanceof SyncError) return error;
-    return new SyncError(SyncErrorCodes.runStateFailed, `Could not ${action} the group membership ${name} in the ${this.where} (${describeCause(error)}).`, {
-      cause: error,
-    });
+    return createStateError(
+      StateErrorCodes.runStateFailed,
+      { problem: 'membership', action, name, where: this.where, causeText: describeCause(error) },
+      { cause: error },
+    );
   }
 }

@@ -7,3 +7,4 @@ export {
   storageRetryOptions,
   type StorageClientOptions,
 } from './clients';
+export { StorageErrorCodes, StorageErrorMessages, createStorageError, type StorageErrorCode } from './errors';

@@ -1,7 +1,8 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import type { ClientCredential, CurrentClientAuth } from '../credential';
-import { Attr, type BudgetSource, describeCause, inSpan, RetryBudget, SpanNames, SyncError, SyncErrorCodes } from '../core';
+import { Attr, type BudgetSource, describeCause, inSpan, RetryBudget, SpanNames, SyncError } from '../core';
+import { createTokenError, TokenErrorCodes } from './errors';
 import { createRetryingNetworkModule } from './msal-network';
 import { MicrosoftHosts } from '../settings';
 
@@ -90,7 +91,7 @@ export function createAppTokenProvider(options: AppTokenProviderOptions): AppTok
   async function acquire(): Promise<AppToken> {
     const result = await clientFor(await options.credential.current()).acquireTokenByClientCredential({ scopes: [options.scope] });
     if (result === null || result.accessToken === '') {
-      throw new SyncError(SyncErrorCodes.tokenFailed, `Entra ID returned no access token for ${options.scope}.`);
+      throw createTokenError(TokenErrorCodes.tokenFailed, { problem: 'noToken', scope: options.scope });
     }
     return { accessToken: result.accessToken, expiresOn: result.expiresOn, fromCache: result.fromCache };
   }
@@ -172,23 +173,14 @@ async function mapTokenError(error: unknown, options: AppTokenProviderOptions, a
   const details = { aadsts: no, tenantId: options.tenantId, clientId: options.clientId };
   switch (no) {
     case AadstsCodes.applicationNotFound:
-      return new SyncError(
-        SyncErrorCodes.clientIdUnknown,
-        `GRAPH_CLIENT_ID ${options.clientId} is not an application in tenant ${options.tenantId} (AADSTS700016): ` +
-          `set GRAPH_CLIENT_ID to the app registration's Application (client) ID, and GRAPH_TENANT_ID to the tenant it is registered in.`,
-        { cause: error, details },
-      );
+      return createTokenError(TokenErrorCodes.clientIdUnknown, { clientId: options.clientId, tenantId: options.tenantId }, { cause: error, details });
     case AadstsCodes.tenantNotFound:
     case AadstsCodes.tenantNotFoundByDomain:
       return tenantUnknown(error, options, no);
     case AadstsCodes.invalidScope:
     case AadstsCodes.invalidScopeV1:
     case AadstsCodes.resourceNotFound:
-      return new SyncError(
-        SyncErrorCodes.scopeInvalid,
-        `Entra ID refused the scope ${options.scope} (AADSTS${no}): check GRAPH_BASE_URL is the Graph endpoint of this cloud, e.g. https://graph.microsoft.com.`,
-        { cause: error, details },
-      );
+      return createTokenError(TokenErrorCodes.scopeInvalid, { scope: options.scope, aadsts: no }, { cause: error, details });
     default:
       break;
   }
@@ -199,27 +191,22 @@ async function mapTokenError(error: unknown, options: AppTokenProviderOptions, a
     try {
       const answer = await probe(discovery);
       if (/AADSTS(90002|90023)\b/.test(answer.body)) return tenantUnknown(error, options, AadstsCodes.tenantNotFound);
-      return new SyncError(
-        SyncErrorCodes.tokenFailed,
-        `The authority ${authority} did not give a usable OpenID configuration (HTTP ${answer.status}): check AUTHORITY_HOST and GRAPH_TENANT_ID.`,
-        { cause: error, details },
-      );
+      return createTokenError(TokenErrorCodes.tokenFailed, { problem: 'badDiscovery', authority, status: answer.status }, { cause: error, details });
     } catch (probeError) {
-      return new SyncError(
-        SyncErrorCodes.tokenFailed,
-        `Could not reach the authority ${options.authorityHost} (setting AUTHORITY_HOST): ${describeCause(probeError)}`,
+      return createTokenError(
+        TokenErrorCodes.tokenFailed,
+        { problem: 'authorityUnreachable', authorityHost: options.authorityHost, causeText: describeCause(probeError) },
         { cause: error, details },
       );
     }
   }
-  return new SyncError(SyncErrorCodes.tokenFailed, `Getting an app-only token from ${authority} failed: ${describeCause(error)}`, { cause: error, details });
+  return createTokenError(TokenErrorCodes.tokenFailed, { problem: 'failed', authority, causeText: describeCause(error) }, { cause: error, details });
 }
 
 function tenantUnknown(error: unknown, options: AppTokenProviderOptions, no: string | undefined): SyncError {
-  return new SyncError(
-    SyncErrorCodes.tenantUnknown,
-    `GRAPH_TENANT_ID "${options.tenantId}" is not a tenant known to ${options.authorityHost} (AADSTS${no ?? '90002'}): ` +
-      `set it to the Directory (tenant) ID of the app registration, and AUTHORITY_HOST to that tenant's cloud.`,
+  return createTokenError(
+    TokenErrorCodes.tenantUnknown,
+    { tenantId: options.tenantId, authorityHost: options.authorityHost, aadsts: no },
     { cause: error, details: { aadsts: no, tenantId: options.tenantId } },
   );
 }
