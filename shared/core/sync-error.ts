@@ -29,6 +29,7 @@ export const SyncErrorCodes = {
   assertionExpired: 'ASSERTION_EXPIRED',
   managedIdentityFailed: 'MANAGED_IDENTITY_FAILED',
   clientSecretRejected: 'CLIENT_SECRET_REJECTED',
+  clientSecretExpired: 'CLIENT_SECRET_EXPIRED',
   clientIdUnknown: 'CLIENT_ID_UNKNOWN',
   tenantUnknown: 'TENANT_UNKNOWN',
   scopeInvalid: 'SCOPE_INVALID',

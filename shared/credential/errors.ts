@@ -20,6 +20,7 @@ export const CredentialErrorCodes = {
   assertionExpired: SyncErrorCodes.assertionExpired,
   managedIdentityFailed: SyncErrorCodes.managedIdentityFailed,
   clientSecretRejected: SyncErrorCodes.clientSecretRejected,
+  clientSecretExpired: SyncErrorCodes.clientSecretExpired,
 } as const;
 
 export type CredentialErrorCode = (typeof CredentialErrorCodes)[keyof typeof CredentialErrorCodes];
@@ -64,6 +65,8 @@ export interface CertificateRejectedParams {
 }
 
 export interface FederatedMismatchParams {
+  /** 70021 (nothing matches), 700211 (the issuer), 700212 (the audience), 700213 (the subject). */
+  readonly aadsts: string;
   readonly clientId: string;
   readonly issuer: string;
   readonly subject: string;
@@ -135,10 +138,14 @@ function certificateRejected({ name, clientId, thumbprints }: CertificateRejecte
   );
 }
 
-function federatedMismatch({ clientId, issuer, subject, audience }: FederatedMismatchParams): string {
+/** What Entra's finer codes say did not match (AADSTS700211/700212/700213). */
+const unmatched: Readonly<Record<string, string>> = { '700211': 'its issuer', '700212': 'its audience', '700213': 'its subject' };
+
+function federatedMismatch({ aadsts, clientId, issuer, subject, audience }: FederatedMismatchParams): string {
   const parameters = JSON.stringify({ name: 'graph-user-sync', issuer, subject, audiences: [audience] });
+  const what = unmatched[aadsts];
   return (
-    `No federated identity credential on app registration ${clientId} matches the managed identity's token (AADSTS70021). ` +
+    `No federated identity credential on app registration ${clientId} matches the managed identity's token (AADSTS${aadsts}${what === undefined ? '' : `: none matches ${what}`}). ` +
     `Add one with issuer ${issuer}, subject ${subject} and audience ${audience} (they are case-sensitive): ` +
     `az ad app federated-credential create --id ${clientId} --parameters '${parameters}'`
   );
@@ -165,6 +172,11 @@ export const CredentialErrorMessages = {
   [CredentialErrorCodes.managedIdentityFailed]: (p: { readonly identityClientId: string; readonly audience: string; readonly causeText: string | undefined }) =>
     `The managed identity ${p.identityClientId} (AZURE_CLIENT_ID) could not get a token for ${p.audience}: ${p.causeText ?? 'no token was returned'}. ` +
     `Assign that user-assigned identity to the Function App, or set AZURE_CLIENT_ID to the client ID of the one it has.`,
+  [CredentialErrorCodes.clientSecretExpired]: (p: { readonly secretName: string; readonly vaultUrl: string; readonly clientId: string }) =>
+    `The client secret stored in Key Vault secret "${p.secretName}" at ${p.vaultUrl} has expired (AADSTS7000222): Entra ID no longer takes it. ` +
+    `Rotate it: create a new secret on app registration ${p.clientId} (az ad app credential reset --id ${p.clientId} --append --years 1, or Certificates & secrets in the portal), ` +
+    `store its Value as a new version of "${p.secretName}" (az keyvault secret set --vault-name <vault> --name ${p.secretName} --file <file with the value>), then delete the expired one; ` +
+    `the next run reads the new version. To stop rotating, use GRAPH_CREDENTIAL=certificate or managed-identity (docs/credentials.md).`,
   [CredentialErrorCodes.clientSecretRejected]: (p: { readonly secretName: string; readonly aadsts: string }) =>
     `Entra ID rejected the client secret stored in Key Vault secret "${p.secretName}" (AADSTS${p.aadsts}), also after reading it again. ` +
     `Store the secret's Value (shown once, when the secret is created under Certificates & secrets), not its Secret ID, and check that it has not expired.`,

@@ -16,7 +16,21 @@ import { createCredentialError, CredentialErrorCodes } from './errors';
  */
 
 /** AADSTS codes of a refused federated assertion. */
-export const FederatedRejectionCodes = { noMatch: '70021', expired: '700024' } as const;
+export const FederatedRejectionCodes = {
+  noMatch: '70021',
+  noMatchIssuer: '700211',
+  noMatchAudience: '700212',
+  noMatchSubject: '700213',
+  expired: '700024',
+} as const;
+
+/** Entra's answers for an assertion no federated credential of the app matches: 70021, or the finer 700211/700212/700213. */
+const mismatchCodes: ReadonlySet<string> = new Set([
+  FederatedRejectionCodes.noMatch,
+  FederatedRejectionCodes.noMatchIssuer,
+  FederatedRejectionCodes.noMatchAudience,
+  FederatedRejectionCodes.noMatchSubject,
+]);
 
 export interface ManagedIdentityCredentialOptions {
   /** Default Date.now. */
@@ -70,21 +84,21 @@ export function createManagedIdentityCredential(
       return Promise.resolve({ key: `managed-identity:${identityClientId}:${audience}`, auth: { clientAssertion: () => assertion() } });
     },
     startRun: () => undefined,
-    isRejection: (aadsts) => aadsts === FederatedRejectionCodes.noMatch || aadsts === FederatedRejectionCodes.expired,
+    isRejection: (aadsts) => mismatchCodes.has(aadsts) || aadsts === FederatedRejectionCodes.expired,
     invalidate(): void {
       cached = undefined;
     },
     rejected(aadsts, cause, context): SyncError | undefined {
       const details = { aadsts, tenantId: context.tenantId, clientId: context.clientId, identityClientId };
       if (aadsts === FederatedRejectionCodes.expired) return assertionExpired(cause, details);
-      if (aadsts !== FederatedRejectionCodes.noMatch) return undefined;
+      if (!mismatchCodes.has(aadsts)) return undefined;
       // What the app registration must trust: issuer and subject (the identity's object id) from the assertion, the audience as configured (Entra may put the exchange app's id in `aud`). No secret in them.
       const claims = cached === undefined ? {} : claimsOf(cached.token);
       const issuer = claims.iss ?? `${context.authorityHost}/${context.tenantId}/v2.0`;
       const subject = claims.sub ?? '<the object (principal) id of the managed identity>';
       return createCredentialError(
         CredentialErrorCodes.federatedCredentialMismatch,
-        { clientId: context.clientId, issuer, subject, audience },
+        { aadsts, clientId: context.clientId, issuer, subject, audience },
         { cause, details: { ...details, issuer, subject, audience } },
       );
     },

@@ -12,6 +12,8 @@ import { keyVaultClientOptions, mapKeyVaultError } from './key-vault';
  * plus one after the secret is rotated (the token step calls `invalidate`).
  */
 export interface ClientSecretSource {
+  /** The vault the secret is read from (for messages). */
+  readonly vaultUrl: string;
   /** The secret value; read from Key Vault on first use and after `invalidate`. */
   get(): Promise<string>;
   /** Forget the cached value so that the next `get` reads Key Vault again. */
@@ -55,6 +57,7 @@ export function createClientSecretSource(
   }
 
   return {
+    vaultUrl,
     get(): Promise<string> {
       if (cached === undefined) {
         const pending = read();
@@ -92,6 +95,13 @@ export function createSecretCredential(source: ClientSecretSource, secretName: s
     invalidate: () => source.invalidate(),
     rejected(aadsts, cause, context): SyncError | undefined {
       if (aadsts !== SecretRejectionCodes.invalid && aadsts !== SecretRejectionCodes.expired) return undefined;
+      if (aadsts === SecretRejectionCodes.expired) {
+        return createCredentialError(
+          CredentialErrorCodes.clientSecretExpired,
+          { secretName, vaultUrl: source.vaultUrl, clientId: context.clientId },
+          { cause, details: { aadsts, tenantId: context.tenantId, clientId: context.clientId, vaultUrl: source.vaultUrl } },
+        );
+      }
       return createCredentialError(
         CredentialErrorCodes.clientSecretRejected,
         { secretName, aadsts },

@@ -87,7 +87,9 @@ interface GraphAnswer {
 
 /** A delta link Graph no longer knows: expired (about 7 days), or reset by tenant maintenance (410 Gone with a Location holding an empty $deltatoken). */
 function resyncRequired({ status, code, details, url, query }: GraphAnswer, location: string | undefined): SyncError | undefined {
-  if (!(query.has('$deltatoken') && (status === 410 || (status >= 400 && status < 500 && /^(syncStateNotFound|resyncRequired|syncStateInvalid)$/i.test(code)))))
+  // delta-query-overview.md: the reset may come on any request of a delta walk (its first, or a nextLink's), not only on the delta link.
+  const deltaWalk = new URL(url).pathname.replace(/\/$/, '').endsWith('/delta') && (query.has('$deltatoken') || query.has('$skiptoken'));
+  if (!(deltaWalk && (status === 410 || (status >= 400 && status < 500 && /^(syncStateNotFound|resyncRequired|syncStateInvalid)$/i.test(code)))))
     return undefined;
   const restart = location !== undefined && new URL(location, url).origin === new URL(url).origin ? new URL(location, url).toString() : undefined;
   return createGraphResyncRequired({ status, graphCode: code }, details, restart);
@@ -96,7 +98,9 @@ function resyncRequired({ status, code, details, url, query }: GraphAnswer, loca
 /** A saved page link whose skip token Graph no longer accepts. */
 function pageLinkExpired({ status, code, message, details, url, query }: GraphAnswer): SyncError | undefined {
   const pageUrl = query.has('$skiptoken') ? url : undefined;
-  if (pageUrl === undefined || status !== 400 || !/ExpiredPageToken|InvalidPageToken|skiptoken/i.test(`${code} ${message}`)) return undefined;
+  // paging-error-handling.md: DirectoryPageTokenNotFoundException for a token taken from a retried request's answer; the walk starts again as for an expired one.
+  if (pageUrl === undefined || status !== 400 || !/ExpiredPageToken|InvalidPageToken|DirectoryPageTokenNotFound|skiptoken/i.test(`${code} ${message}`))
+    return undefined;
   return createGraphError(GraphErrorCodes.graphPageLinkExpired, { graphCode: code }, { details });
 }
 

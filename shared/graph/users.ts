@@ -20,6 +20,8 @@ export interface DirectoryUser {
 export interface RemovedUser {
   readonly id: string;
   readonly reason: string;
+  /** Graph gave no reason (its `@removed` "may include additional information", reason not promised): read as `deleted`. */
+  readonly reasonMissing?: true;
 }
 
 export type DirectoryEntry = { readonly kind: 'user'; readonly user: DirectoryUser } | { readonly kind: 'removed'; readonly removed: RemovedUser };
@@ -61,9 +63,8 @@ function toEntry(item: unknown, fields: readonly string[], index: number): Direc
   const removed = raw['@removed'];
   if (removed !== undefined) {
     const reason = typeof removed === 'object' && removed !== null ? (removed as { reason?: unknown }).reason : undefined;
-    if (typeof reason !== 'string' || reason === '') {
-      throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'removedWithoutReason', index });
-    }
+    // Without a reason the user is gone as far as this walk can tell: `deleted` (a restored user comes back later as a change).
+    if (typeof reason !== 'string' || reason === '') return { kind: 'removed', removed: { id, reason: 'deleted', reasonMissing: true } };
     return { kind: 'removed', removed: { id, reason } };
   }
   const properties: Record<string, UserPropertyValue> = {};

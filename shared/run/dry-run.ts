@@ -133,7 +133,7 @@ async function walkAsARunWould(
       await walkOnce(runtime, plan, walk, start, partitions, options.abortSignal);
       break;
     } catch (error) {
-      const restart = restartOf(error, walk.sends, restarts);
+      const restart = restartOf(error, restarts);
       if (restart === undefined) throw error;
       if (restart.kind === 'resync') {
         notices.push(`${restart.error.message} A real run would send a full snapshot instead.`);

@@ -4,9 +4,11 @@ import type { RunSends } from '../state';
 
 /**
  * When a walk starts again instead of failing, and what the operator is told. Graph refuses a
- * delta link that expired or was reset (delta-query-overview: 410 Gone, syncStateNotFound): the
- * changes walk becomes a full snapshot (a resync). A page link that expired mid-walk starts the
- * same walk again. Each happens once per run; a second time is a failure.
+ * delta link that expired or was reset (delta-query-overview: 410 Gone, syncStateNotFound), on the
+ * delta link or on any nextLink of the walk: the walk becomes a full snapshot (a resync; a
+ * snapshot's own delta walk starts over). A page link that expired mid-walk, or whose token came
+ * from a retried request (DirectoryPageTokenNotFoundException), starts the same walk again. Each
+ * happens once per run; a second time is a failure.
  */
 
 /** What a run has used up. */
@@ -18,9 +20,10 @@ export interface Restarts {
 export type Restart = { readonly kind: 'resync'; readonly error: SyncError } | { readonly kind: 'restart' };
 
 /** The restart a walk's failure calls for (and records in `restarts`), or undefined: the run fails with it. */
-export function restartOf(error: unknown, sends: RunSends, restarts: Restarts): Restart | undefined {
+export function restartOf(error: unknown, restarts: Restarts): Restart | undefined {
   if (!(error instanceof SyncError)) return undefined;
-  if (error.code === SyncErrorCodes.graphDeltaLinkExpired && sends === 'changes' && !restarts.resynced) {
+  // A reset during a snapshot's own delta walk (a 410 on a nextLink) is a resync too: the snapshot starts over.
+  if (error.code === SyncErrorCodes.graphDeltaLinkExpired && !restarts.resynced) {
     restarts.resynced = true;
     return { kind: 'resync', error };
   }

@@ -20,7 +20,7 @@ export async function walkWithRestarts(ctx: RunContext): Promise<void> {
       await walk(ctx);
       return;
     } catch (error) {
-      const restart = restartOf(error, ctx.cursor.sends, restarts);
+      const restart = restartOf(error, restarts);
       if (restart === undefined) throw error;
       // A drained queue first: the new walk re-sends, and the checkpoint must not advance from the old pages.
       await ctx.writer.quiesce();

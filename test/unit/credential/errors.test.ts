@@ -56,7 +56,13 @@ describe('credential errors', () => {
     createCredentialError(CredentialErrorCodes.certificateRejected, { name: 'graph-cert', clientId: 'app-id', thumbprints: undefined }, madeWith),
     createCredentialError(
       CredentialErrorCodes.federatedCredentialMismatch,
-      { clientId: 'app-id', issuer: 'https://login.microsoftonline.com/t/v2.0', subject: 'principal-id', audience: 'api://AzureADTokenExchange' },
+      {
+        aadsts: '70021',
+        clientId: 'app-id',
+        issuer: 'https://login.microsoftonline.com/t/v2.0',
+        subject: 'principal-id',
+        audience: 'api://AzureADTokenExchange',
+      },
       madeWith,
     ),
     createCredentialError(CredentialErrorCodes.assertionExpired, {}, madeWith),
@@ -66,6 +72,11 @@ describe('credential errors', () => {
       madeWith,
     ),
     createCredentialError(CredentialErrorCodes.clientSecretRejected, { secretName: 'graph-client-secret', aadsts: '7000215' }, madeWith),
+    createCredentialError(
+      CredentialErrorCodes.clientSecretExpired,
+      { secretName: 'graph-client-secret', vaultUrl: 'https://kv.vault.azure.net', clientId: 'app-id' },
+      madeWith,
+    ),
   ]);
 
   it('says which role Key Vault wants, as docs/credentials.md quotes it', () => {

@@ -175,19 +175,18 @@ describe('parseUsersPage (the Graph wire format)', () => {
   });
 
   it('rejects bodies that are not a users page', () => {
-    for (const body of [
-      null,
-      {},
-      { value: {} },
-      { value: [{ mail: 'no id' }] },
-      { value: [], '@odata.nextLink': 5 },
-      { value: [], '@odata.deltaLink': 5 },
-      { value: [{ id: 'a', '@removed': {} }] },
-    ]) {
+    for (const body of [null, {}, { value: {} }, { value: [{ mail: 'no id' }] }, { value: [], '@odata.nextLink': 5 }, { value: [], '@odata.deltaLink': 5 }]) {
       assert.throws(
         () => parseUsersPage(body, ['id']),
         (error: unknown) => error instanceof SyncError && error.code === SyncErrorCodes.graphResponseInvalid,
       );
+    }
+  });
+
+  it('reads an @removed without a reason as deleted, marked as such (not a failed run)', () => {
+    for (const removed of [{}, { reason: '' }, null]) {
+      const page = parseUsersPage({ value: [{ id: 'a', '@removed': removed }] }, ['id']);
+      assert.deepEqual(page.entries, [{ kind: 'removed', removed: { id: 'a', reason: 'deleted', reasonMissing: true } }]);
     }
   });
 });

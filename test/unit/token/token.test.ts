@@ -113,6 +113,27 @@ describe('app-only token (msal-node)', () => {
     );
   });
 
+  it('tells an expired secret (AADSTS7000222) apart from a wrong one: names the Key Vault secret, the vault and the rotation steps', async () => {
+    const app = stack.entra.apps.get(stack.clientId.toLowerCase());
+    assert.ok(app);
+    stack.entra.expireSecret(stack.clientId, stack.clientSecret);
+    try {
+      await assert.rejects(
+        provider({}).getToken(),
+        expectCode(
+          SyncErrorCodes.clientSecretExpired,
+          new RegExp(`Key Vault secret "${stack.secretName}" at ${stack.keyVault.url.replace(/[.]/g, '\\.')}`),
+          /has expired \(AADSTS7000222\)/,
+          /az ad app credential reset --id [\w-]+ --append/,
+          /az keyvault secret set/,
+        ),
+      );
+    } finally {
+      app.secrets.push(stack.clientSecret);
+      app.expiredSecrets = [];
+    }
+  });
+
   it('names GRAPH_CLIENT_ID for an unknown application (AADSTS700016)', async () => {
     await assert.rejects(provider({ clientId: randomUUID() }).getToken(), expectCode(SyncErrorCodes.clientIdUnknown, /GRAPH_CLIENT_ID/, /AADSTS700016/));
   });
