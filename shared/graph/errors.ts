@@ -91,6 +91,7 @@ export function graphError(
     pageLinkExpired(answer) ??
     accessRefused(answer, context) ??
     requestRefused(answer) ??
+    notServedInLists(answer) ??
     new SyncError(
       SyncErrorCodes.graphRequestFailed,
       `Microsoft Graph answered ${describeUrl(url).what} with ${status} ${code}: ${message}` + (requestId ? ` (request-id ${requestId})` : ''),
@@ -144,11 +145,15 @@ function accessRefused({ status, code, message, details, url }: GraphAnswer, con
     );
   }
   if (status === 403) {
-    const permission = read.group === undefined ? 'User.Read.All' : 'GroupMember.Read.All (to read the members of SYNC_GROUP_ID) besides User.Read.All';
+    const signIn = selectsSignInActivity(url);
+    const permission =
+      (read.group === undefined ? 'User.Read.All' : 'GroupMember.Read.All (to read the members of SYNC_GROUP_ID) besides User.Read.All') +
+      (signIn ? ', and AuditLog.Read.All to read signInActivity (USER_FIELDS)' : '');
     return new SyncError(
       SyncErrorCodes.graphConsentRequired,
       `Microsoft Graph denied ${read.what} (403 ${code}): the app needs the application permission ${permission} (Microsoft Graph) with admin consent. ` +
-        `An administrator can grant it at ${context.adminConsentUrl}`,
+        `An administrator can grant it at ${context.adminConsentUrl}` +
+        (signIn ? signInActivityLicense(code) : ''),
       { details },
     );
   }
@@ -160,6 +165,35 @@ function accessRefused({ status, code, message, details, url }: GraphAnswer, con
     );
   }
   return undefined;
+}
+
+/** Whether the request's $select names signInActivity (Graph reads property names in any case). */
+function selectsSignInActivity(url: string): boolean {
+  return (new URL(url).searchParams.get('$select') ?? '').split(',').some((f) => f.trim().toLowerCase() === 'signinactivity');
+}
+
+/**
+ * What a 403 on signInActivity may mean besides the permission: the tenant lacks a Microsoft
+ * Entra ID P1 or P2 license (user.md, signInActivity), which Graph answers with this code.
+ */
+function signInActivityLicense(code: string): string {
+  return /^Authentication_RequestFromNonPremiumTenantOrB2CTenant$/i.test(code)
+    ? '. Graph says the tenant has no Microsoft Entra ID P1 or P2 license, which reading signInActivity needs (and Azure AD B2C tenants do not serve it): license the tenant, or remove signInActivity from USER_FIELDS.'
+    : '. Reading signInActivity also needs a Microsoft Entra ID P1 or P2 license in the tenant.';
+}
+
+/**
+ * 501: a property of USER_FIELDS Graph serves only when reading one user (GET /users/{id}), in a
+ * list (user-list.md: "returns a 501 Not Implemented error code"). Settings refuse the ones
+ * Microsoft documents; this names any other.
+ */
+function notServedInLists({ status, code, message, details, url }: GraphAnswer): SyncError | undefined {
+  if (status !== 501) return undefined;
+  return new SyncError(
+    SyncErrorCodes.graphBadRequest,
+    `Microsoft Graph cannot answer ${describeUrl(url).what} with these USER_FIELDS (501 ${code}: ${message}): Graph returns some user properties only when reading one user (GET /users/{id}), never in a list; remove them from USER_FIELDS.`,
+    { details },
+  );
 }
 
 /** 400: USER_FILTER refused, a read by id refused, or USER_FIELDS naming what Graph does not know. */
