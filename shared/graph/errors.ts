@@ -178,7 +178,7 @@ function selectsSignInActivity(url: string): boolean {
  */
 function signInActivityLicense(code: string): string {
   return /^Authentication_RequestFromNonPremiumTenantOrB2CTenant$/i.test(code)
-    ? '. Graph says the tenant has no Microsoft Entra ID P1 or P2 license, which reading signInActivity needs (and Azure AD B2C tenants do not serve it): license the tenant, or remove signInActivity from USER_FIELDS.'
+    ? '. Graph says the tenant has no Microsoft Entra ID P1 or P2 license (or is an Azure AD B2C tenant), which reading signInActivity needs: license the tenant, or remove signInActivity from USER_FIELDS.'
     : '. Reading signInActivity also needs a Microsoft Entra ID P1 or P2 license in the tenant.';
 }
 

@@ -91,7 +91,7 @@ describe('Graph reader: fields served with limits', () => {
       assert.equal(error.code, SyncErrorCodes.graphConsentRequired);
       assert.match(
         error.message,
-        /\(403 Authentication_RequestFromNonPremiumTenantOrB2CTenant\).*Graph says the tenant has no Microsoft Entra ID P1 or P2 license, which reading signInActivity needs .*: license the tenant, or remove signInActivity from USER_FIELDS\.$/,
+        /\(403 Authentication_RequestFromNonPremiumTenantOrB2CTenant\).*Graph says the tenant has no Microsoft Entra ID P1 or P2 license \(or is an Azure AD B2C tenant\), which reading signInActivity needs: license the tenant, or remove signInActivity from USER_FIELDS\.$/,
       );
     } finally {
       stack.graph.signInActivityLicensed = true;
