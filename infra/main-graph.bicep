@@ -63,7 +63,7 @@ param graphCertificateName string = 'graph-sync-cert'
 @description('Optional, secret mode only: the client secret value, stored in Key Vault under graphClientSecretName. Leave empty to set it yourself.')
 param graphClientSecret string = ''
 
-@description('USER_FIELDS: Graph user properties to select.')
+@description('USER_FIELDS: Graph user properties to select. With signInActivity (SYNC_MODE=full only), the app also needs AuditLog.Read.All (main-graph.bicep grants it).')
 param userFields string = 'id,displayName,mail,userPrincipalName,accountEnabled'
 
 @description('SYNC_SCHEDULE: six-field NCRONTAB, UTC.')
@@ -152,11 +152,18 @@ param grantUserReadAll bool = true
 // The same token as main.bicep's, so that one environment has one set of names.
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
-// Microsoft Graph's application permissions User.Read.All and, for syncGroupId, GroupMember.Read.All
-// (app role ids, the same in every tenant).
+// Microsoft Graph's application permissions User.Read.All, for syncGroupId GroupMember.Read.All, and
+// for signInActivity in userFields AuditLog.Read.All (app role ids, the same in every tenant).
 var userReadAllRoleId = 'df021288-bdef-4463-88db-98f22de89214'
 var groupMemberReadAllRoleId = '98830695-27a2-44f7-8c18-0c3ebc9698f6'
-var graphRoles = union([{ id: userReadAllRoleId, type: 'Role' }], empty(syncGroupId) ? [] : [{ id: groupMemberReadAllRoleId, type: 'Role' }])
+var auditLogReadAllRoleId = 'b0afded3-3588-46d8-8b3d-9842eff778da'
+// USER_FIELDS is comma-separated and Graph reads names in any case (docs/settings.md, signInActivity).
+var readsSignInActivity = contains(split(toLower(replace(userFields, ' ', '')), ','), 'signinactivity')
+var graphRoles = union(
+  [{ id: userReadAllRoleId, type: 'Role' }],
+  empty(syncGroupId) ? [] : [{ id: groupMemberReadAllRoleId, type: 'Role' }],
+  readsSignInActivity ? [{ id: auditLogReadAllRoleId, type: 'Role' }] : []
+)
 
 resource application 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: 'graph-user-sync-${resourceToken}'
@@ -190,6 +197,13 @@ resource userReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantUserRea
 // Reading a group's members app-only needs GroupMember.Read.All besides User.Read.All.
 resource groupMemberReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantUserReadAll && !empty(syncGroupId)) {
   appRoleId: groupMemberReadAllRoleId
+  principalId: servicePrincipal.id
+  resourceId: microsoftGraph.id
+}
+
+// Reading signInActivity (SYNC_MODE=full) needs AuditLog.Read.All besides User.Read.All.
+resource auditLogReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantUserReadAll && readsSignInActivity) {
+  appRoleId: auditLogReadAllRoleId
   principalId: servicePrincipal.id
   resourceId: microsoftGraph.id
 }

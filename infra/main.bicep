@@ -49,7 +49,7 @@ param graphCertificateName string = 'graph-sync-cert'
 @description('Optional, secret mode only: the client secret value, stored in Key Vault under graphClientSecretName. Leave empty to set it yourself.')
 param graphClientSecret string = ''
 
-@description('USER_FIELDS: Graph user properties to select.')
+@description('USER_FIELDS: Graph user properties to select. With signInActivity (SYNC_MODE=full only), the app also needs AuditLog.Read.All (main-graph.bicep grants it).')
 param userFields string = 'id,displayName,mail,userPrincipalName,accountEnabled'
 
 @description('SYNC_SCHEDULE: six-field NCRONTAB, UTC.')

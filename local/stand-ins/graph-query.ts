@@ -1,5 +1,5 @@
 import { compileUserFilter, GraphQueryError, unsupportedClause, type UserFilter } from './graph-filter';
-import { defaultSelect, userProperties } from './user-schema';
+import { defaultSelect, selectsSignInActivity, signInActivity, signInActivityMaxPageSize, singleUserProperties, userProperties } from './user-schema';
 
 /**
  * The query options of a users listing on the Graph stand-in ($select, $top, $count, $filter) and
@@ -27,7 +27,11 @@ export interface ListingQuery extends Selection {
   count: boolean;
 }
 
-/** $select: Graph's default selection without it; 400 Request_BadRequest for a property the user does not have. */
+/**
+ * $select of a list of users: Graph's default selection without it; 501 NotImplemented for a
+ * property Graph serves only for one user (user-schema.ts), 400 Request_BadRequest for a property
+ * the user does not have.
+ */
 export function readSelection(url: URL): Selection {
   const select = url.searchParams.get('$select');
   const fields =
@@ -37,19 +41,42 @@ export function readSelection(url: URL): Selection {
           .split(',')
           .map((f) => f.trim())
           .filter((f) => f !== '');
-  const unknown = fields.find((f) => !userProperties.has(f));
+  if (fields.some((f) => singleUserProperties.has(f.toLowerCase())))
+    throw new GraphQueryError(501, 'NotImplemented', 'This operation target is not yet supported.');
+  const unknown = fields.find((f) => !userProperties.has(f) && f !== signInActivity);
   if (unknown !== undefined)
     throw new GraphQueryError(400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
   return { fields, select };
 }
 
-/** $top: 1 to 999, 100 without it; 400 Request_UnsupportedQuery otherwise. */
-export function readTop(url: URL): { top: number; topText: string | null } {
+/**
+ * $select of /users/delta: readSelection's, and signInActivity refused with 400 BadRequest, the
+ * answer seen from Graph (microsoftgraph/microsoft-graph-explorer-v4#3189; user-delta.md is silent).
+ */
+export function readDeltaSelection(url: URL): Selection {
+  const selection = readSelection(url);
+  if (selectsSignInActivity(selection.fields))
+    throw new GraphQueryError(
+      400,
+      'BadRequest',
+      `Invalid request for delta query: for this entity set, $expand/$select is not supported for the following properties: ${signInActivity}`,
+    );
+  return selection;
+}
+
+/**
+ * $top: 1 to 999 (500 when `fields` selects signInActivity), 100 without it; 400 otherwise. Over
+ * 500 with signInActivity: status and code are not documented; the message is the one Graph gave
+ * when the cap was 120 (microsoftgraph/msgraph-sdk-powershell#1898), with 500.
+ */
+export function readTop(url: URL, fields: readonly string[] = []): { top: number; topText: string | null } {
   const topText = url.searchParams.get('$top');
   const top = topText === null ? defaultPageSize : Number(topText);
   if (!Number.isInteger(top) || top < 1 || top > 999) {
     throw new GraphQueryError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${topText ?? ''}'. Must be between 1 and 999 inclusive.`);
   }
+  if (top > signInActivityMaxPageSize && selectsSignInActivity(fields))
+    throw new GraphQueryError(400, 'BadRequest', `Cannot query data for more than ${signInActivityMaxPageSize} users at a time.`);
   return { top, topText };
 }
 
@@ -71,7 +98,7 @@ function readCount(url: URL, eventual: boolean): boolean {
 /** GET /v1.0/users with $filter or $count. */
 export function readUsersQuery(url: URL, consistencyLevel: string | string[] | undefined): ListingQuery {
   const selection = readSelection(url);
-  const top = readTop(url);
+  const top = readTop(url, selection.fields);
   const count = readCount(url, isEventual(consistencyLevel));
   const filterText = url.searchParams.get('$filter');
   const filter = filterText === null ? undefined : compileUserFilter(filterText);
@@ -102,4 +129,18 @@ export function nextLinkQuery(query: ListingQuery, skipToken: string): string {
   ]
     .filter((q) => q !== undefined)
     .join('&');
+}
+
+/**
+ * A list that selects signInActivity (not /users/delta, which refuses the selection itself): 403
+ * without the application permission AuditLog.Read.All (Graph's answer to a missing permission,
+ * as for User.Read.All), or, in a tenant without a Microsoft Entra ID P1 or P2 license, Graph's
+ * Authentication_RequestFromNonPremiumTenantOrB2CTenant (microsoftgraph/microsoft-graph-docs#12772).
+ */
+export function signInActivityDenied(url: URL, roles: readonly string[], licensed: boolean): readonly [string, string] | undefined {
+  const fields = (url.searchParams.get('$select') ?? '').split(',').map((f) => f.trim());
+  if (url.pathname.replace(/\/$/, '').endsWith('/delta') || !selectsSignInActivity(fields)) return undefined;
+  if (!roles.includes('AuditLog.Read.All')) return ['Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'];
+  if (!licensed) return ['Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license"];
+  return undefined;
 }

@@ -7,16 +7,19 @@ import type { TlsMaterial } from '../tls';
 import { deltaIdFilter, GraphQueryError, type UserFilter } from './graph-filter';
 import { withReplays, type DeltaReplays } from './graph-delta-replays';
 import { ListingWalks } from './graph-listing';
-import { readSelection, readTop, readTransitiveMembersQuery, readUsersQuery, type ListingQuery } from './graph-query';
+import { readDeltaSelection, readSelection, readTop, readTransitiveMembersQuery, readUsersQuery, signInActivityDenied, type ListingQuery } from './graph-query';
 import { GroupDirectory } from './groups';
 import { seedUsers, type SeedUser } from './seed';
 import type { SigningKey } from './signing';
-import { userProperties, userProperty } from './user-schema';
+import { untrackedByDelta, userProperties, userProperty } from './user-schema';
 
 /**
  * Microsoft Graph's GET /v1.0/users: $select, $top (1-999, Graph's 400 otherwise), opaque
  * @odata.nextLink paging with $skiptoken, bearer-token verification (signature, audience, issuer,
  * expiry) and the User.Read.All application permission (403 Authorization_RequestDenied without it).
+ * A list never serves the properties Graph returns only for GET /users/{id} (501 NotImplemented,
+ * graph-query.ts); signInActivity needs AuditLog.Read.All (and a licensed tenant:
+ * `signInActivityLicensed`), caps $top at 500, and is refused by /users/delta (400).
  * With $filter (graph-filter.ts) or $count and Graph's advanced-query rules (graph-query.ts), the
  * walk is graph-listing.ts's, and so is GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user
  * (an advanced query; GroupMember.Read.All; groups from groups.ts, seeded with addGroup, addMember,
@@ -166,6 +169,8 @@ export class GraphStandIn {
    * page of 999 entries, proportionally less for a smaller one (a delta page of 200: a fifth). 0: none.
    */
   pageLatencyMsPer999 = 0;
+  /** The tenant has a Microsoft Entra ID P1 or P2 license: signInActivity can be read (false: Graph's 403 for it). */
+  signInActivityLicensed = true;
   /** The URLs requested, as received (for tests that check the nextLink was followed whole). */
   readonly requestLog: string[] = [];
   /** Every @odata.nextLink handed out. */
@@ -472,7 +477,8 @@ export class GraphStandIn {
         entries.push(setProperties(record.user, fields));
         continue;
       }
-      const changed = fields.filter((f) => (record.changedAt.get(f) ?? 0) > since);
+      // A change to a property delta does not track never surfaces the user (its value still comes with other changes).
+      const changed = fields.filter((f) => !untrackedByDelta.has(f) && (record.changedAt.get(f) ?? 0) > since);
       if (changed.length === 0) continue;
       if (!minimal) {
         // Every selected property, never-set ones left out; but one cleared since the link comes as null
@@ -509,6 +515,8 @@ export class GraphStandIn {
     if (!(verified.claims.roles ?? []).some((r) => (group === null ? readRoles : groupMemberRoles).includes(r))) {
       return this.#error(res, 403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', headers);
     }
+    const auditDenied = signInActivityDenied(url, verified.claims.roles ?? [], this.signInActivityLicensed);
+    if (auditDenied !== undefined) return this.#error(res, 403, ...auditDenied, headers);
 
     this.counters.pageRequests++;
     const asked = url.searchParams.get('$skiptoken');
@@ -545,7 +553,7 @@ export class GraphStandIn {
     try {
       if (group !== null) return this.#transitiveUsersPage(res, url, path, group[1] ?? '', req.headers.consistencylevel, empty, headers, send);
       if (path === '/v1.0/users/delta') {
-        const { fields, select } = readSelection(url);
+        const { fields, select } = readDeltaSelection(url);
         const filterText = url.searchParams.get('$filter');
         const filter = filterText === null ? undefined : { text: filterText, ids: deltaIdFilter(filterText) };
         // $top is not supported on delta, so not even checked: the page size comes from Prefer.
@@ -624,7 +632,7 @@ export class GraphStandIn {
   /** A page of the plain /users walk (no $filter, no $count): an offset into the live directory. */
   #usersPage(res: ServerResponse, url: URL, empty: boolean, headers: Record<string, string>, send: (body: Record<string, unknown>) => void): void {
     const { fields, select } = readSelection(url);
-    const { top, topText } = readTop(url);
+    const { top, topText } = readTop(url, fields);
     let offset = 0;
     const skipToken = url.searchParams.get('$skiptoken');
     if (skipToken !== null) {

@@ -41,10 +41,39 @@ export const userPropertyTypes: Readonly<Record<string, UserPropertyType>> = {
   creationType: 'string',
   ageGroup: 'string',
   mailNickname: 'string',
-  aboutMe: 'string',
+  licenseAssignmentStates: 'collection',
 };
 
+/** Properties /users/delta does not track (user-delta.md: "Changes to the licenseAssignmentStates property are currently not tracked"). */
+export const untrackedByDelta: ReadonlySet<string> = new Set(['licenseAssignmentStates']);
+
 export const userProperties: ReadonlySet<string> = new Set(Object.keys(userPropertyTypes));
+
+/**
+ * Properties Graph returns only when reading one user (GET /users/{id}), lowercased: user-list.md,
+ * "The following properties are only supported when retrieving a single user", and a list that
+ * selects one "returns a 501 Not Implemented error code" (body as delta-query-overview.md shows
+ * it for skills: NotImplemented, "This operation target is not yet supported.").
+ */
+export const singleUserProperties: ReadonlySet<string> = new Set(
+  ['aboutMe', 'birthday', 'hireDate', 'interests', 'mySite', 'pastProjects', 'preferredName', 'responsibilities', 'schools', 'skills', 'mailboxSettings'].map(
+    (p) => p.toLowerCase(),
+  ),
+);
+
+/**
+ * signInActivity: kept with the sign-in logs, not the directory. user-list.md: "When
+ * signInActivity is selected or filtered on, the maximum page size is 500"; user.md: it needs
+ * AuditLog.Read.All and a Microsoft Entra ID P1 or P2 license. A user holds it only when a test
+ * sets it (an object: lastSignInDateTime, …); null otherwise, as for a user who never signed in.
+ */
+export const signInActivity = 'signInActivity';
+export const signInActivityMaxPageSize = 500;
+
+/** Whether a $select names signInActivity (Graph reads names in any case). */
+export function selectsSignInActivity(fields: readonly string[]): boolean {
+  return fields.some((f) => f.toLowerCase() === signInActivity.toLowerCase());
+}
 
 /** What /users selects without $select (Graph's default set). */
 export const defaultSelect: readonly string[] = [

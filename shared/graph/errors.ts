@@ -35,7 +35,9 @@ export type RequestFailedParams =
   | (Refusal & { readonly problem: 'answered'; readonly what: string; readonly status: number; readonly requestId: string | undefined });
 
 export type BadRequestParams =
-  (Refusal & { readonly problem: 'byId' }) | (Refusal & { readonly problem: 'fields'; readonly what: string; readonly filtered: boolean });
+  | (Refusal & { readonly problem: 'byId' })
+  | (Refusal & { readonly problem: 'fields'; readonly what: string; readonly filtered: boolean })
+  | (Refusal & { readonly problem: 'notInLists'; readonly what: string });
 
 /** What in a Graph body cannot be read; `index` is the entry's position in its page (or in the member list). */
 export type ResponseInvalidParams =
@@ -53,6 +55,8 @@ function requestFailed(p: RequestFailedParams): string {
 
 function badRequest(p: BadRequestParams): string {
   if (p.problem === 'byId') return `Microsoft Graph refused to read users by id (400 ${p.graphCode}: ${p.graphMessage}).`;
+  if (p.problem === 'notInLists')
+    return `Microsoft Graph cannot answer ${p.what} with these USER_FIELDS (501 ${p.graphCode}: ${p.graphMessage}): Graph returns some user properties only when reading one user (GET /users/{id}), never in a list; remove them from USER_FIELDS.`;
   return `Microsoft Graph refused ${p.what} (400 ${p.graphCode}: ${p.graphMessage}): check USER_FIELDS lists Graph user properties${p.filtered ? ' and USER_FILTER names them' : ''}.`;
 }
 
@@ -79,12 +83,32 @@ function responseInvalid(p: ResponseInvalidParams): string {
   }
 }
 
-function consentRequired(p: { readonly what: string; readonly graphCode: string; readonly group: boolean; readonly adminConsentUrl: string }): string {
-  const permission = p.group ? 'GroupMember.Read.All (to read the members of SYNC_GROUP_ID) besides User.Read.All' : 'User.Read.All';
+function consentRequired(p: {
+  readonly what: string;
+  readonly graphCode: string;
+  readonly group: boolean;
+  readonly adminConsentUrl: string;
+  /** USER_FIELDS selects signInActivity: AuditLog.Read.All and a P1/P2 license too. */
+  readonly signInActivity?: boolean;
+}): string {
+  const permission =
+    (p.group ? 'GroupMember.Read.All (to read the members of SYNC_GROUP_ID) besides User.Read.All' : 'User.Read.All') +
+    (p.signInActivity === true ? ', and AuditLog.Read.All to read signInActivity (USER_FIELDS)' : '');
   return (
     `Microsoft Graph denied ${p.what} (403 ${p.graphCode}): the app needs the application permission ${permission} (Microsoft Graph) with admin consent. ` +
-    `An administrator can grant it at ${p.adminConsentUrl}`
+    `An administrator can grant it at ${p.adminConsentUrl}` +
+    (p.signInActivity === true ? signInActivityLicense(p.graphCode) : '')
   );
+}
+
+/**
+ * What a 403 on signInActivity may mean besides the permission: the tenant lacks a Microsoft
+ * Entra ID P1 or P2 license (user.md, signInActivity), which Graph answers with this code.
+ */
+function signInActivityLicense(code: string): string {
+  return /^Authentication_RequestFromNonPremiumTenantOrB2CTenant$/i.test(code)
+    ? '. Graph says the tenant has no Microsoft Entra ID P1 or P2 license (or is an Azure AD B2C tenant), which reading signInActivity needs: license the tenant, or remove signInActivity from USER_FIELDS.'
+    : '. Reading signInActivity also needs a Microsoft Entra ID P1 or P2 license in the tenant.';
 }
 
 function deltaLinkExpired({ status, graphCode }: { readonly status: number; readonly graphCode: string }): string {

@@ -6,6 +6,17 @@
 export const maxGraphPageSize = 999;
 
 /**
+ * user-list.md: "When signInActivity is selected or filtered on, the maximum page size is 500"
+ * (Graph refuses a larger $top; it once capped it at 120, microsoftgraph/msgraph-sdk-powershell#1898).
+ */
+export const signInActivityPageSize = 500;
+
+/** The largest page Graph serves for this selection: 500 with signInActivity (any case, as Graph reads names), else 999. */
+export function maxPageSizeFor(fields: readonly string[]): number {
+  return fields.some((f) => f.toLowerCase() === 'signinactivity') ? signInActivityPageSize : maxGraphPageSize;
+}
+
+/**
  * The start of a delta walk: /users/delta with the same $select. No $top: Graph does not support
  * it on delta and picks the page size itself (at most 200 users).
  */
@@ -20,7 +31,7 @@ export interface UsersQuery {
   readonly advanced?: boolean;
 }
 
-export function usersUrl(baseUrl: string, fields: readonly string[], pageSize: number = maxGraphPageSize, query: UsersQuery = {}): string {
+export function usersUrl(baseUrl: string, fields: readonly string[], pageSize: number = maxPageSizeFor(fields), query: UsersQuery = {}): string {
   // Property names are validated as [A-Za-z0-9_] by the settings module: nothing here needs escaping,
   // and the URL reads as Graph's documentation writes it.
   return `${new URL('/v1.0/users', baseUrl).toString()}?$select=${fields.map(encodeURIComponent).join(',')}&$top=${pageSize}${queryTail(query)}`;
@@ -34,7 +45,7 @@ export function groupMembersUrl(
   baseUrl: string,
   groupId: string,
   fields: readonly string[],
-  pageSize: number = maxGraphPageSize,
+  pageSize: number = maxPageSizeFor(fields),
   query: Pick<UsersQuery, 'filter'> = {},
 ): string {
   const path = `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user`;

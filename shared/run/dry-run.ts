@@ -103,7 +103,7 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
     allowRemovals: options.allowRemovals,
     runId: plan.run.runId,
   });
-  const notices = [...plan.notices, ...guard.notices];
+  const notices = [...settings.fieldNotices, ...plan.notices, ...guard.notices];
   // Group scope: the members now against those the last run saved (read only).
   let members: Membership | undefined;
   if (groupId !== undefined) {

@@ -88,6 +88,8 @@ function startRun(runtime: SyncRuntime, lock: RunLock, invocation: RunInfo, opti
   const { settings } = runtime;
   const notice = options.onNotice ?? (() => undefined);
   if (lock.unreadable) notice(`The run state held something that is not a checkpoint of this version; it is replaced and a new run starts.`);
+  // What the settings allow with a limit (a USER_FIELDS property delta does not track): once a run.
+  for (const text of settings.fieldNotices) notice(text);
   const scope = scopeKey(settings.scope);
   // SYNC_GROUP_ID in delta mode: who is in scope is read at each run and compared with the last (scope.ts).
   const groupId = settings.mode === 'delta' ? settings.scope.groupId : undefined;

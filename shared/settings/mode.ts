@@ -14,9 +14,16 @@ export interface RemovalLimit {
   readonly percent: number | undefined;
 }
 
-export function readSyncMode(reader: SettingsReader): SyncMode {
+/** SYNC_MODE if it is valid, else undefined, adding no problem (readSyncMode reports it): for checks of other settings that depend on it. */
+export function peekSyncMode(reader: Pick<SettingsReader, 'get'>): SyncMode | undefined {
   const text = (reader.get(SettingNames.syncMode) ?? SettingDefaults.syncMode).toLowerCase();
-  if (text === 'delta' || text === 'full') return text;
+  return text === 'delta' || text === 'full' ? text : undefined;
+}
+
+export function readSyncMode(reader: SettingsReader): SyncMode {
+  const mode = peekSyncMode(reader);
+  if (mode !== undefined) return mode;
+  const text = (reader.get(SettingNames.syncMode) ?? SettingDefaults.syncMode).toLowerCase();
   reader.problems.push(
     `${SettingNames.syncMode} ${show(text)} must be delta (changes only, after a first full run) or full (every user, every run), e.g. ${SettingNames.syncMode}=${SettingDefaults.syncMode}`,
   );

@@ -2,7 +2,8 @@ import { createSettingsError, defaultSettingsSource, SettingsErrorCodes } from '
 import { parseOrigin, readAllowedHosts } from './hosts';
 import { SettingDefaults, SettingNames } from './names';
 import { readGraphCredential, type GraphCredentialSettings } from './credential';
-import { readAllowRemovals, readRemovalLimit, readSyncMode, type RemovalLimit, type SyncMode } from './mode';
+import { checkFieldsGraphServes } from './fields';
+import { peekSyncMode, readAllowRemovals, readRemovalLimit, readSyncMode, type RemovalLimit, type SyncMode } from './mode';
 import { readUserScope, type UserScope } from './scope';
 import { readContainerName, readQueueName, readStorage, type StorageConnection } from './storage';
 import { checkClientId, checkSchedule, checkTenantId, exampleGuid, parseUserFields, readWholeNumber, show, type SettingsReader } from './values';
@@ -35,6 +36,11 @@ export interface SyncSettings {
   readonly graphBaseUrl: string;
   /** Graph user properties to select; always contains `id`, first. */
   readonly userFields: readonly string[];
+  /**
+   * What an operator should know about USER_FIELDS that is not a problem (a property whose
+   * changes delta does not track): said as a notice at the start of every run (fields.ts).
+   */
+  readonly fieldNotices: readonly string[];
   readonly schedule: string;
   readonly queueName: string;
   readonly messageEncoding: MessageEncoding;
@@ -165,7 +171,11 @@ function readApp(reader: SettingsReader, allowedHosts: readonly string[]) {
 /** What is read from Graph and how it is sent: fields, schedule, queue, encoding, concurrency. */
 function readSending(reader: SettingsReader) {
   const { problems } = reader;
-  const userFields = parseUserFields(reader.get(SettingNames.userFields) ?? SettingDefaults.userFields, problems);
+  const fieldsText = reader.get(SettingNames.userFields) ?? SettingDefaults.userFields;
+  const fieldsProblems = problems.length;
+  const userFields = parseUserFields(fieldsText, problems);
+  // What Graph serves to a sync that reads lists, in this SYNC_MODE: at most one problem for the setting.
+  const fieldNotices = problems.length === fieldsProblems ? checkFieldsGraphServes(fieldsText, userFields, peekSyncMode(reader), problems) : [];
 
   const schedule = reader.get(SettingNames.schedule) ?? SettingDefaults.schedule;
   checkSchedule(schedule, problems);
@@ -180,7 +190,7 @@ function readSending(reader: SettingsReader) {
   }
 
   const sendConcurrency = readWholeNumber(reader, SettingNames.sendConcurrency, SettingDefaults.sendConcurrency, 1, 256);
-  return { userFields, schedule, queueName, messageEncoding: encoding as MessageEncoding, sendConcurrency };
+  return { userFields, fieldNotices, schedule, queueName, messageEncoding: encoding as MessageEncoding, sendConcurrency };
 }
 
 /** AZURE_CLIENT_ID and the Graph credential (GRAPH_CREDENTIAL and its mode's settings). */

@@ -154,8 +154,10 @@ describe('run checkpoint and resume, end to end', () => {
     const seeded = stack.graph.seed(5);
     const big = seeded[2];
     assert.ok(big);
-    (big as unknown as Record<string, unknown>)['aboutMe'] = 'Zoë '.repeat(20_000);
-    applySettings(stack, { USERS_QUEUE_NAME: queue, SYNC_MODE: 'full', USER_FIELDS: 'id,displayName,aboutMe' });
+    // A property Graph serves in a list (not aboutMe: only for GET /users/{id}), made large: 2,000 proxy addresses.
+    const addresses = Array.from({ length: 2000 }, (_, i) => `smtp:zoë.ångström.${i}@contoso.onmicrosoft.com`);
+    (big as unknown as Record<string, unknown>)['proxyAddresses'] = addresses;
+    applySettings(stack, { USERS_QUEUE_NAME: queue, SYNC_MODE: 'full', USER_FIELDS: 'id,displayName,proxyAddresses' });
     const summary = await syncUsersHandler(timer(), testContext().context);
     assert.equal(summary.overflowed, 1);
     const messages = await drainQueue(stack.azurite.connectionString, queue);
@@ -169,7 +171,7 @@ describe('run checkpoint and resume, end to end', () => {
       ).toString('utf8'),
     ) as UserStateMessage;
     assert.equal(stored.messageId, pointer.messageId);
-    assert.equal(stored.user['aboutMe'], 'Zoë '.repeat(20_000));
+    assert.deepEqual(stored.user['proxyAddresses'], addresses);
     assert.equal(pointer.overflow.bytes, Buffer.byteLength(JSON.stringify(stored)));
   });
 });
