@@ -66,6 +66,7 @@ export function graphError(
     pageLinkExpired(answer) ??
     accessRefused(answer, context) ??
     requestRefused(answer) ??
+    notServedInLists(answer) ??
     createGraphError(
       GraphErrorCodes.graphRequestFailed,
       { problem: 'answered', what: describeUrl(url).what, status, graphCode: code, graphMessage: message, requestId },
@@ -111,11 +112,36 @@ function accessRefused({ status, code, message, details, url }: GraphAnswer, con
     return createGraphError(GraphErrorCodes.groupNotFound, { groupId: read.group, graphCode: code, tenantLabel: context.tenantLabel }, { details });
   }
   if (status === 403) {
-    const params = { what: read.what, graphCode: code, group: read.group !== undefined, adminConsentUrl: context.adminConsentUrl };
+    const params = {
+      what: read.what,
+      graphCode: code,
+      group: read.group !== undefined,
+      adminConsentUrl: context.adminConsentUrl,
+      signInActivity: selectsSignInActivity(url),
+    };
     return createGraphError(GraphErrorCodes.graphConsentRequired, params, { details });
   }
   if (status === 401) return createGraphError(GraphErrorCodes.graphTokenRejected, { graphCode: code, graphMessage: message }, { details });
   return undefined;
+}
+
+/** Whether the request's $select names signInActivity (Graph reads property names in any case). */
+function selectsSignInActivity(url: string): boolean {
+  return (new URL(url).searchParams.get('$select') ?? '').split(',').some((f) => f.trim().toLowerCase() === 'signinactivity');
+}
+
+/**
+ * 501: a property of USER_FIELDS Graph serves only when reading one user (GET /users/{id}), in a
+ * list (user-list.md: "returns a 501 Not Implemented error code"). Settings refuse the ones
+ * Microsoft documents; this names any other.
+ */
+function notServedInLists({ status, code, message, details, url }: GraphAnswer): SyncError | undefined {
+  if (status !== 501) return undefined;
+  return createGraphError(
+    GraphErrorCodes.graphBadRequest,
+    { problem: 'notInLists', what: describeUrl(url).what, graphCode: code, graphMessage: message },
+    { details },
+  );
 }
 
 /** 400: USER_FILTER refused, a read by id refused, or USER_FIELDS naming what Graph does not know. */
