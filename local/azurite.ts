@@ -229,8 +229,15 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * How long Azurite may take to listen. It starts in about a second on an idle machine; on a
+ * loaded 2-core CI machine (several test files each starting its own Azurite) it was seen taking
+ * over 30 s, so the wait is generous: a real failure to start still ends it early (the child exits).
+ */
+const listenTimeoutMs = 90_000;
+
 async function waitForPort(port: number, service: AzuriteService, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + listenTimeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new PortTakenError(
@@ -239,5 +246,5 @@ async function waitForPort(port: number, service: AzuriteService, child: ChildPr
     if (await isListening(port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`Azurite ${service} did not listen on ${loopbackHost}:${port} within 30 s:\n${output()}`);
+  throw new Error(`Azurite ${service} did not listen on ${loopbackHost}:${port} within ${listenTimeoutMs / 1000} s:\n${output()}`);
 }
