@@ -40,6 +40,8 @@ interface Options {
 interface FileResult {
   file: string;
   seconds: number;
+  /** CPU seconds of the file's processes (user + system), when the platform tells; see childCpuSeconds. */
+  cpu: number | undefined;
   code: number;
   output: string;
   counts: Map<string, number>;
@@ -99,6 +101,25 @@ function readDurations(): Record<string, number> {
   }
 }
 
+/**
+ * CPU seconds (user + system) of every child this process has reaped so far, with their reaped
+ * children (node --test's own, Azurite): Linux's cutime + cstime from /proc/self/stat, in clock
+ * ticks of 1/100 s (USER_HZ). Read when a child exits, the growth since the last exit is that
+ * child's; two files reaped in the same instant are told apart no further (the first gets both).
+ * undefined where there is no /proc.
+ */
+function childCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // Fields after the command name (which is in parentheses and may hold spaces); cutime and cstime are fields 16 and 17.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+let cpuSoFar = childCpuSeconds();
+
 const running = new Set<ChildProcess>();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -119,12 +140,18 @@ function runFile(file: string, reporter: Options['reporter']): Promise<FileResul
   const chunks: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => chunks.push(d));
   child.stderr.on('data', (d: Buffer) => chunks.push(d));
+  let cpu: number | undefined;
+  child.on('exit', () => {
+    const now = childCpuSeconds();
+    cpu = now === undefined || cpuSoFar === undefined ? undefined : now - cpuSoFar;
+    cpuSoFar = now;
+  });
   return new Promise((resolveResult) => {
     child.on('close', (code) => {
       running.delete(child);
       const output = Buffer.concat(chunks).toString('utf8');
       const { counts, failures } = summaryOf(output, reporter);
-      resolveResult({ file, seconds: (performance.now() - started) / 1000, code: code ?? 1, output, counts, failures });
+      resolveResult({ file, seconds: (performance.now() - started) / 1000, cpu, code: code ?? 1, output, counts, failures });
     });
   });
 }
@@ -217,7 +244,16 @@ async function main(): Promise<number> {
   for (const x of results) times.set(x.file, Number(x.seconds.toFixed(2)));
   const existing = new Set(findTestFiles());
   const files = Object.fromEntries([...times].filter(([f]) => existing.has(f)).sort(([a], [b]) => (a < b ? -1 : 1)));
-  const kept = { written: new Date().toISOString(), concurrency: options.serialOnly ? 1 : options.concurrency, wallSeconds: Number(wall.toFixed(1)), files };
+  const cpuSeconds = Object.fromEntries(
+    results.flatMap((x): [string, number][] => (x.cpu === undefined ? [] : [[x.file, Number(x.cpu.toFixed(2))]])).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+  const kept = {
+    written: new Date().toISOString(),
+    concurrency: options.serialOnly ? 1 : options.concurrency,
+    wallSeconds: Number(wall.toFixed(1)),
+    files,
+    cpuSeconds,
+  };
   writeFileSync(durationsFile, `${JSON.stringify(kept, null, 2)}\n`);
 
   const total = (name: string): number => results.reduce((sum, x) => sum + (x.counts.get(name) ?? 0), 0);
@@ -227,11 +263,17 @@ async function main(): Promise<number> {
   for (const name of countNames) out.push(r === 'tap' ? `# ${name} ${total(name)}` : `ℹ ${name} ${total(name)}`);
   out.push(comment(r, `files ${results.length}: ${parallel.length} in parallel (${options.concurrency} at a time), ${serial.length} one at a time`));
   out.push(comment(r, 'slowest test files:'));
+  const cpuOf = (x: FileResult): string => (x.cpu === undefined ? '' : `  ${x.cpu.toFixed(1).padStart(6)} s CPU`);
   for (const x of [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 10))
-    out.push(comment(r, `  ${x.seconds.toFixed(1).padStart(6)} s  ${x.file}${x.file in serialGroup && !options.serialOnly ? ' (serial)' : ''}`));
+    out.push(comment(r, `  ${x.seconds.toFixed(1).padStart(6)} s${cpuOf(x)}  ${x.file}${x.file in serialGroup && !options.serialOnly ? ' (serial)' : ''}`));
   const summed = results.reduce((sum, x) => sum + x.seconds, 0);
+  const cpus = results.map((x) => x.cpu);
+  const cpuTotal = cpus.every((c) => c !== undefined) ? `, ${cpus.reduce((sum, c) => sum + c, 0).toFixed(1)} s of CPU on ${availableParallelism()} cores` : '';
   out.push(
-    comment(r, `total ${wall.toFixed(1)} s (the files' own times add up to ${summed.toFixed(1)} s); durations kept in ${relative(root, durationsFile)}`),
+    comment(
+      r,
+      `total ${wall.toFixed(1)} s (the files' own times add up to ${summed.toFixed(1)} s${cpuTotal}); durations kept in ${relative(root, durationsFile)}`,
+    ),
   );
   if (failedFiles.length > 0) {
     out.push(comment(r, `${failedFiles.length} file${failedFiles.length === 1 ? '' : 's'} failed:`));

@@ -169,6 +169,14 @@ export class GraphStandIn {
    * page of 999 entries, proportionally less for a smaller one (a delta page of 200: a fifth). 0: none.
    */
   pageLatencyMsPer999 = 0;
+  /**
+   * The most users a page holds, whatever $top or Prefer asks: undefined (default) serves what was
+   * asked. Graph's page sizes are its own (paging.md: "the number of results ... in a single page
+   * depends on the API and the query being performed", and a page may hold fewer than $top), so a
+   * client must follow @odata.nextLink and never count on a page's size; tests use a small cap to
+   * have several pages from a few hundred users.
+   */
+  usersPageCap: number | undefined = undefined;
   /** The tenant has a Microsoft Entra ID P1 or P2 license: signInActivity can be read (false: Graph's 403 for it). */
   signInActivityLicensed = true;
   /** The URLs requested, as received (for tests that check the nextLink was followed whole). */
@@ -599,6 +607,11 @@ export class GraphStandIn {
     this.#listingPage(res, url, path, query, () => this.#listedIds(query.filter, this.#groups.transitiveMemberIds(groupId)), empty, headers, send);
   }
 
+  /** A page size, at most usersPageCap. */
+  #capped(size: number): number {
+    return this.usersPageCap === undefined ? size : Math.min(size, this.usersPageCap);
+  }
+
   /** A page of a filtered or counted listing (graph-listing.ts). */
   #listingPage(
     res: ServerResponse,
@@ -613,7 +626,7 @@ export class GraphStandIn {
     const body = this.#listings.page({
       baseUrl: this.url,
       path,
-      query,
+      query: { ...query, top: this.#capped(query.top) },
       skipToken: url.searchParams.get('$skiptoken'),
       ids,
       user: (id) => this.#listable(id),
@@ -642,7 +655,7 @@ export class GraphStandIn {
     }
 
     const users = this.users;
-    const slice = empty ? [] : users.slice(offset, offset + top);
+    const slice = empty ? [] : users.slice(offset, offset + this.#capped(top));
     const nextOffset = offset + slice.length;
     const body: Record<string, unknown> = {
       '@odata.context': `${this.url}/v1.0/$metadata#users(${fields.join(',')})`,
@@ -708,7 +721,7 @@ export class GraphStandIn {
         this.#error(response, status, code, message, { ...headers, ...extra }),
     };
     const { minimal } = prefer;
-    const pageSize = Math.min(prefer.maxPageSize ?? deltaMaxPageSize, deltaMaxPageSize);
+    const pageSize = this.#capped(Math.min(prefer.maxPageSize ?? deltaMaxPageSize, deltaMaxPageSize));
     let walk: DeltaWalk;
     let offset = 0;
     const skipToken = url.searchParams.get('$skiptoken');

@@ -21,7 +21,11 @@ interface Row {
   readonly duplicates?: number;
 }
 
-const users = 1500; // two pages: page 2 comes after 999 messages were sent
+// The stand-in serves pages of at most 100 users (as Graph may serve fewer than $top asks), so
+// 250 users make three pages: page 2 comes after page 1's 100 messages were sent. (The matrix ran
+// 1,500 users in pages of 999 before: five times the messages, the same pages and faults.)
+const pageCap = 100;
+const users = 250;
 const rows: readonly Row[] = [
   { fault: 'graph-429@2', runs: 1, duplicates: 0 },
   { fault: 'graph-429-date@2', runs: 1, duplicates: 0 },
@@ -39,7 +43,7 @@ const rows: readonly Row[] = [
   { fault: 'queue-down@2x2', runs: 1 },
   { fault: 'sigterm@2', runs: 2, duplicates: 0 },
   { fault: 'graph-400@2', runs: 2, duplicates: 0 },
-  { fault: 'graph-expire-links@2', runs: 1, duplicates: 999 },
+  { fault: 'graph-expire-links@2', runs: 1, duplicates: pageCap },
 ];
 
 // In delta mode each row first runs a clean delta sync (the snapshot), then the directory changes
@@ -51,11 +55,11 @@ const rows: readonly Row[] = [
 // from the saved page link), and expired links (the walk starts again from the delta link). The
 // token and Key Vault faults happen before any page and are the same in both modes (full rows).
 const deltaRows = new Set(['graph-429@2', 'graph-reset@2', 'graph-stall@2', 'queue-down@2x2', 'sigterm@2', 'graph-400@2', 'graph-expire-links@2']);
-// Full mode with GRAPH_PARALLEL_READS=4: 37 ranges of about 40 users, one page each, four walked
+// Full mode with GRAPH_PARALLEL_READS=4: 37 ranges of about 7 users, one page each, four walked
 // at once; page numbers count page requests across the ranges. A run stopped or refused mid-way
 // resumes each range where the checkpoint has it (a range in flight may be sent again: at least once).
 const parallelRows = new Set(['graph-429@2', 'graph-reset@2', 'graph-hang@2', 'queue-down@2x2', 'sigterm@2', 'graph-400@2', 'graph-expire-links@2']);
-const churned = 400; // two delta pages of 200: page 2 comes after page 1's messages were sent
+const churned = 150; // two delta pages (100 and 50): page 2 comes after page 1's messages were sent
 const deltaFields = 'id,displayName,mail,jobTitle,department,mobilePhone,officeLocation'; // every property churn changes
 
 // One stack for both modes: a process keeps the managed-identity endpoint it first saw (see facts).
@@ -63,6 +67,7 @@ let stack: LocalStack;
 before(async () => {
   // sigterm: what the worker's SIGTERM listener does (functions/sync-users/shutdown.ts), without killing the test runner.
   stack = await startStackForTests({ users, persistent: true, onSigterm: () => void stopCurrentRun('sigterm fault') });
+  stack.graph.usersPageCap = pageCap;
 });
 after(() => stack.stop());
 

@@ -654,4 +654,42 @@ describe('Graph stand-in: user scope', () => {
       assert.deepEqual(ids, all);
     });
   });
+
+  describe('usersPageCap: pages smaller than $top asks, as Graph may serve them', () => {
+    after(() => {
+      stack.graph.usersPageCap = undefined;
+    });
+
+    it('caps the plain walk, a counted listing and delta, and the nextLink keeps the $top asked for', async () => {
+      const all = stack.graph.seed(250).map((u) => u.id);
+      stack.graph.usersPageCap = 100;
+      const plain = await walk('/v1.0/users?$select=id&$top=999');
+      assert.deepEqual(
+        plain.pages.map((p) => p.value.length),
+        [100, 100, 50],
+      );
+      assert.deepEqual(plain.ids, all);
+      assert.equal(new URL(plain.pages[0]?.['@odata.nextLink'] ?? '').searchParams.get('$top'), '999');
+      const counted = await walk('/v1.0/users?$select=id&$top=999&$count=true', eventual);
+      assert.deepEqual(
+        counted.pages.map((p) => [p.value.length, p['@odata.count']]),
+        [
+          [100, 250],
+          [100, 250],
+          [50, 250],
+        ],
+      );
+      const delta = await walkDelta(`${stack.graph.url}/v1.0/users/delta?$select=id`, token);
+      assert.deepEqual(
+        delta.pages.map((p) => p.length),
+        [100, 100, 50],
+      );
+      // Smaller than the cap: what was asked for.
+      stack.graph.usersPageCap = 999;
+      assert.deepEqual(
+        (await walk('/v1.0/users?$select=id&$top=120')).pages.map((p) => p.value.length),
+        [120, 120, 10],
+      );
+    });
+  });
 });
