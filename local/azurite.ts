@@ -9,7 +9,7 @@ import { freePort, isListening, loopbackHost } from './net';
 /**
  * The real Azurite (a devDependency), started on free loopback ports and stopped again: the blob
  * and queue services always (the run checkpoint lives in Blob Storage), the table service only
- * with `table: true` (func start needs it). One Azurite process per service. In memory by default;
+ * with `table: true` (func start needs it), all in one Azurite process. In memory by default;
  * on disk with `persistent: true` (a temporary directory made and removed here) or `location`.
  * On disk it can be stopped and started again on the same ports with the same data (`stopFor`),
  * which is how the queue-down fault takes storage away for a while.
@@ -54,19 +54,15 @@ export interface AzuriteOptions {
   location?: string;
 }
 
-const entries: Record<AzuriteService, string> = {
-  blob: 'azurite/dist/src/blob/main.js',
-  queue: 'azurite/dist/src/queue/main.js',
-  table: 'azurite/dist/src/table/main.js',
-};
+const azuriteEntry = 'azurite/dist/src/azurite.js';
+const allServices: readonly AzuriteService[] = ['blob', 'queue', 'table'];
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
-  const services: AzuriteService[] = options.table === true ? ['blob', 'queue', 'table'] : ['blob', 'queue'];
+  const services: readonly AzuriteService[] = options.table === true ? allServices : ['blob', 'queue'];
   // A free port is only free when asked: another process (a test file running beside this one)
   // may take it before Azurite listens, and Azurite then exits (EADDRINUSE). Try other ports then.
   for (let attempt = 1; ; attempt++) {
-    const ports: Partial<Record<AzuriteService, number>> = {};
-    for (const service of services) ports[service] = await freePort();
+    const ports: Record<AzuriteService, number> = { blob: await freePort(), queue: await freePort(), table: await freePort() };
     const ownDir = options.location === undefined && options.persistent === true ? await mkdtemp(join(tmpdir(), 'graph-user-sync-azurite-')) : undefined;
     const azurite = new Azurite(services, ports, options.location ?? ownDir, ownDir);
     try {
@@ -94,15 +90,20 @@ class Azurite implements RunningAzurite {
   #wake: (() => void) | undefined;
   readonly #onExit = (): void => this.#killNow();
 
+  /** The ports of the services asked for (the process listens on a table port as well). */
+  readonly ports: Readonly<Partial<Record<AzuriteService, number>>>;
+
   constructor(
-    private readonly services: readonly AzuriteService[],
-    readonly ports: Readonly<Partial<Record<AzuriteService, number>>>,
+    services: readonly AzuriteService[],
+    /** A port for every service of the process. */
+    private readonly allPorts: Readonly<Record<AzuriteService, number>>,
     readonly location: string | undefined,
     /** Made here, removed here. */
     private readonly ownDir: string | undefined,
   ) {
+    this.ports = Object.fromEntries(services.map((service) => [service, allPorts[service]]));
     const endpoint = (service: AzuriteService): string | undefined =>
-      ports[service] === undefined ? undefined : `http://${loopbackHost}:${ports[service]}/${azuriteAccount}`;
+      services.includes(service) ? `http://${loopbackHost}:${allPorts[service]}/${azuriteAccount}` : undefined;
     this.blobEndpoint = endpoint('blob') ?? '';
     this.queueEndpoint = endpoint('queue') ?? '';
     this.tableEndpoint = endpoint('table');
@@ -124,35 +125,25 @@ class Azurite implements RunningAzurite {
   }
 
   async start(): Promise<void> {
-    const started = this.services.map((service) => {
-      const port = this.ports[service] ?? 0;
-      const args = [
-        require.resolve(entries[service]),
-        '--disableTelemetry',
-        '--silent',
-        '--skipApiVersionCheck',
-        `--${service}Host`,
-        loopbackHost,
-        `--${service}Port`,
-        String(port),
-      ];
-      if (this.location === undefined) args.push('--inMemoryPersistence');
-      else args.push('--location', this.location);
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      const collect = (d: Buffer): void => {
-        output = (output + d.toString()).slice(-8000);
-      };
-      child.stdout?.on('data', collect);
-      child.stderr?.on('data', collect);
-      return { service, port, child, output: () => output };
-    });
-    this.#children = started.map((s) => s.child);
-    await Promise.all(started.map((s) => waitForPort(s.port, s.service, s.child, s.output)));
-    // Something else listening on the port also answers waitForPort: make sure ours are still alive.
+    // One process for every service (Azurite's own entry, `azurite`): it loads its modules once,
+    // about 2 s of CPU, where a process per service paid that for each. It always runs the table
+    // service too; without `table: true` that port is only not in the connection string.
+    const args = [require.resolve(azuriteEntry), '--disableTelemetry', '--silent', '--skipApiVersionCheck'];
+    for (const service of allServices) args.push(`--${service}Host`, loopbackHost, `--${service}Port`, String(this.allPorts[service]));
+    if (this.location === undefined) args.push('--inMemoryPersistence');
+    else args.push('--location', this.location);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (d: Buffer): void => {
+      output = (output + d.toString()).slice(-8000);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.#children = [child];
+    await Promise.all(allServices.map((service) => waitForPort(this.allPorts[service], service, child, () => output)));
+    // Something else listening on a port also answers waitForPort: make sure ours is still alive.
     await new Promise((r) => setTimeout(r, 100));
-    const exited = started.find((s) => s.child.exitCode !== null || s.child.signalCode !== null);
-    if (exited !== undefined) throw new PortTakenError(`Azurite ${exited.service} exited after ${loopbackHost}:${exited.port} answered:\n${exited.output()}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new PortTakenError(`Azurite exited after its ports answered:\n${output}`);
     this.#state = 'running';
   }
 
