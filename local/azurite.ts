@@ -34,14 +34,14 @@ export interface RunningAzurite {
   /** 'down' from the start of a stopFor until Azurite listens again. */
   readonly state: AzuriteState;
   /**
-   * Stops every Azurite process now and starts them again `ms` later on the same ports and
+   * Stops the Azurite process now and starts it again `ms` later on the same ports and
    * location; resolves once they listen again. Needs Azurite on disk (in memory it would come
    * back empty). stop() during the outage cancels the restart.
    */
   stopFor(ms: number): Promise<void>;
   /** Resolves when no stopFor is under way. */
   whenUp(): Promise<void>;
-  /** Stops the processes and removes the temporary directory (persistent: true). */
+  /** Stops the process and removes the temporary directory (persistent: true). */
   stop(): Promise<void>;
 }
 
@@ -83,7 +83,7 @@ class Azurite implements RunningAzurite {
   readonly queueEndpoint: string;
   readonly blobEndpoint: string;
   readonly tableEndpoint: string | undefined;
-  #children: ChildProcess[] = [];
+  #child: ChildProcess | undefined;
   #state: AzuriteState = 'down';
   /** The outage or restart under way (each waits for the one before). */
   #busy: Promise<void> = Promise.resolve();
@@ -139,7 +139,7 @@ class Azurite implements RunningAzurite {
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
-    this.#children = [child];
+    this.#child = child;
     await Promise.all(allServices.map((service) => waitForPort(this.allPorts[service], service, child, () => output)));
     // Something else listening on a port also answers waitForPort: make sure ours is still alive.
     await new Promise((r) => setTimeout(r, 100));
@@ -158,7 +158,7 @@ class Azurite implements RunningAzurite {
       if (this.#stopped()) return;
       const until = Date.now() + ms;
       this.#state = 'down';
-      await this.#stopChildren();
+      await this.#stopChild();
       if (this.#stopped()) return;
       await this.#sleep(until - Date.now());
       if (this.#stopped()) return;
@@ -177,14 +177,14 @@ class Azurite implements RunningAzurite {
     this.#state = 'stopped';
     this.#wake?.();
     await this.#busy;
-    await this.#stopChildren();
+    await this.#stopChild();
     if (this.ownDir !== undefined) await rm(this.ownDir, { recursive: true, force: true });
   }
 
-  async #stopChildren(): Promise<void> {
-    const children = this.#children;
-    this.#children = [];
-    await Promise.all(children.map(stopChild));
+  async #stopChild(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child !== undefined) await stopChild(child);
   }
 
   /** A method, not a field read, so that the checks after each await are not narrowed away. */
@@ -203,9 +203,10 @@ class Azurite implements RunningAzurite {
     }).finally(() => (this.#wake = undefined));
   }
 
-  /** The parent is exiting without stop(): kill the children and remove our directory, synchronously. */
+  /** The parent is exiting without stop(): kill the child and remove our directory, synchronously. */
   #killNow(): void {
-    for (const child of this.#children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    const child = this.#child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     if (this.ownDir !== undefined) rmSync(this.ownDir, { recursive: true, force: true });
   }
 }
