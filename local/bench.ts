@@ -117,7 +117,7 @@ function describeRun(args: BenchArgs, settings: Record<string, string>): string 
   lines.push(
     `  sync settings: ${Object.entries(settings)
       .map(([k, v]) => `${k}=${v}`)
-      .join(', ')} (GRAPH_PARALLEL_READS applies to full mode; delta mode is one sequential walk)`,
+      .join(', ')} (GRAPH_PARALLEL_READS applies to full mode and to a delta snapshot, which takes its delta link first; a changes run is one walk)`,
   );
   lines.push(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
   return lines.join('\n') + '\n\n';

@@ -43,9 +43,12 @@ export {
   groupMembersUrl,
   latestDeltaUrl,
   maxIdsPerRequest,
+  isRangeFilter,
   parseUsersPage,
   partitionFilters,
   partitionStarts,
+  rangeOfName,
+  scopeCountUrl,
   readUserPages,
   usersByIdUrl,
   usersDeltaUrl,
@@ -75,7 +78,7 @@ export {
   type UserStateMessage,
 } from './messages';
 export { OverflowStore, QueueSender, createQueueClient, describeQueueTarget, ensureQueue } from './queue';
-export { Membership, PendingRemovals, entryAction, planRun, readMemberIds, type RunPlan } from './run';
+export { Membership, PendingRemovals, RangeCheck, RangesUnusable, entryAction, planRun, rangeSlack, readMemberIds, type RunPlan } from './run';
 export {
   MicrosoftHosts,
   SettingDefaults,

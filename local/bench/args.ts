@@ -50,9 +50,9 @@ export const usage = `usage: npm run bench -- [--users N] [--model local|azure] 
   --queue-store none|azurite     azure model: the proxy answers each message itself (default: Azurite is slower
                             than Azure's target and takes a core of this machine) or forwards it to Azurite
   --concurrency N           QUEUE_SEND_CONCURRENCY for the sync and the ceiling, 1 to 256 (default 32)
-  --parallel-reads N        GRAPH_PARALLEL_READS for the sync's full mode, 1 to 16 (default: 8 in the azure
-                            model, where a sequential walk is bound by Graph's page time; the sync's own
-                            default, 1, in the local model)
+  --parallel-reads N        GRAPH_PARALLEL_READS for the sync's full mode and (d)'s snapshot, 1 to 16 (default:
+                            8 in the azure model, where a sequential walk is bound by Graph's page time; the
+                            sync's own default, 1, in the local model)
   --churn-percent P         users changed before (e), 0.01 to 50 (default 1)
   --naive-max-seconds S     stop (b)'s sending after S s and extrapolate, 0 for never (default 120)
   --cpu-prof DIR            write a V8 CPU profile of each scenario's process into DIR (node --cpu-prof)

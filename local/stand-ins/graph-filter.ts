@@ -61,9 +61,21 @@ export function unsupportedClause(property: string): GraphQueryError {
   );
 }
 
-export function compileUserFilter(text: string): UserFilter {
+/**
+ * How the stand-in answers `ge`/`le` on userPrincipalName, which Microsoft's pages disagree on
+ * (resources/user.md lists them; concepts/aad-advanced-queries.md's generated table leaves the
+ * cell blank, "not valid"): `honoured` (the default) compares as below; `refused` answers as
+ * Graph answers a clause it does not support, 400 Request_UnsupportedQuery "Unsupported or invalid
+ * query filter clause specified for property 'userPrincipalName' of resource 'User'."
+ * (aad-advanced-queries.md, "Error handling"); `ignored` takes the clause for true, as "query
+ * parameters specified in a request might fail silently" (same page): every range then lists
+ * every user, and its @odata.count counts them all.
+ */
+export type PrincipalNameRanges = 'honoured' | 'refused' | 'ignored';
+
+export function compileUserFilter(text: string, principalNameRanges: PrincipalNameRanges = 'honoured'): UserFilter {
   const parsed = parseFilter(text);
-  const compiler = new Compiler(parsed);
+  const compiler = new Compiler(parsed, principalNameRanges);
   const matches = compiler.clause(parsed.tree);
   return { text, advancedProperty: compiler.advancedProperty, matches };
 }
@@ -239,7 +251,10 @@ function unsupported(what: string): GraphQueryError {
 class Compiler {
   advancedProperty: string | undefined;
 
-  constructor(private readonly parsed: Parsed) {}
+  constructor(
+    private readonly parsed: Parsed,
+    private readonly principalNameRanges: PrincipalNameRanges,
+  ) {}
 
   clause(node: unknown): Predicate {
     if (isPropertyReference(node)) throw unsupportedClause(this.property(node).name);
@@ -293,6 +308,8 @@ class Compiler {
         const value = this.#literal(args[1], operator);
         if (type !== 'string' || value.type !== 'string') throw unsupportedClause(name);
         this.#advanced(name);
+        if (name === 'userPrincipalName' && this.principalNameRanges === 'refused') throw unsupportedClause(name);
+        if (name === 'userPrincipalName' && this.principalNameRanges === 'ignored') return () => true;
         const bound = fold(value.value);
         return (user) => {
           const v = userProperty(user, name);

@@ -1,4 +1,4 @@
-import { compileUserFilter, GraphQueryError, unsupportedClause, type UserFilter } from './graph-filter';
+import { compileUserFilter, GraphQueryError, unsupportedClause, type PrincipalNameRanges, type UserFilter } from './graph-filter';
 import { defaultSelect, selectsSignInActivity, signInActivity, signInActivityMaxPageSize, singleUserProperties, userProperties } from './user-schema';
 
 /**
@@ -96,12 +96,12 @@ function readCount(url: URL, eventual: boolean): boolean {
 }
 
 /** GET /v1.0/users with $filter or $count. */
-export function readUsersQuery(url: URL, consistencyLevel: string | string[] | undefined): ListingQuery {
+export function readUsersQuery(url: URL, consistencyLevel: string | string[] | undefined, principalNameRanges: PrincipalNameRanges = 'honoured'): ListingQuery {
   const selection = readSelection(url);
   const top = readTop(url, selection.fields);
   const count = readCount(url, isEventual(consistencyLevel));
   const filterText = url.searchParams.get('$filter');
-  const filter = filterText === null ? undefined : compileUserFilter(filterText);
+  const filter = filterText === null ? undefined : compileUserFilter(filterText, principalNameRanges);
   if (filter?.advancedProperty !== undefined && !count) throw unsupportedClause(filter.advancedProperty);
   return { ...selection, ...top, filter, count };
 }

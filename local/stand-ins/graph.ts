@@ -4,7 +4,7 @@ import { churnKind, churnUpdate, type ChurnChange, type ChurnKind } from '../chu
 import { answersGraphRequest, type Fault, type FaultPlan } from '../faults';
 import { bearerToken, listen, sendJson, type RunningServer } from '../net';
 import type { TlsMaterial } from '../tls';
-import { deltaIdFilter, GraphQueryError, type UserFilter } from './graph-filter';
+import { deltaIdFilter, GraphQueryError, type PrincipalNameRanges, type UserFilter } from './graph-filter';
 import { withReplays, type DeltaReplays } from './graph-delta-replays';
 import { ListingWalks } from './graph-listing';
 import { readDeltaSelection, readSelection, readTop, readTransitiveMembersQuery, readUsersQuery, signInActivityDenied, type ListingQuery } from './graph-query';
@@ -179,6 +179,14 @@ export class GraphStandIn {
   usersPageCap: number | undefined = undefined;
   /** The tenant has a Microsoft Entra ID P1 or P2 license: signInActivity can be read (false: Graph's 403 for it). */
   signInActivityLicensed = true;
+  /** How `ge`/`le` on userPrincipalName is answered (graph-filter.ts PrincipalNameRanges): honoured, refused (400), or ignored. */
+  principalNameRanges: PrincipalNameRanges = 'honoured';
+  /**
+   * Called for each page request (one that passed the token and permission checks; `request` is
+   * counters.pageRequests with it) before it is answered: a test changes the directory here, as
+   * Graph's directory changes while a client pages. The URL is as received.
+   */
+  beforePage: ((request: number, url: string) => void) | undefined;
   /** The URLs requested, as received (for tests that check the nextLink was followed whole). */
   readonly requestLog: string[] = [];
   /** Every @odata.nextLink handed out. */
@@ -529,6 +537,7 @@ export class GraphStandIn {
     this.counters.pageRequests++;
     const asked = url.searchParams.get('$skiptoken');
     if (asked !== null) this.#skipTokenRequests.set(asked, (this.#skipTokenRequests.get(asked) ?? 0) + 1);
+    this.beforePage?.(this.counters.pageRequests, req.url ?? '');
     const hits = this.plan?.take('graph') ?? [];
     this.counters.faultsInjected += hits.length;
     if (hits.some((h) => h.name === 'graph-expire-links')) this.expireSkipTokens();
@@ -568,7 +577,7 @@ export class GraphStandIn {
         return this.#deltaPage(res, url, { version: this.#version, fields, select, filter }, deltaPreferences(req.headers.prefer), empty, headers, send);
       }
       if (url.searchParams.has('$filter') || url.searchParams.has('$count')) {
-        const query = readUsersQuery(url, req.headers.consistencylevel);
+        const query = readUsersQuery(url, req.headers.consistencylevel, this.principalNameRanges);
         return this.#listingPage(res, url, path, query, () => this.#listedIds(query.filter), empty, headers, send);
       }
       this.#usersPage(res, url, empty, headers, send);

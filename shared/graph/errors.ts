@@ -36,6 +36,8 @@ export type RequestFailedParams =
 
 export type BadRequestParams =
   | (Refusal & { readonly problem: 'byId' })
+  /** The userPrincipalName ranges of GRAPH_PARALLEL_READS, not USER_FILTER (which may not even be set). */
+  | (Refusal & { readonly problem: 'range' })
   | (Refusal & { readonly problem: 'fields'; readonly what: string; readonly filtered: boolean })
   | (Refusal & { readonly problem: 'notInLists'; readonly what: string });
 
@@ -55,6 +57,8 @@ function requestFailed(p: RequestFailedParams): string {
 
 function badRequest(p: BadRequestParams): string {
   if (p.problem === 'byId') return `Microsoft Graph refused to read users by id (400 ${p.graphCode}: ${p.graphMessage}).`;
+  if (p.problem === 'range')
+    return `Microsoft Graph refused the userPrincipalName range filter of GRAPH_PARALLEL_READS (400 ${p.graphCode}: ${p.graphMessage}): set GRAPH_PARALLEL_READS=1 to read the users in one sequential walk.`;
   if (p.problem === 'notInLists')
     return `Microsoft Graph cannot answer ${p.what} with these USER_FIELDS (501 ${p.graphCode}: ${p.graphMessage}): Graph returns some user properties only when reading one user (GET /users/{id}), never in a list; remove them from USER_FIELDS.`;
   return `Microsoft Graph refused ${p.what} (400 ${p.graphCode}: ${p.graphMessage}): check USER_FIELDS lists Graph user properties${p.filtered ? ' and USER_FILTER names them' : ''}.`;

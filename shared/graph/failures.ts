@@ -1,6 +1,7 @@
 import { isRestError } from '@azure/core-rest-pipeline';
 import { CoreErrorCodes, createCoreError, describeCause, isNetworkError, SyncError } from '../core';
 import { createGraphError, createGraphResyncRequired, GraphErrorCodes } from './errors';
+import { isRangeFilter } from './partitions';
 import { describeUrl, redact } from './urls';
 
 /**
@@ -148,8 +149,10 @@ function notServedInLists({ status, code, message, details, url }: GraphAnswer):
 function requestRefused({ status, code, message, details, url, query }: GraphAnswer): SyncError | undefined {
   if (status !== 400) return undefined;
   const read = describeUrl(url);
+  const refusal = { graphCode: code, graphMessage: message };
+  if (read.filtered && isRangeFilter(query.get('$filter') ?? ''))
+    return createGraphError(GraphErrorCodes.graphBadRequest, { problem: 'range', ...refusal }, { details });
   if (read.filtered && !/Could not find a property/i.test(message)) {
-    const refusal = { graphCode: code, graphMessage: message };
     return /^id in \(/.test(query.get('$filter') ?? '')
       ? createGraphError(GraphErrorCodes.graphBadRequest, { problem: 'byId', ...refusal }, { details })
       : createGraphError(GraphErrorCodes.userFilterRefused, refusal, { details });

@@ -10,5 +10,5 @@ export {
 } from './errors';
 export { readUserPages, type FetchedUsersPage, type GraphUsersOptions } from './pages';
 export { groupMembersUrl, latestDeltaUrl, maxIdsPerRequest, usersByIdUrl, usersDeltaUrl, usersUrl } from './urls';
-export { partitionFilters, partitionStarts, type PartitionState } from './partitions';
+export { isRangeFilter, partitionFilters, partitionStarts, rangeOfName, scopeCountUrl, type PartitionState } from './partitions';
 export { parseUsersPage, type DirectoryEntry, type DirectoryUser, type RemovedUser, type UserPropertyValue } from './users';

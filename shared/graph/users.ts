@@ -14,6 +14,11 @@ export interface DirectoryUser {
    * returns every selected property (null when unset); /users/delta leaves out those never set.
    */
   readonly properties: Readonly<Record<string, UserPropertyValue>>;
+  /**
+   * The userPrincipalName Graph returned, selected in USER_FIELDS or not: a partitioned read
+   * selects it to check that each range holds the names it was asked for (run/range-check.ts).
+   */
+  readonly principalName?: string;
 }
 
 /** A delta entry with `@removed`: `changed` = soft-deleted (restorable for 30 days), `deleted` = gone. */
@@ -33,6 +38,8 @@ export interface UsersPage {
   readonly nextLink: string | undefined;
   /** The `@odata.deltaLink` of the last page of a delta walk: where the next walk starts. */
   readonly deltaLink: string | undefined;
+  /** `@odata.count`: an advanced query's ($count=true) number of matching users, on its first page; undefined without it. */
+  readonly count?: number;
 }
 
 export function parseUsersPage(body: unknown, fields: readonly string[]): UsersPage {
@@ -43,7 +50,8 @@ export function parseUsersPage(body: unknown, fields: readonly string[]): UsersP
   const nextLink = link(wire['@odata.nextLink'], '@odata.nextLink');
   const deltaLink = link(wire['@odata.deltaLink'], '@odata.deltaLink');
   const entries = wire.value.map((item, index) => toEntry(item, fields, index));
-  return { entries, nextLink, deltaLink: nextLink === undefined ? deltaLink : undefined };
+  const count = (body as { '@odata.count'?: unknown })['@odata.count'];
+  return { entries, nextLink, deltaLink: nextLink === undefined ? deltaLink : undefined, ...(Number.isInteger(count) ? { count: count as number } : {}) };
 }
 
 function link(value: unknown, name: string): string | undefined {
@@ -72,5 +80,6 @@ function toEntry(item: unknown, fields: readonly string[], index: number): Direc
     if (field === 'id') properties[field] = id;
     else if (field in raw) properties[field] = raw[field] as UserPropertyValue;
   }
-  return { kind: 'user', user: { id, properties } };
+  const principalName = raw['userPrincipalName'];
+  return { kind: 'user', user: typeof principalName === 'string' ? { id, properties, principalName } : { id, properties } };
 }

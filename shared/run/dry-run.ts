@@ -7,7 +7,8 @@ import { RemovalGuard } from './guard';
 import { countDecisions, decidePage, holdRemovals } from './page-step';
 import { planRun, type RunPlan } from './plan';
 import { PendingRemovals } from './removals';
-import { restartOf, resyncStart, type Restarts } from './restarts';
+import { takesLinkFirst } from './link-first';
+import { noRestarts, restartOf, resyncStart } from './restarts';
 import { readMemberIds, walkStartUrl, type SyncRuntime } from './runtime';
 import { Membership, outOfScope } from './scope';
 import { walkRanges, walkRangesOrPages, type WalkOptions } from './walker';
@@ -114,7 +115,11 @@ export async function dryRun(runtime: SyncRuntime, options: DryRunOptions = {}):
   return report(plan, guard, walk, notices);
 }
 
-/** The walk, with the run's restarts: a refused delta link becomes a snapshot, an expired page link starts again. */
+/**
+ * The walk, with the run's restarts: a refused delta link becomes a snapshot, an expired page link
+ * starts again, ranges that cannot be trusted give way to one walk. A snapshot the run would read
+ * from now (link-first.ts) reads /users here too; its link is not taken: nothing here keeps it.
+ */
 async function walkAsARunWould(
   runtime: SyncRuntime,
   plan: RunPlan,
@@ -123,25 +128,40 @@ async function walkAsARunWould(
   notices: string[],
   options: DryRunOptions,
 ): Promise<DryWalk> {
+  const { settings } = runtime;
   const limit = options.samples ?? 5;
   let walk = new DryWalk(plan.sends, new PendingRemovals(guard.cap), members, limit);
   let start: string | undefined = plan.nextLink ?? (plan.sends === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
   let partitions = plan.partitions === null ? null : [...plan.partitions];
-  const restarts: Restarts = { resynced: false, restarted: false };
+  const begun = { partitions, link: start, pagesRead: plan.progress.pages, sends: plan.sends, deltaNext: plan.deltaNext };
+  let linkTaken = plan.deltaNext !== null || takesLinkFirst(settings, plan.mode, begun);
+  const restarts = noRestarts();
   while (!plan.walkDone) {
     try {
-      await walkOnce(runtime, plan, walk, start, partitions, options.abortSignal);
+      await walkOnce(runtime, plan, walk, { partitions, link: start, linkTaken }, options.abortSignal);
       break;
     } catch (error) {
       const restart = restartOf(error, restarts);
       if (restart === undefined) throw error;
       if (restart.kind === 'resync') {
         notices.push(`${restart.error.message} A real run would send a full snapshot instead.`);
-        start = members === undefined ? resyncStart(restart.error) : undefined;
+        linkTaken = takesLinkFirst(settings, plan.mode, { partitions: null, link: undefined, pagesRead: 0, sends: 'snapshot', deltaNext: null });
+        start = linkTaken ? undefined : resyncStart(restart.error);
         walk = new DryWalk('snapshot', new PendingRemovals(guard.cap), members?.asSnapshot(), limit);
+      } else if (restart.kind === 'sequential') {
+        notices.push(
+          `${restart.error.message} A real run would read the users in one sequential walk instead (GRAPH_PARALLEL_READS=${settings.parallelReads}).`,
+        );
+        start = walkStartUrl(settings, plan.mode, walk.sends, linkTaken);
+        walk = new DryWalk(walk.sends, new PendingRemovals(guard.cap), walk.members, limit);
       } else {
         notices.push('A page link expired; a real run would read the walk again from its start.');
-        start = walk.sends === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined;
+        start =
+          walk.sends === 'changes'
+            ? (plan.watermark.deltaLink ?? undefined)
+            : restarts.sequential
+              ? walkStartUrl(settings, plan.mode, walk.sends, linkTaken)
+              : undefined;
         walk = new DryWalk(walk.sends, new PendingRemovals(guard.cap), walk.members, limit);
       }
       partitions = null;
@@ -154,14 +174,19 @@ async function walkOnce(
   runtime: SyncRuntime,
   plan: RunPlan,
   walk: DryWalk,
-  start: string | undefined,
-  saved: PartitionState[] | null,
+  at: { readonly partitions: PartitionState[] | null; readonly link: string | undefined; readonly linkTaken: boolean },
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const { settings } = runtime;
   const options: WalkOptions = { onPage: (page) => Promise.resolve(walk.page(page)), check: () => undefined, signal };
-  const ranges = walkRanges(settings, plan.mode, { partitions: saved, link: start, pagesRead: plan.progress.pages });
-  await walkRangesOrPages(runtime, ranges, start ?? walkStartUrl(settings, plan.mode, walk.sends), options);
+  const ranges = walkRanges(settings, plan.mode, {
+    partitions: at.partitions,
+    link: at.link,
+    pagesRead: plan.progress.pages,
+    sends: walk.sends,
+    linkTaken: at.linkTaken,
+  });
+  await walkRangesOrPages(runtime, ranges, at.link ?? walkStartUrl(settings, plan.mode, walk.sends, at.linkTaken), options);
 }
 
 /** Group scope, after a changes walk: who left (removals, reason outOfScope) and who joined (counted as upserts, not read); then the guard. */

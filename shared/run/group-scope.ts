@@ -1,8 +1,8 @@
-import { createGraphError, GraphErrorCodes } from '../graph';
 import { createStateError, StateErrorCodes } from '../state';
 import { MessageTypes, buildUserMessage } from '../messages';
 import type { RunContext } from './context';
-import { latestDeltaLink, readMemberIds, readUsersById, type SyncRuntime } from './runtime';
+import { takeDeltaLink } from './link-first';
+import { readMemberIds, readUsersById, type SyncRuntime } from './runtime';
 import { Membership, outOfScope } from './scope';
 
 /**
@@ -24,7 +24,8 @@ export async function readMembership(ctx: RunContext): Promise<void> {
     if (stale !== undefined && stale !== null && stale !== cursor.membersNext && stale !== plan.watermark.members) await runtime.membership.remove(stale);
   }
   group.members = new Membership(now, cursor.sends === 'changes' ? await previousMembers(runtime, plan.watermark.members) : undefined);
-  if (cursor.sends === 'snapshot' && !cursor.walkDone && cursor.deltaNext === null) await startGroupSnapshot(ctx);
+  // A group snapshot reads the members; the delta link for the next run is taken first, so no change is missed.
+  if (cursor.sends === 'snapshot' && !cursor.walkDone && cursor.deltaNext === null) await takeDeltaLink(ctx);
   await ctx.writer.save(cursor.checkpoint({ nextLink: cursor.startLink ?? null }));
 }
 
@@ -35,12 +36,6 @@ export async function previousMembers(runtime: SyncRuntime, name: string | null)
     throw createStateError(StateErrorCodes.runStateFailed, { problem: 'membersMissing', name });
   }
   return previous;
-}
-
-/** A group snapshot reads the members; the delta link for the next run is taken first, so no change is missed. */
-export async function startGroupSnapshot(ctx: RunContext): Promise<void> {
-  ctx.cursor.deltaNext = (await latestDeltaLink(ctx.runtime, ctx.signal)) ?? null;
-  if (ctx.cursor.deltaNext === null) throw createGraphError(GraphErrorCodes.graphResponseInvalid, { problem: 'noLatestDeltaLink' });
 }
 
 /**

@@ -1,6 +1,7 @@
 export { dryRun, type DryRunOptions, type DryRunReport } from './dry-run';
 export { planRun, type RunPlan } from './plan';
 export { PendingRemovals } from './removals';
+export { RangeCheck, RangesUnusable, rangeSlack } from './range-check';
 export { createSyncRuntime, readMemberIds, type SyncRuntime, type SyncRuntimeOptions } from './runtime';
 export { Membership, entryAction } from './scope';
 export { runSync } from './sync';

@@ -104,14 +104,16 @@ export function createSyncRuntime(settings: SyncSettings, options: SyncRuntimeOp
 
 /**
  * Where a walk starts: full mode reads /users (with USER_FILTER) or the group's members; a delta
- * snapshot reads /users/delta, or under SYNC_GROUP_ID the group's members (the delta link then
- * comes from $deltatoken=latest, taken before the walk); a changes walk starts at the delta link.
+ * snapshot reads /users/delta, or, when its delta link was taken first ($deltatoken=latest:
+ * link-first.ts), the group's members under SYNC_GROUP_ID and /users otherwise; a changes walk
+ * starts at the delta link.
  */
-export function walkStartUrl(settings: SyncSettings, mode: SyncMode, sends: RunSends): string {
+export function walkStartUrl(settings: SyncSettings, mode: SyncMode, sends: RunSends, linkTaken: boolean): string {
   const { graphBaseUrl: base, userFields: fields, scope } = settings;
   if (scope.groupId !== undefined && (mode === 'full' || sends === 'snapshot'))
     return groupMembersUrl(base, scope.groupId, fields, undefined, { filter: scope.filter });
-  if (mode === 'full') return usersUrl(base, fields, undefined, { filter: scope.filter, advanced: scope.advancedFilter });
+  if (mode === 'full' || (sends === 'snapshot' && linkTaken))
+    return usersUrl(base, fields, undefined, { filter: scope.filter, advanced: scope.advancedFilter });
   return usersDeltaUrl(base, fields);
 }
 

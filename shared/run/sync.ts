@@ -10,6 +10,7 @@ import { finishRun } from './finish';
 import { isRemovalsHeld } from './errors';
 import { RemovalGuard } from './guard';
 import { readMembership, sendScopeChanges } from './group-scope';
+import { startSnapshotFromNow } from './link-first';
 import { planRun } from './plan';
 import type { SyncRuntime } from './runtime';
 import { observeRun, type RunObservation } from './telemetry';
@@ -70,6 +71,7 @@ async function runLocked(ctx: RunContext, elapsed: () => number): Promise<SyncSu
       runtime.queueReady = true;
     }
     await readMembership(ctx);
+    await startSnapshotFromNow(ctx);
     if (!cursor.walkDone) await walkWithRestarts(ctx);
     await writer.settle();
     await sendScopeChanges(ctx);

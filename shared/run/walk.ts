@@ -2,19 +2,21 @@ import type { SyncError } from '../core';
 import type { FetchedUsersPage } from '../graph';
 import { MessageTypes, buildUserMessage } from '../messages';
 import type { RunContext } from './context';
-import { startGroupSnapshot } from './group-scope';
+import { takeDeltaLink, takesLinkFirst } from './link-first';
 import { countDecisions, decidePage, holdRemovals } from './page-step';
-import { restartNotice, resyncNotice, restartOf, resyncStart, type Restarts } from './restarts';
+import type { RangesUnusable } from './range-check';
+import { noRestarts, restartNotice, resyncNotice, restartOf, resyncStart, sequentialNotice, type Restarts } from './restarts';
 import { walkStartUrl } from './runtime';
 import { walkRanges, walkRangesOrPages, type WalkOptions } from './walker';
 
 /**
  * The run's walk: its pages become messages, and each page's checkpoint is saved once the queue
- * accepted them. A refused delta link turns it into a resync and an expired page link starts it
- * again, each once per run (restarts.ts).
+ * accepted them. A refused delta link turns it into a resync, an expired page link starts it
+ * again, and ranges that cannot be trusted give way to one sequential walk, each once per run
+ * (restarts.ts).
  */
 export async function walkWithRestarts(ctx: RunContext): Promise<void> {
-  const restarts: Restarts = { resynced: false, restarted: false };
+  const restarts = noRestarts();
   for (;;) {
     try {
       await walk(ctx);
@@ -25,36 +27,61 @@ export async function walkWithRestarts(ctx: RunContext): Promise<void> {
       // A drained queue first: the new walk re-sends, and the checkpoint must not advance from the old pages.
       await ctx.writer.quiesce();
       if (restart.kind === 'resync') await resync(ctx, restart.error);
-      else restartWalk(ctx);
+      else if (restart.kind === 'sequential') await sequential(ctx, restart.error);
+      else restartWalk(ctx, restarts);
     }
   }
 }
 
 async function resync(ctx: RunContext, error: SyncError): Promise<void> {
-  const { cursor, group } = ctx;
+  const { cursor, group, settings, plan } = ctx;
   ctx.notice(resyncNotice(error, cursor.identity.run.runId));
-  // Under a group the snapshot reads the members, and the new delta link is "latest".
-  const members = group?.members;
-  cursor.restart(members === undefined ? resyncStart(error) : undefined, { reason: 'resync' });
-  if (group !== undefined && members !== undefined) {
-    group.members = members.asSnapshot();
-    cursor.deltaNext = null;
-    await startGroupSnapshot(ctx);
+  cursor.restart(undefined, { reason: 'resync' });
+  // Under a group, or with parallel reads, the snapshot reads from now: a new link first ("latest"), then the read.
+  const fromNow = takesLinkFirst(settings, plan.mode, { partitions: null, link: undefined, pagesRead: 0, sends: 'snapshot', deltaNext: null });
+  if (group?.members !== undefined) group.members = group.members.asSnapshot();
+  if (!fromNow) {
+    // Else the walk of /users/delta again, from the Location Graph gave with a 410, if any.
+    cursor.startLink = resyncStart(error);
+    return;
   }
+  cursor.deltaNext = null;
+  await takeDeltaLink(ctx);
 }
 
-function restartWalk(ctx: RunContext): void {
+function restartWalk(ctx: RunContext, restarts: Restarts): void {
   const { cursor, plan } = ctx;
   ctx.notice(restartNotice(cursor.identity.run.runId, cursor.sends, cursor.startLink !== undefined && ctx.invocation.pages === 0));
-  cursor.restart(cursor.sends === 'changes' ? (plan.watermark.deltaLink ?? undefined) : undefined);
+  if (cursor.sends === 'changes') cursor.restart(plan.watermark.deltaLink ?? undefined);
+  else cursor.restart(restarts.sequential ? startUrl(ctx) : undefined);
 }
 
-/** One walk: the ranges of a partitioned read (full mode, GRAPH_PARALLEL_READS above 1), or one sequential walk. */
+/** The ranges cannot be trusted: the same read in one walk, from its first page; saved, so a resumed run walks on in one walk too. */
+async function sequential(ctx: RunContext, error: RangesUnusable): Promise<void> {
+  const { cursor, settings } = ctx;
+  ctx.notice(sequentialNotice(error, cursor.identity.run.runId, settings.parallelReads, cursor.progress.pages > 0));
+  cursor.restart(startUrl(ctx));
+  await ctx.writer.save(cursor.checkpoint({ nextLink: cursor.startLink ?? null }));
+}
+
+/** Where this run's walk starts (walkStartUrl), for what it sends and the delta link it holds. */
+function startUrl(ctx: RunContext): string {
+  const { cursor, settings, plan } = ctx;
+  return walkStartUrl(settings, plan.mode, cursor.sends, cursor.deltaNext !== null);
+}
+
+/** One walk: the ranges of a partitioned read (GRAPH_PARALLEL_READS above 1, a read of /users), or one sequential walk. */
 async function walk(ctx: RunContext): Promise<void> {
   const { cursor, settings, plan } = ctx;
   const options: WalkOptions = { onPage: (page, partition) => sendPage(ctx, page, partition), check: () => ctx.writer.check(), signal: ctx.signal };
-  cursor.partitions = walkRanges(settings, plan.mode, { partitions: cursor.partitions, link: cursor.startLink, pagesRead: cursor.progress.pages });
-  await walkRangesOrPages(ctx.runtime, cursor.partitions, cursor.startLink ?? walkStartUrl(settings, plan.mode, cursor.sends), options);
+  cursor.partitions = walkRanges(settings, plan.mode, {
+    partitions: cursor.partitions,
+    link: cursor.startLink,
+    pagesRead: cursor.progress.pages,
+    sends: cursor.sends,
+    linkTaken: cursor.deltaNext !== null,
+  });
+  await walkRangesOrPages(ctx.runtime, cursor.partitions, cursor.startLink ?? startUrl(ctx), options);
 }
 
 /** A page: its users sent, its removals held, and its checkpoint saved once the queue accepted them. */

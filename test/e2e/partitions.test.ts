@@ -72,7 +72,8 @@ describe('full mode, partitioned read', () => {
 
     assert.deepEqual(sequential, everyone);
     assert.deepEqual(partitioned, everyone, 'none missed, none twice');
-    assert.equal(rangeRequests.length, 37 + 0, 'one page per range here (at most 999 users each)');
+    assert.equal(rangeRequests.length, 1 + 37, 'the count of the users in scope, then one page per range here (at most 999 users each)');
+    assert.match(rangeRequests[0] ?? '', /^\/v1\.0\/users\?\$select=id&\$top=1&\$count=true$/, 'the count first, to check the ranges against');
     assert.ok(
       rangeRequests.every((u) => u.includes('$count=true')),
       'each range an advanced query',
@@ -106,6 +107,8 @@ describe('full mode, partitioned read', () => {
     const queue = `partitions-throttled-${randomUUID().slice(0, 6)}`;
     applySettings(stack, { SYNC_MODE: 'full', USERS_QUEUE_NAME: queue, GRAPH_PARALLEL_READS: '4', SYNC_RETRY_BUDGET_SECONDS: '5', SYNC_MAX_REMOVALS: '10000' });
     const throttledBefore = stack.graph.counters.throttled;
+    // The count of the users in scope is read alone, before the ranges: it passes.
+    stack.graph.faults.push({ pass: true });
     for (let i = 0; i < 4; i++) stack.graph.faults.push({ status: 429, retryAfterSeconds: 3 });
     const summary = await syncUsersHandler(timer(), testContext().context);
     assert.equal(stack.graph.counters.throttled - throttledBefore, 4);
