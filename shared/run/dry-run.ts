@@ -7,7 +7,7 @@ import { RemovalGuard } from './guard';
 import { countDecisions, decidePage, holdRemovals } from './page-step';
 import { planRun, type RunPlan } from './plan';
 import { PendingRemovals } from './removals';
-import { takesLinkFirst } from './link-first';
+import { resyncTakesLinkFirst, takesLinkFirst } from './link-first';
 import { noRestarts, restartOf, resyncStart } from './restarts';
 import { readMemberIds, walkStartUrl, type SyncRuntime } from './runtime';
 import { Membership, outOfScope } from './scope';
@@ -145,7 +145,7 @@ async function walkAsARunWould(
       if (restart === undefined) throw error;
       if (restart.kind === 'resync') {
         notices.push(`${restart.error.message} A real run would send a full snapshot instead.`);
-        linkTaken = takesLinkFirst(settings, plan.mode, { partitions: null, link: undefined, pagesRead: 0, sends: 'snapshot', deltaNext: null });
+        linkTaken = resyncTakesLinkFirst(settings, plan.mode);
         start = linkTaken ? undefined : resyncStart(restart.error);
         walk = new DryWalk('snapshot', new PendingRemovals(guard.cap), members?.asSnapshot(), limit);
       } else if (restart.kind === 'sequential') {

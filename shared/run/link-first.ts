@@ -29,6 +29,11 @@ export function takesLinkFirst(settings: SyncSettings, mode: SyncMode, start: Om
   return settings.parallelReads > 1 && start.partitions === null && start.link === undefined && start.pagesRead === 0;
 }
 
+/** Whether a resync's snapshot (a new walk, no link held) takes its delta link first. */
+export function resyncTakesLinkFirst(settings: SyncSettings, mode: SyncMode): boolean {
+  return takesLinkFirst(settings, mode, { partitions: null, link: undefined, pagesRead: 0, sends: 'snapshot', deltaNext: null });
+}
+
 /** The delta link for now (same $select, no filter: delta mode takes none), as the cursor's deltaNext. */
 export async function takeDeltaLink(ctx: RunContext): Promise<void> {
   ctx.cursor.deltaNext = (await latestDeltaLink(ctx.runtime, ctx.signal)) ?? null;

@@ -2,7 +2,7 @@ import type { SyncError } from '../core';
 import type { FetchedUsersPage } from '../graph';
 import { MessageTypes, buildUserMessage } from '../messages';
 import type { RunContext } from './context';
-import { takeDeltaLink, takesLinkFirst } from './link-first';
+import { resyncTakesLinkFirst, takeDeltaLink } from './link-first';
 import { countDecisions, decidePage, holdRemovals } from './page-step';
 import type { RangesUnusable } from './range-check';
 import { noRestarts, restartNotice, resyncNotice, restartOf, resyncStart, sequentialNotice, type Restarts } from './restarts';
@@ -38,7 +38,7 @@ async function resync(ctx: RunContext, error: SyncError): Promise<void> {
   ctx.notice(resyncNotice(error, cursor.identity.run.runId));
   cursor.restart(undefined, { reason: 'resync' });
   // Under a group, or with parallel reads, the snapshot reads from now: a new link first ("latest"), then the read.
-  const fromNow = takesLinkFirst(settings, plan.mode, { partitions: null, link: undefined, pagesRead: 0, sends: 'snapshot', deltaNext: null });
+  const fromNow = resyncTakesLinkFirst(settings, plan.mode);
   if (group?.members !== undefined) group.members = group.members.asSnapshot();
   if (!fromNow) {
     // Else the walk of /users/delta again, from the Location Graph gave with a 410, if any.
